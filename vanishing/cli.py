@@ -1,0 +1,240 @@
+"""Command line: ``python -m vanishing <experiment> [--flags]``.
+
+Flags and their validation only; the work is in :mod:`vanishing.experiments`.
+A bad flag value ends the program with exit status 2 and one line naming the
+flag and what is allowed, before any computation or any file is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+from pathlib import Path
+
+from absl import app, flags, logging
+
+EXPERIMENTS = ("density", "length")
+
+FLAGS = flags.FLAGS
+_UNSET = "experiment default"
+
+flags.DEFINE_string("out_dir", "results", "Directory for result files.")
+flags.DEFINE_integer("seed", 0, "Root seed; run i uses fold_in(key(seed), i).")
+flags.DEFINE_integer("trials", None, f"Runs per grid cell ({_UNSET}).")
+flags.DEFINE_string("w0", None, "Initial self-weights: a value, a list 'a,b,c' "
+                    f"or a range 'start:stop:num' (inclusive) ({_UNSET}).")
+flags.DEFINE_string("s", None, f"Noise variances, grid syntax as --w0 ({_UNSET}).")
+flags.DEFINE_string("lr", None, "Learning rates, grid syntax as --w0; swept "
+                    f"without recompiling ({_UNSET}).")
+flags.DEFINE_string("T", None, "Sequence length: one value for density, a grid "
+                    f"of integers for length ({_UNSET}).")
+flags.DEFINE_integer("L", None, "Class-carrying steps, 1 <= L < T (default 3).")
+flags.DEFINE_integer("epochs", None, "Full-batch update budget (default 1000).")
+flags.DEFINE_string("optimizer", None, "sgd (plain gradient descent, default), "
+                    "momentum, nesterov, or any optax optimizer name (adam, ...).")
+flags.DEFINE_float("momentum", None, "Momentum for momentum/nesterov (default 0.9).")
+flags.DEFINE_integer("n_per_class", None, "Training sequences per class (default 10).")
+flags.DEFINE_integer("test_per_class", None,
+                     "Held-out sequences per class (default 100).")
+flags.DEFINE_string("noise", None, "fixed: one training set per run (default); "
+                    "fresh: new noise every epoch.")
+flags.DEFINE_float("h_init", None, "Initial h ~ U[-h_init, h_init] (default 0.1).")
+flags.DEFINE_float("tol", None, "Converged when every training sequence has "
+                   "|x_T - d| < tol (default 0.4).")
+flags.DEFINE_float("heldout_acc", None, "Held-out accuracy a converged run needs "
+                   "to count as heldout_ok (default 0.9).")
+flags.DEFINE_integer("chunk", None, "Runs per compiled call; bounds memory, "
+                     "never changes results (default 4096).")
+flags.DEFINE_boolean("records", True, "Also write one row per run (<name>_runs.csv).")
+flags.DEFINE_boolean("overwrite", False, "Replace results already in --out_dir.")
+flags.DEFINE_boolean("paper", False, "Full-size preset (see README); other "
+                     "flags still override it.")
+
+
+class FlagError(ValueError):
+  """A flag value outside what is allowed; ``str()`` is the one-line message."""
+
+  def __init__(self, flag: str, message: str):
+    super().__init__(f"--{flag}: {message}")
+
+
+def parse_grid(text: str, flag: str, *, integer: bool = False) -> tuple:
+  """Parses ``'v'``, ``'a,b,c'`` or ``'start:stop:num'`` (inclusive, num >= 1).
+
+  Raises:
+    FlagError: empty, malformed, non-finite, or (``integer``) non-integral.
+  """
+  what = "integers" if integer else "numbers"
+  form = (f"expected a value, a list 'a,b,c' or a range 'start:stop:num' of "
+          f"{what}")
+  text = (text or "").strip()
+  if not text:
+    raise FlagError(flag, f"empty; {form}")
+  try:
+    if ":" in text:
+      parts = text.split(":")
+      if len(parts) != 3:
+        raise ValueError
+      start, stop, num = float(parts[0]), float(parts[1]), int(parts[2])
+      if num < 1:
+        raise FlagError(flag, f"range needs num >= 1, got {text!r}")
+      step = (stop - start) / (num - 1) if num > 1 else 0.0
+      values = [start + i * step for i in range(num)]
+      if num > 1:
+        values[-1] = stop
+    else:
+      values = [float(v) for v in text.split(",")]
+  except ValueError:
+    raise FlagError(flag, f"cannot parse {text!r}; {form}") from None
+  if not all(math.isfinite(v) for v in values):
+    raise FlagError(flag, f"values must be finite, got {text!r}")
+  if integer:
+    if any(abs(v - round(v)) > 1e-9 for v in values):
+      raise FlagError(flag, f"values must be integers, got {text!r}")
+    values = [int(round(v)) for v in values]
+  if len(set(values)) != len(values):
+    raise FlagError(flag, f"values must be distinct, got {text!r}")
+  return tuple(values)
+
+
+def _experiment(name: str):
+  from vanishing.experiments import density, length
+  return {"density": density, "length": length}[name]
+
+
+def build_settings(name: str, fv=None):
+  """Settings of experiment ``name`` from flag values, validated.
+
+  Args:
+    name: an entry of ``EXPERIMENTS``.
+    fv: object with the flag attributes (``FLAGS`` by default).
+
+  Raises:
+    FlagError: the first flag whose value is not allowed.
+  """
+  from vanishing import optimizers
+  from vanishing.experiments.convergence import NOISE_MODES
+  fv = fv or FLAGS
+  exp = _experiment(name)
+  base = exp.PAPER if fv.paper else exp.DEFAULT
+  cfg = base.config
+  get = lambda flag, default: default if getattr(fv, flag) is None else getattr(fv, flag)
+
+  w0 = parse_grid(fv.w0, "w0") if fv.w0 is not None else base.w0
+  s = parse_grid(fv.s, "s") if fv.s is not None else base.s
+  if any(v < 0 for v in s):
+    raise FlagError("s", f"noise variances must be >= 0, got {fv.s!r}")
+  lr = parse_grid(fv.lr, "lr") if fv.lr is not None else base.lr
+  if any(v <= 0 for v in lr):
+    raise FlagError("lr", f"learning rates must be > 0, got {fv.lr!r}")
+  T = parse_grid(fv.T, "T", integer=True) if fv.T is not None else base.T
+  if name == "density" and len(T) != 1:
+    raise FlagError("T", f"density takes one sequence length, got {fv.T!r}")
+  L = get("L", cfg.L)
+  if L < 1:
+    raise FlagError("L", f"must be >= 1, got {L}")
+  if min(T) <= L:
+    raise FlagError("T", f"every T must exceed L = {L}, got {min(T)}")
+  trials = get("trials", base.trials)
+  if trials < 1:
+    raise FlagError("trials", f"must be >= 1, got {trials}")
+  for flag in ("epochs", "n_per_class", "test_per_class"):
+    v = get(flag, getattr(cfg, flag))
+    if v < 1:
+      raise FlagError(flag, f"must be >= 1, got {v}")
+  optimizer = get("optimizer", cfg.optimizer)
+  if optimizer not in optimizers.available():
+    raise FlagError("optimizer", f"unknown {optimizer!r}; choose sgd, momentum, "
+                    "nesterov, or an optax optimizer such as adam, rmsprop")
+  momentum = get("momentum", cfg.momentum)
+  if not 0 <= momentum < 1:
+    raise FlagError("momentum", f"must be in [0, 1), got {momentum}")
+  noise = get("noise", cfg.noise)
+  if noise not in NOISE_MODES:
+    raise FlagError("noise", f"must be one of {', '.join(NOISE_MODES)}, got {noise!r}")
+  h_init = get("h_init", cfg.h_init)
+  if not (math.isfinite(h_init) and h_init >= 0):
+    raise FlagError("h_init", f"must be finite and >= 0, got {h_init}")
+  tol = get("tol", cfg.tol)
+  if not 0 < tol <= 1.6:
+    raise FlagError("tol", f"must be in (0, 1.6], got {tol}")
+  heldout_acc = get("heldout_acc", base.heldout_acc)
+  if not 0 <= heldout_acc <= 1:
+    raise FlagError("heldout_acc", f"must be in [0, 1], got {heldout_acc}")
+  chunk = fv.chunk
+  if chunk is not None and chunk < 1:
+    raise FlagError("chunk", f"must be >= 1, got {chunk}")
+
+  config = dataclasses.replace(
+      cfg, T=T[0], L=L, epochs=get("epochs", cfg.epochs),
+      n_per_class=get("n_per_class", cfg.n_per_class),
+      test_per_class=get("test_per_class", cfg.test_per_class),
+      h_init=h_init, tol=tol, noise=noise, optimizer=optimizer,
+      momentum=momentum)
+  return dataclasses.replace(base, w0=w0, s=s, lr=lr, T=T, trials=trials,
+                             seed=fv.seed, config=config, chunk=chunk,
+                             heldout_acc=heldout_acc)
+
+
+def _fail(message: str) -> None:
+  print(f"error: {message}", file=sys.stderr)
+  sys.exit(2)
+
+
+def _parse_flags(argv):
+  try:
+    return FLAGS(argv)
+  except flags.Error as e:
+    _fail(str(e).splitlines()[0])
+
+
+def _flag_values() -> dict:
+  names = [f.name for f in FLAGS.get_key_flags_for_module(sys.modules[__name__])]
+  return {n: FLAGS[n].value for n in names}
+
+
+def main(argv) -> None:
+  logging.set_verbosity(logging.WARNING)  # keep JAX's backend probing quiet
+  if len(argv) != 2 or argv[1] not in EXPERIMENTS:
+    got = " ".join(argv[1:]) or "nothing"
+    _fail(f"experiment: give exactly one of {', '.join(EXPERIMENTS)} "
+          f"(got {got})")
+  name = argv[1]
+  try:
+    settings = build_settings(name)
+  except FlagError as e:
+    _fail(str(e))
+
+  from vanishing.experiments import common
+  out_dir = Path(FLAGS.out_dir)
+  existing = common.existing_outputs(out_dir, name)
+  if existing and not FLAGS.overwrite:
+    _fail(f"--out_dir: {out_dir} already holds {name} results "
+          f"({', '.join(p.name for p in existing)}); pass --overwrite or "
+          "choose another --out_dir")
+  from vanishing import results
+  try:
+    results.check_writable(out_dir)
+  except OSError as e:
+    _fail(f"--out_dir: cannot write to {out_dir}: {e.strerror or e}")
+
+  t0 = time.perf_counter()
+  outcome = _experiment(name).execute(settings)
+  meta = {"experiment": name, "command": sys.argv, "flags": _flag_values(),
+          "settings": settings.to_json(), **outcome.meta,
+          "wall_s": time.perf_counter() - t0, **results.environment()}
+  try:
+    paths = common.write_outputs(out_dir, name, outcome.table,
+                                 outcome.runs if FLAGS.records else None,
+                                 meta, outcome.figure)
+  except OSError as e:
+    _fail(f"--out_dir: writing results to {out_dir} failed: {e.strerror or e}")
+  print(outcome.summary)
+  print("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+def run() -> None:
+  """Entry point of ``python -m vanishing``."""
+  app.run(main, flags_parser=_parse_flags)

@@ -1,0 +1,1 @@
+"""Experiments: settings (data) plus analysis (tables, figures) on the engine."""

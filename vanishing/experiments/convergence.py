@@ -1,0 +1,166 @@
+"""One training run of the minimal latch task, and its per-cell summary.
+
+Shared by the ``density`` and ``length`` experiments (Bengio, Simard &
+Frasconi 1994, Section III). A run:
+
+1. draws initial inputs ``h ~ U[-h_init, h_init]^(2 x L)``, sets ``w = w0``;
+2. draws a training set (``n_per_class`` sequences per class, noise variance
+   ``s`` after step L) and a held-out set (``test_per_class`` per class);
+3. trains ``{w, h}`` by full-batch BPTT on the paper's cost
+   ``C = 1/2 sum_p (x_T^p - d_p)^2``, ``x_T = tanh(a_T)``, ``d = +-0.8``;
+4. has *converged* at the first epoch where every training sequence ends
+   within ``tol`` of its target, ``|x_T - d| < tol`` (with tol = 0.4 that is
+   "on the right side of 0 with margin 0.4");
+5. reports the fraction of held-out sequences meeting the same test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from typing import Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vanishing import cells, tasks
+from vanishing.methods import bptt
+
+NOISE_MODES = ("fixed", "fresh")
+
+
+@dataclasses.dataclass(frozen=True)
+class LatchConfig:
+  """Static settings of one minimal-latch-task run (shapes and budgets).
+
+  The swept values (``w0``, ``s``, ``lr``) are not here: they arrive per run.
+  Defaults are the suite's protocol choices (see BUILD_NOTES.md).
+  """
+  T: int = 20
+  L: int = 3
+  n_per_class: int = 10
+  test_per_class: int = 100
+  epochs: int = 400
+  h_init: float = 0.1
+  tol: float = 0.4
+  noise: str = "fixed"
+  optimizer: str = "sgd"
+  momentum: float = 0.9
+
+  def __post_init__(self):
+    if not 1 <= self.L < self.T:
+      raise ValueError(f"need 1 <= L < T, got L={self.L}, T={self.T}")
+    for name in ("n_per_class", "test_per_class", "epochs"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+    if self.noise not in NOISE_MODES:
+      raise ValueError(f"noise must be one of {NOISE_MODES}, got {self.noise!r}")
+    if not (self.h_init >= 0 and np.isfinite(self.h_init)):
+      raise ValueError(f"h_init must be finite and >= 0, got {self.h_init}")
+    if not 0 < self.tol <= 2 * tasks.TARGET:
+      raise ValueError(f"tol must be in (0, 1.6], got {self.tol}")
+
+
+def outputs(params, batch: tasks.LatchBatch) -> jax.Array:
+  """``x_T = tanh(a_T)`` for every sequence of ``batch``, shape ``(2n,)``."""
+  inputs = tasks.latch_inputs(params["h"], batch)
+  return jnp.tanh(cells.latch_final(params["w"], inputs))
+
+
+def cost(params, batch: tasks.LatchBatch) -> jax.Array:
+  """The paper's cost ``1/2 sum_p (x_T^p - d_p)^2``."""
+  return 0.5 * jnp.sum((outputs(params, batch) - batch.targets) ** 2)
+
+
+def run_latch(key: jax.Array, swept: Mapping[str, jax.Array],
+              cfg: LatchConfig) -> dict[str, jax.Array]:
+  """Trains one latch network; ``swept`` holds ``w0``, ``s`` and ``lr``.
+
+  Returns a dict of scalars: ``converged``, ``epoch`` (-1 if not converged),
+  ``loss`` (final training cost), ``w`` (final self-weight), ``h_norm``
+  (final norm of the trainable inputs), ``test_acc`` (fraction of held-out
+  sequences within ``tol``), ``diverged`` and ``grad_norm`` (last gradient).
+  """
+  k_h, k_train, k_test = jax.random.split(key, 3)
+  params = {
+      "w": jnp.asarray(swept["w0"], jnp.float32),
+      "h": jax.random.uniform(k_h, (2, cfg.L), jnp.float32,
+                              -cfg.h_init, cfg.h_init),
+  }
+  draw = lambda k, n: tasks.latch_minimal(k, n, cfg.T, cfg.L, swept["s"])
+  fixed_train = draw(k_train, cfg.n_per_class)
+
+  def loss_fn(p, epoch):
+    batch = (fixed_train if cfg.noise == "fixed"
+             else draw(jax.random.fold_in(k_train, epoch), cfg.n_per_class))
+    x = outputs(p, batch)
+    loss = 0.5 * jnp.sum((x - batch.targets) ** 2)
+    return loss, jnp.all(jnp.abs(x - batch.targets) < cfg.tol)
+
+  res = bptt.train(loss_fn, params, swept["lr"], epochs=cfg.epochs,
+                   optimizer=cfg.optimizer, momentum=cfg.momentum)
+  test = draw(k_test, cfg.test_per_class)
+  x_test = outputs(res.params, test)
+  return {
+      "converged": res.converged,
+      "epoch": res.epoch,
+      "loss": res.loss,
+      "w": res.params["w"],
+      "h_norm": jnp.linalg.norm(res.params["h"]),
+      "test_acc": jnp.mean(jnp.abs(x_test - test.targets) < cfg.tol),
+      "diverged": res.diverged,
+      "grad_norm": res.grad_norm,
+  }
+
+
+def binomial_interval(k, n, z: float = 1.96):
+  """Point estimate, standard error and Wilson score interval of k/n.
+
+  Args:
+    k: successes (array). n: trials (array, > 0). z: normal quantile
+      (1.96 for 95%).
+
+  Returns:
+    ``(p, se, lo, hi)`` with ``se = sqrt(p (1 - p) / n)``; the Wilson
+    interval (Wilson 1927) stays inside [0, 1] and is not degenerate at
+    p = 0 or 1.
+  """
+  k, n = np.asarray(k, float), np.asarray(n, float)
+  p = k / n
+  se = np.sqrt(p * (1 - p) / n)
+  denom = 1 + z ** 2 / n
+  centre = (p + z ** 2 / (2 * n)) / denom
+  half = z * np.sqrt(p * (1 - p) / n + z ** 2 / (4 * n ** 2)) / denom
+  return p, se, np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+
+
+def summarize(result, heldout_acc: float = 0.9) -> dict[str, np.ndarray]:
+  """One row per grid cell of a ``run_latch`` sweep.
+
+  Columns: the axis values, ``trials``, ``converged`` (count), ``rate``
+  (converged / trials), ``se``, ``lo``/``hi`` (Wilson 95%), ``diverged``
+  (count), ``median_epoch`` (of converged runs, NaN if none),
+  ``test_acc`` (mean held-out accuracy of converged runs, NaN if none) and
+  ``heldout_ok`` (converged runs whose held-out accuracy is at least
+  ``heldout_acc``).
+  """
+  names = list(result.axes)
+  grids = np.meshgrid(*result.axes.values(), indexing="ij")
+  conv = result.by_cell("converged").reshape(-1, result.trials).astype(bool)
+  n = np.full(len(conv), result.trials)
+  k = conv.sum(1)
+  p, se, lo, hi = binomial_interval(k, n)
+  epoch = np.where(conv, result.by_cell("epoch").reshape(conv.shape), np.nan)
+  acc = np.where(conv, result.by_cell("test_acc").reshape(conv.shape), np.nan)
+  with warnings.catch_warnings():  # all-NaN rows (nothing converged) -> NaN
+    warnings.simplefilter("ignore", RuntimeWarning)
+    median_epoch = np.nanmedian(epoch, 1)
+    test_acc = np.nanmean(acc, 1)
+  cols = {name: g.ravel() for name, g in zip(names, grids)}
+  cols.update(
+      trials=n, converged=k, rate=p, se=se, lo=lo, hi=hi,
+      diverged=result.by_cell("diverged").reshape(conv.shape).sum(1),
+      median_epoch=median_epoch, test_acc=test_acc,
+      heldout_ok=(conv & (acc >= heldout_acc)).sum(1))
+  return cols

@@ -1,0 +1,109 @@
+"""Frequency of training convergence versus T: Bengio et al. (1994), Sec. III.
+
+The minimal latch task at s = 0.2, w0 = 1.25 (defaults), L = 3, for a range of
+sequence lengths T. T sets array shapes, so each T is one compiled sweep over
+(w0, s, lr) x trials; the runs of length T draw their keys from
+``fold_in(key(seed), T)``, so adding or removing a T leaves the others
+unchanged. The paper's claim: the frequency falls quickly as T grows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import numpy as np
+
+from vanishing import sweep
+from vanishing.experiments.common import Outcome, Settings
+from vanishing.experiments.convergence import LatchConfig, run_latch, summarize
+
+NAME = "length"
+
+DEFAULT = Settings(
+    w0=(1.25,), s=(0.2,), lr=(0.01,), T=(5, 10, 15, 20, 30, 40, 60, 80, 100),
+    trials=512, config=LatchConfig(L=3, epochs=1000))
+
+# Every 5 steps from 5 to 100, 2000 trials each.
+PAPER = Settings(
+    w0=(1.25,), s=(0.2,), lr=(0.01,), T=tuple(range(5, 101, 5)),
+    trials=2000, config=LatchConfig(L=3, epochs=1000))
+
+TESTING = Settings(w0=(1.25,), s=(0.2,), lr=(0.01,), T=(5, 30), trials=8,
+                   config=LatchConfig(L=3, epochs=50))
+
+
+@dataclasses.dataclass(frozen=True)
+class Timing:
+  compile_s: float
+  run_s: float
+
+
+def run(settings: Settings, progress_for=None):
+  """Runs one sweep per T; returns ``(table, runs, timing)``.
+
+  Args:
+    settings: experiment settings.
+    progress_for: ``T -> progress callback`` or None.
+  """
+  tables, runs = [], []
+  compile_s = run_s = 0.0
+  for T in settings.T:
+    cfg = dataclasses.replace(settings.config, T=int(T))
+    key = jax.random.fold_in(jax.random.key(settings.seed), int(T))
+    res = sweep.run(functools.partial(run_latch, cfg=cfg), settings.axes(),
+                    settings.trials, key, chunk=settings.chunk,
+                    progress=progress_for(T) if progress_for else None)
+    compile_s += res.compile_s
+    run_s += res.run_s
+    t = summarize(res, settings.heldout_acc)
+    tables.append({"T": np.full(len(t["trials"]), int(T)), **t})
+    runs.append({"T": np.full(res.n_runs, int(T)), **res.records})
+  cat = lambda parts: {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+  table = cat(tables)
+  table["frequency"] = table.pop("rate")
+  return table, cat(runs), Timing(compile_s, run_s)
+
+
+def figure(table, settings: Settings):
+  """Frequency of convergence versus T with Wilson 95% binomial error bars."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  fig, ax = plt.subplots(figsize=(6, 4.2), constrained_layout=True)
+  combos = sorted({(a, b, c) for a, b, c in
+                   zip(table["w0"], table["s"], table["lr"])})
+  for w0, s, lr in combos:
+    sel = (table["w0"] == w0) & (table["s"] == s) & (table["lr"] == lr)
+    T, f = table["T"][sel], table["frequency"][sel]
+    yerr = np.stack([f - table["lo"][sel], table["hi"][sel] - f])
+    ax.errorbar(T, f, yerr=yerr, marker="o", capsize=3,
+                label=f"w0 = {w0:g}, s = {s:g}, lr = {lr:g}")
+  ax.set_xlabel("sequence length T")
+  ax.set_ylabel("frequency of training convergence")
+  ax.set_ylim(-0.02, 1.02)
+  cfg = settings.config
+  ax.set_title(f"Convergence versus T (L = {cfg.L}, {settings.trials} trials, "
+               f"{cfg.epochs} epochs; bars: 95% Wilson)", fontsize=9)
+  ax.legend(fontsize=8)
+  return fig
+
+
+def execute(settings: Settings) -> Outcome:
+  """Runs the experiment with progress lines; builds table, figure, summary."""
+  table, runs, timing = run(
+      settings, progress_for=lambda T: sweep.ProgressPrinter(f"{NAME} T={T}"))
+  lines = [f"{NAME}: {len(settings.T)} lengths x {len(table['T']) // len(settings.T)}"
+           f" cells x {settings.trials} trials = {len(runs['run']):,} runs "
+           f"(compile {timing.compile_s:.1f} s, run {timing.run_s:.1f} s)",
+           "     T    w0     s      lr  frequency  95% interval"]
+  for i in range(len(table["T"])):
+    lines.append(f"{table['T'][i]:6d} {table['w0'][i]:5.2f} {table['s'][i]:5.2f} "
+                 f"{table['lr'][i]:7.4g}  {table['frequency'][i]:9.3f}  "
+                 f"[{table['lo'][i]:.3f}, {table['hi'][i]:.3f}]")
+  meta = {"runs": len(runs["run"]), "compile_s": timing.compile_s,
+          "run_s": timing.run_s,
+          "sweep": {"block": sweep.BLOCK, "chunk": settings.chunk}}
+  return Outcome(table, runs, figure(table, settings), "\n".join(lines), meta)

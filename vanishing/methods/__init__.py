@@ -1,0 +1,1 @@
+"""Training methods. Each one trains a single run; the sweep engine vmaps it."""

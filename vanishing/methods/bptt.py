@@ -1,0 +1,123 @@
+"""Back-propagation through time with ``jax.grad`` and an optax optimizer.
+
+Full-batch training: one epoch is one evaluation of the cost over the whole
+training set, its gradient by reverse-mode differentiation through the
+unrolled recurrence (BPTT; Rumelhart, Hinton & Williams 1986), and one
+optimizer update. Training stops as soon as the convergence criterion holds
+(the parameters are then left as they were when it was met), when the cost or
+the gradient is no longer finite (recorded as diverged), or after ``epochs``
+updates.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from vanishing import optimizers
+
+Params = Any
+# loss_fn(params, epoch) -> (cost, criterion_met)
+LossFn = Callable[[Params, jax.Array], tuple[jax.Array, jax.Array]]
+
+
+class TrainResult(NamedTuple):
+  """Outcome of one training run.
+
+  Attributes:
+    params: parameters at the end (at the epoch of convergence if converged,
+      the last finite ones if diverged).
+    converged: the criterion held at some epoch within the budget.
+    epoch: number of updates made before the criterion first held; -1 if it
+      never did.
+    loss: cost at ``params`` (NaN or inf if diverged).
+    diverged: the cost or its gradient became NaN or infinite.
+    grad_norm: global norm of the last gradient computed.
+  """
+  params: Params
+  converged: jax.Array
+  epoch: jax.Array
+  loss: jax.Array
+  diverged: jax.Array
+  grad_norm: jax.Array
+
+
+class _Carry(NamedTuple):
+  epoch: jax.Array
+  params: Params
+  opt_state: Any
+  done: jax.Array
+  met: jax.Array
+  loss: jax.Array
+  diverged: jax.Array
+  grad_norm: jax.Array
+
+
+def _all_finite(tree) -> jax.Array:
+  leaves = jax.tree_util.tree_leaves(tree)
+  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
+
+
+def train(loss_fn: LossFn, params: Params, learning_rate: jax.Array | float, *,
+          epochs: int, optimizer: str = "sgd", momentum: float = 0.9
+          ) -> TrainResult:
+  """Trains ``params`` on ``loss_fn`` by full-batch BPTT.
+
+  Each epoch evaluates ``(C, met), dC/dparams`` at the current parameters; if
+  ``met`` the run has converged at this epoch and stops, otherwise it takes
+  one optimizer step. After ``epochs`` steps the final parameters are checked
+  once more. Under ``vmap`` the loop runs until every run in the batch has
+  stopped; finished runs are frozen, so the result of a run does not depend on
+  the others.
+
+  Args:
+    loss_fn: ``(params, epoch) -> (cost, criterion_met)``; ``epoch`` lets the
+      loss draw fresh data per epoch.
+    params: initial parameters (a pytree of float arrays).
+    learning_rate: step size (may be traced, so it can be swept).
+    epochs: update budget (static).
+    optimizer: a name accepted by :func:`vanishing.optimizers.make`.
+    momentum: for the ``momentum`` and ``nesterov`` optimizers.
+
+  Returns:
+    A :class:`TrainResult`.
+  """
+  opt = optimizers.make(optimizer, learning_rate, momentum)
+  grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+  def cond(c: _Carry):
+    return (c.epoch < epochs) & ~c.done
+
+  def body(c: _Carry) -> _Carry:
+    (loss, met), grads = grad_fn(c.params, c.epoch)
+    bad = ~(jnp.isfinite(loss) & _all_finite(grads))
+    stop = met | bad
+    updates, opt_state = opt.update(grads, c.opt_state, c.params)
+    new_params = optax.apply_updates(c.params, updates)
+    keep = lambda old, new: jnp.where(stop, old, new)
+    return _Carry(
+        epoch=jnp.where(stop, c.epoch, c.epoch + 1),
+        params=jax.tree_util.tree_map(keep, c.params, new_params),
+        opt_state=jax.tree_util.tree_map(keep, c.opt_state, opt_state),
+        done=stop, met=met & ~bad, loss=loss, diverged=bad,
+        grad_norm=optax.global_norm(grads))
+
+  zero = jnp.zeros((), jnp.float32)
+  init = _Carry(jnp.zeros((), jnp.int32), params, opt.init(params),
+                jnp.zeros((), bool), jnp.zeros((), bool), zero,
+                jnp.zeros((), bool), zero)
+  c = jax.lax.while_loop(cond, body, init)
+
+  # The budget ran out: check the parameters left by the last update.
+  final_loss, final_met = loss_fn(c.params, c.epoch)
+  final_met = final_met & jnp.isfinite(final_loss)
+  loss = jnp.where(c.done, c.loss, final_loss)
+  met = jnp.where(c.done, c.met, final_met)
+  diverged = c.diverged | (~c.done & ~jnp.isfinite(final_loss))
+  return TrainResult(
+      params=c.params, converged=met,
+      epoch=jnp.where(met, c.epoch, -1).astype(jnp.int32),
+      loss=loss, diverged=diverged, grad_norm=c.grad_norm)
