@@ -210,7 +210,10 @@ def replay(fn: RunFn, axes: Mapping[str, Any], trials: int,
   chunk_fn = _chunk_function(fn, names, shape, trials, n_runs,
                              root_key(seed), 1, block)
   out = jax.device_get(chunk_fn(jnp.int32(run_index), values))
-  return {k: np.asarray(v)[0] for k, v in out.items()}
+  record = {k: np.asarray(v)[0] for k, v in out.items()}
+  coords = np.unravel_index(record["cell"], shape)
+  record.update({n: host[n][c] for n, c in zip(names, coords)})
+  return record
 
 
 class ProgressPrinter:

@@ -4,9 +4,9 @@ Full-batch training: one epoch is one evaluation of the cost over the whole
 training set, its gradient by reverse-mode differentiation through the
 unrolled recurrence (BPTT; Rumelhart, Hinton & Williams 1986), and one
 optimizer update. Training stops as soon as the convergence criterion holds
-(the parameters are then left as they were when it was met), when the cost or
-the gradient is no longer finite (recorded as diverged), or after ``epochs``
-updates.
+(the parameters are then left as they were when it was met), when the cost,
+the gradient or the updated parameters are no longer finite (recorded as
+diverged, keeping the last finite parameters), or after ``epochs`` updates.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class TrainResult(NamedTuple):
     epoch: number of updates made before the criterion first held; -1 if it
       never did.
     loss: cost at ``params`` (NaN or inf if diverged).
-    diverged: the cost or its gradient became NaN or infinite.
+    diverged: the cost, its gradient or an update became NaN or infinite.
     grad_norm: global norm of the last gradient computed.
   """
   params: Params
@@ -93,17 +93,20 @@ def train(loss_fn: LossFn, params: Params, learning_rate: jax.Array | float, *,
 
   def body(c: _Carry) -> _Carry:
     (loss, met), grads = grad_fn(c.params, c.epoch)
-    bad = ~(jnp.isfinite(loss) & _all_finite(grads))
-    stop = met | bad
     updates, opt_state = opt.update(grads, c.opt_state, c.params)
     new_params = optax.apply_updates(c.params, updates)
+    # An update to inf can leave the cost finite (tanh saturates), so the
+    # new parameters are checked too.
+    bad = ~(jnp.isfinite(loss) & _all_finite(grads))
+    bad = bad | (~met & ~_all_finite(new_params))
+    stop = met | bad
     keep = lambda old, new: jnp.where(stop, old, new)
     return _Carry(
         epoch=jnp.where(stop, c.epoch, c.epoch + 1),
         params=jax.tree_util.tree_map(keep, c.params, new_params),
         opt_state=jax.tree_util.tree_map(keep, c.opt_state, opt_state),
-        done=stop, met=met & ~bad, loss=loss, diverged=bad,
-        grad_norm=optax.global_norm(grads))
+        done=stop, met=met & ~bad, loss=loss, diverged=bad & ~met,
+        grad_norm=optax.tree.norm(grads))
 
   zero = jnp.zeros((), jnp.float32)
   init = _Carry(jnp.zeros((), jnp.int32), params, opt.init(params),

@@ -1,0 +1,71 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from vanishing import tasks
+from vanishing.experiments import convergence
+from vanishing.methods import bptt
+
+
+def test_gradient_matches_finite_differences():
+  with jax.enable_x64(True):
+    batch = tasks.latch_minimal(jax.random.key(0), 3, 12, 3, 0.2)
+    batch = jax.tree_util.tree_map(
+        lambda x: x.astype(jnp.float64) if x.dtype == jnp.float32 else x, batch)
+    params = {"w": jnp.float64(1.3),
+              "h": jnp.asarray([[0.2, -0.1, 0.3], [-0.4, 0.1, 0.05]])}
+    grads = jax.grad(convergence.cost)(params, batch)
+    flat, unravel = jax.flatten_util.ravel_pytree(params)
+    g_flat, _ = jax.flatten_util.ravel_pytree(grads)
+    eps = 1e-6
+    for i in range(flat.size):
+      e = jnp.zeros_like(flat).at[i].set(eps)
+      fd = (convergence.cost(unravel(flat + e), batch)
+            - convergence.cost(unravel(flat - e), batch)) / (2 * eps)
+      assert float(g_flat[i]) == pytest.approx(float(fd), rel=1e-6, abs=1e-9)
+
+
+def quadratic(target):
+  def loss_fn(p, epoch):
+    loss = 0.5 * jnp.sum((p["x"] - target) ** 2)
+    return loss, loss < 1e-6
+  return loss_fn
+
+
+def test_stops_at_criterion_and_records_epoch():
+  # Gradient descent with lr 0.5 on 1/2 (x - 1)^2 halves the error each step:
+  # from error 1, the loss 1/2 e^2 < 1e-6 first holds at e = 2^-10.
+  res = bptt.train(quadratic(1.0), {"x": jnp.zeros(())}, 0.5, epochs=100)
+  assert bool(res.converged) and not bool(res.diverged)
+  assert int(res.epoch) == 10
+  assert float(res.params["x"]) == pytest.approx(1 - 2.0 ** -10)
+
+
+def test_budget_exhausted_is_not_converged():
+  res = bptt.train(quadratic(1.0), {"x": jnp.zeros(())}, 0.01, epochs=5)
+  assert not bool(res.converged)
+  assert int(res.epoch) == -1
+  assert float(res.loss) == pytest.approx(0.5 * 0.99 ** 10, rel=1e-5)
+
+
+def test_budget_checks_the_last_update():
+  # Exactly 10 updates are needed: a budget of 10 converges, of 9 does not.
+  assert bool(bptt.train(quadratic(1.0), {"x": jnp.zeros(())}, 0.5, epochs=10).converged)
+  assert not bool(bptt.train(quadratic(1.0), {"x": jnp.zeros(())}, 0.5, epochs=9).converged)
+
+
+def test_divergence_is_recorded_not_raised():
+  res = bptt.train(quadratic(1.0), {"x": jnp.zeros(())}, 1e38, epochs=50)
+  assert bool(res.diverged) and not bool(res.converged)
+  assert np.isfinite(float(res.params["x"]))  # last finite parameters kept
+
+
+def test_vmapped_runs_are_independent():
+  lrs = jnp.asarray([0.5, 1e38, 0.5])
+  fn = lambda lr: bptt.train(quadratic(1.0), {"x": jnp.zeros(())}, lr, epochs=100)
+  res = jax.vmap(fn)(lrs)
+  np.testing.assert_array_equal(res.diverged, [False, True, False])
+  np.testing.assert_array_equal(res.epoch, [10, -1, 10])
+  single = fn(0.5)
+  assert float(res.params["x"][2]) == float(single.params["x"])

@@ -1,0 +1,128 @@
+import functools
+import io
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from vanishing import sweep
+from vanishing.experiments.convergence import LatchConfig, run_latch
+
+CFG = LatchConfig(T=12, L=3, epochs=60)
+LATCH = functools.partial(run_latch, cfg=CFG)
+AXES = {"w0": [0.8, 1.5, 2.5], "s": [0.0, 0.4], "lr": [0.01, 0.1]}
+
+
+def draw(key, swept):
+  """A cheap run function: one uniform draw plus the swept values."""
+  return {"u": jax.random.uniform(key), "sum": swept["a"] + 10 * swept["b"]}
+
+
+def test_grid_layout_and_keys():
+  axes = {"a": [1.0, 2.0, 3.0], "b": [0.5, 0.25]}
+  res = sweep.run(draw, axes, trials=4, seed=7, block=8)
+  assert res.n_runs == 24 and res.grid_shape == (3, 2)
+  np.testing.assert_array_equal(res.records["run"], np.arange(24))
+  np.testing.assert_array_equal(res.records["cell"], np.arange(24) // 4)
+  np.testing.assert_array_equal(res.records["trial"], np.arange(24) % 4)
+  # First axis slowest.
+  np.testing.assert_array_equal(res.records["a"], np.repeat([1.0, 2.0, 3.0], 8))
+  np.testing.assert_array_equal(res.records["b"], np.tile(np.repeat([0.5, 0.25], 4), 3))
+  np.testing.assert_allclose(res.records["sum"], res.records["a"] + 10 * res.records["b"])
+  # Run i draws from fold_in(key(seed), i).
+  want = [jax.random.uniform(jax.random.fold_in(jax.random.key(7), i)) for i in range(24)]
+  np.testing.assert_array_equal(res.records["u"], np.asarray(want))
+  assert res.by_cell("u").shape == (3, 2, 4)
+
+
+def test_results_identical_for_different_chunk_sizes():
+  a = sweep.run(LATCH, AXES, trials=6, seed=3, chunk=16, block=16)
+  b = sweep.run(LATCH, AXES, trials=6, seed=3, chunk=80, block=16)
+  c = sweep.run(LATCH, AXES, trials=6, seed=3, block=16)  # one chunk
+  for k in a.records:
+    np.testing.assert_array_equal(a.records[k], b.records[k], err_msg=k)
+    np.testing.assert_array_equal(a.records[k], c.records[k], err_msg=k)
+  assert a.records["converged"].any()  # the comparison is not vacuous
+
+
+def test_replay_is_bit_identical_to_the_sweep_row():
+  res = sweep.run(LATCH, AXES, trials=5, seed=11, block=16)
+  for i in (0, 17, res.n_runs - 1):
+    one = sweep.replay(LATCH, AXES, 5, 11, i, block=16)
+    for k in res.records:
+      np.testing.assert_array_equal(one[k], res.records[k][i], err_msg=f"{k}@{i}")
+
+
+def test_vmapped_run_equals_the_single_run():
+  res = sweep.run(LATCH, AXES, trials=3, seed=5, block=16)
+  single = jax.jit(LATCH)
+  keys = sweep.run_keys(5, jnp.arange(res.n_runs))
+  for i in range(0, res.n_runs, 5):
+    swept = {k: jnp.float32(res.records[k][i]) for k in AXES}
+    out = single(keys[i], swept)
+    # Same run, unbatched: XLA may sum in another order, so compare closely
+    # rather than bitwise, on a short budget where rounding cannot grow.
+    assert bool(out["converged"]) == bool(res.records["converged"][i])
+    assert int(out["epoch"]) == int(res.records["epoch"][i])
+    np.testing.assert_allclose(out["w"], res.records["w"][i], rtol=1e-4)
+    np.testing.assert_allclose(out["loss"], res.records["loss"][i], rtol=1e-3,
+                               atol=1e-5)
+
+
+def test_the_whole_grid_traces_once():
+  traces = []
+
+  def counted(key, swept):
+    traces.append(1)
+    return draw(key, swept)
+
+  axes = {"a": np.linspace(0, 1, 10), "b": [0.0, 1.0]}
+  sweep.run(counted, axes, trials=20, seed=0, chunk=32, block=16)  # 13 chunks
+  assert len(traces) == 1
+
+
+def test_diverging_runs_do_not_poison_others():
+  axes = {"w0": [1.5], "s": [0.1], "lr": [0.01, np.inf]}
+  res = sweep.run(LATCH, axes, trials=8, seed=2, block=16)
+  bad = res.records["lr"] == np.inf
+  assert res.records["diverged"][bad].all()
+  assert not res.records["converged"][bad].any()
+  ok = sweep.run(LATCH, {"w0": [1.5], "s": [0.1], "lr": [0.01]}, trials=8,
+                 seed=2, block=16)
+  for k in ok.records:
+    np.testing.assert_array_equal(res.records[k][~bad], ok.records[k], err_msg=k)
+
+
+def test_progress_reports_every_chunk_and_the_end():
+  calls = []
+  sweep.run(draw, {"a": [1.0], "b": [2.0]}, trials=40, seed=0, chunk=16,
+            block=16, progress=lambda d, t, e: calls.append((d, t)))
+  assert [d for d, _ in calls] == [16, 32, 40]
+  assert all(t == 40 for _, t in calls)
+
+
+def test_progress_printer_is_quiet_for_short_sweeps_then_prints():
+  out = io.StringIO()
+  p = sweep.ProgressPrinter("x", stream=out, after=3.0, every=2.0)
+  p(10, 100, 1.0)
+  assert out.getvalue() == ""
+  p(50, 100, 5.0)
+  p(60, 100, 6.0)  # throttled
+  p(100, 100, 10.0)
+  lines = out.getvalue().splitlines()
+  assert len(lines) == 2
+  assert lines[0].startswith("x: 50/100 runs (50%), 10 runs/s, ETA 5s")
+  assert "done in 10.0s" in lines[1]
+
+
+@pytest.mark.parametrize("axes,trials,chunk,match", [
+    ({}, 1, None, "at least one axis"),
+    ({"a": []}, 1, None, "non-empty"),
+    ({"a": [[1.0]]}, 1, None, "1-D"),
+    ({"a": [1.0]}, 0, None, "trials"),
+    ({"a": [1.0]}, 1, 0, "chunk"),
+])
+def test_bad_sweeps_raise(axes, trials, chunk, match):
+  with pytest.raises(ValueError, match=match):
+    sweep.run(draw, axes, trials, 0, chunk=chunk)
