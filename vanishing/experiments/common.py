@@ -38,9 +38,9 @@ class Settings:
   heldout_acc: float = 0.9
 
   def axes(self) -> dict[str, np.ndarray]:
-    return {"w0": np.asarray(self.w0, np.float32),
-            "s": np.asarray(self.s, np.float32),
-            "lr": np.asarray(self.lr, np.float32)}
+    return {"w0": np.asarray(self.w0, np.float64),
+            "s": np.asarray(self.s, np.float64),
+            "lr": np.asarray(self.lr, np.float64)}
 
   def to_json(self) -> dict[str, Any]:
     return dataclasses.asdict(self)

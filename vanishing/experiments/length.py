@@ -23,15 +23,16 @@ NAME = "length"
 
 DEFAULT = Settings(
     w0=(1.25,), s=(0.2,), lr=(0.01,), T=(5, 10, 15, 20, 30, 40, 60, 80, 100),
-    trials=512, config=LatchConfig(L=3, epochs=1000))
+    trials=512, config=LatchConfig(T=5, L=3, epochs=1000))
 
+# (config.T is the first length; each sweep replaces it with its own T.)
 # Every 5 steps from 5 to 100, 2000 trials each.
 PAPER = Settings(
     w0=(1.25,), s=(0.2,), lr=(0.01,), T=tuple(range(5, 101, 5)),
-    trials=2000, config=LatchConfig(L=3, epochs=1000))
+    trials=2000, config=LatchConfig(T=5, L=3, epochs=1000))
 
 TESTING = Settings(w0=(1.25,), s=(0.2,), lr=(0.01,), T=(5, 30), trials=8,
-                   config=LatchConfig(L=3, epochs=50))
+                   config=LatchConfig(T=5, L=3, epochs=50))
 
 
 @dataclasses.dataclass(frozen=True)
