@@ -40,8 +40,9 @@ ProgressFn = Callable[[int, int, float], None]
 # different batch shapes (a sum over 20 sequences differed in the last bit
 # between 8 and 512 lanes, and chaotic training amplifies that), so the block
 # width, not the chunk, fixes the numerics: every run is computed by the same
-# code whatever the chunk size, device count or resume point. 512 lanes was
-# the fastest width on the 2-core CPU (32 lanes took 2.9x as long, 2048 1.8x).
+# code whatever the chunk size, device count or resume point. On the 2-core
+# CPU 512 lanes ran 2.3x faster than 128 and as fast as 1024 or 2048, with
+# less padding (benchmarks/block_width.py; table in BUILD_NOTES.md).
 BLOCK = 512
 DEFAULT_CHUNK = 4096
 
