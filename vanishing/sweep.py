@@ -120,7 +120,15 @@ def _chunk_function(fn: RunFn, names, shape, trials: int, n_runs: int,
     blocks = jax.tree_util.tree_map(
         lambda x: x.reshape((n_blocks, block) + x.shape[1:]),
         (run_keys(root, runs), swept))
-    out = jax.lax.map(lambda b: dict(jax.vmap(fn)(*b)), blocks)
+    def one_block(b):
+      out = dict(jax.vmap(fn)(*b))
+      for name, value in out.items():
+        if value.shape != (block,):
+          raise ValueError(f"the run function must return scalars; output "
+                           f"{name!r} has shape {value.shape[1:]} per run")
+      return out
+
+    out = jax.lax.map(one_block, blocks)
     out = jax.tree_util.tree_map(lambda x: x.reshape((chunk,) + x.shape[2:]),
                                  out)
     out.update(run=runs, cell=cell, trial=trial)
