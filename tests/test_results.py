@@ -17,6 +17,7 @@ def test_csv_round_trip(tmp_path):
   np.testing.assert_array_equal(back["b"], [1, 0, 1])
   np.testing.assert_array_equal(back["c"], [1, 2, 3])
   assert p.read_text().splitlines()[1] == "1.5,1,1"
+  assert p.stat().st_mode & 0o777 == 0o666 & ~results._umask()
 
 
 def test_unequal_columns_rejected(tmp_path):

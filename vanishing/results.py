@@ -21,6 +21,12 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 
+def _umask() -> int:
+  mask = os.umask(0)
+  os.umask(mask)
+  return mask
+
+
 @contextlib.contextmanager
 def _atomic(path: Path, mode: str):
   path = Path(path)
@@ -31,6 +37,7 @@ def _atomic(path: Path, mode: str):
       yield f
       f.flush()
       os.fsync(f.fileno())
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; act like open()
     os.replace(tmp, path)
   except BaseException:
     with contextlib.suppress(FileNotFoundError):

@@ -91,6 +91,8 @@ def test_summarize_counts_per_cell():
   np.testing.assert_array_equal(t["trials"], [400] * 3)
   assert t["converged"][0] == 0 and t["converged"][2] == 400
   assert abs(t["rate"][1] - 0.5) < 4 * 0.025
+  assert list(t)[:4] == ["p", "trials", "converged", "rate"]
+  assert "density" in convergence.summarize(res, rate_name="density")
   assert np.isnan(t["median_epoch"][0]) and t["median_epoch"][2] == 7
   np.testing.assert_array_equal(t["heldout_ok"], t["converged"])
   t2 = convergence.summarize(res, heldout_acc=0.99)

@@ -135,11 +135,12 @@ def binomial_interval(k, n, z: float = 1.96):
   return p, se, np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
 
 
-def summarize(result, heldout_acc: float = 0.9) -> dict[str, np.ndarray]:
+def summarize(result, heldout_acc: float = 0.9, rate_name: str = "rate"
+              ) -> dict[str, np.ndarray]:
   """One row per grid cell of a ``run_latch`` sweep.
 
   Columns: the axis values, ``trials``, ``converged`` (count), ``rate``
-  (converged / trials), ``se``, ``lo``/``hi`` (Wilson 95%), ``diverged``
+  (converged / trials; named ``rate_name``), ``se``, ``lo``/``hi`` (Wilson 95%), ``diverged``
   (count), ``median_epoch`` (of converged runs, NaN if none),
   ``test_acc`` (mean held-out accuracy of converged runs, NaN if none) and
   ``heldout_ok`` (converged runs whose held-out accuracy is at least
@@ -159,7 +160,7 @@ def summarize(result, heldout_acc: float = 0.9) -> dict[str, np.ndarray]:
     test_acc = np.nanmean(acc, 1)
   cols = {name: g.ravel() for name, g in zip(names, grids)}
   cols.update(
-      trials=n, converged=k, rate=p, se=se, lo=lo, hi=hi,
+      trials=n, converged=k, **{rate_name: p}, se=se, lo=lo, hi=hi,
       diverged=result.by_cell("diverged").reshape(conv.shape).sum(1),
       median_epoch=median_epoch, test_acc=test_acc,
       heldout_ok=(conv & (acc >= heldout_acc)).sum(1))

@@ -44,10 +44,10 @@ def run(settings: Settings, progress=None):
   fn = functools.partial(run_latch, cfg=cfg)
   res = sweep.run(fn, settings.axes(), settings.trials, settings.seed,
                   chunk=settings.chunk, progress=progress)
-  table = summarize(res, settings.heldout_acc)
+  table = summarize(res, settings.heldout_acc, rate_name="density")
+  T = np.full(len(table["trials"]), cfg.T)
   table = {"w0": table.pop("w0"), "s": table.pop("s"), "lr": table.pop("lr"),
-           "T": np.full(len(table["trials"]), cfg.T), **table}
-  table["density"] = table.pop("rate")
+           "T": T, **table}
   return table, res
 
 

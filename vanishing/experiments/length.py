@@ -58,13 +58,11 @@ def run(settings: Settings, progress_for=None):
                     progress=progress_for(T) if progress_for else None)
     compile_s += res.compile_s
     run_s += res.run_s
-    t = summarize(res, settings.heldout_acc)
+    t = summarize(res, settings.heldout_acc, rate_name="frequency")
     tables.append({"T": np.full(len(t["trials"]), int(T)), **t})
     runs.append({"T": np.full(res.n_runs, int(T)), **res.records})
   cat = lambda parts: {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-  table = cat(tables)
-  table["frequency"] = table.pop("rate")
-  return table, cat(runs), Timing(compile_s, run_s)
+  return cat(tables), cat(runs), Timing(compile_s, run_s)
 
 
 def figure(table, settings: Settings):
