@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from vanishing import cli, results
-from vanishing.experiments import density, length
+from vanishing.experiments import density, gradients, length
 
 
 def flag_values(**kw):
@@ -16,7 +16,8 @@ def flag_values(**kw):
             T=None, L=None, epochs=None, optimizer=None, momentum=None,
             n_per_class=None, test_per_class=None, noise=None, h_init=None,
             tol=None, heldout_acc=None, chunk=None, records=True,
-            overwrite=False, paper=False)
+            overwrite=False, paper=False, w=None, steps=None,
+            eval_per_class=None)
   fv.update(kw)
   return types.SimpleNamespace(**fv)
 
@@ -25,6 +26,8 @@ def test_defaults_are_the_experiment_defaults():
   assert cli.build_settings("density", flag_values()) == density.DEFAULT
   assert cli.build_settings("length", flag_values()) == length.DEFAULT
   assert cli.build_settings("density", flag_values(paper=True)) == density.PAPER
+  assert cli.build_settings("gradients", flag_values()) == gradients.DEFAULT
+  assert cli.build_settings("gradients", flag_values(paper=True)) == gradients.PAPER
 
 
 def test_flags_override_and_paper_preset_stays_underneath():
@@ -81,6 +84,14 @@ BAD = [
     ("density", dict(chunk=0), "--chunk: must be >= 1"),
     ("density", dict(T="20,30"), "--T: density takes one sequence length"),
     ("length", dict(T="10.5"), "--T: values must be integers"),
+    ("gradients", dict(T="-5"), "--T: every T must exceed L"),
+    ("gradients", dict(T="2,10"), "--T: every T must exceed L"),
+    ("gradients", dict(w="1,nan"), "--w: values must be finite"),
+    ("gradients", dict(w="1,inf"), "--w: values must be finite"),
+    ("gradients", dict(steps=1), "--steps: must be >= 2"),
+    ("gradients", dict(eval_per_class=0), "--eval_per_class: must be >= 1"),
+    ("gradients", dict(L=25), "--T: every T must exceed L"),
+    ("gradients", dict(T="40", L=25), "--L: must be below the training length"),
 ]
 
 
@@ -100,6 +111,7 @@ def vanishing(*args, cwd=None):
     ["density", "--trials=0"], ["density", "--trials=abc"],
     ["density", "--no_such_flag=1"], ["density", "--s=-1"],
     ["length", "--T=2", "--L=3"], ["density", "--optimizer=nope"],
+    ["gradients", "--T=-5"], ["gradients", "--w=1,nan"],
     ["experiment_x"], [],
 ])
 def test_command_line_rejects_bad_input_with_status_2(tmp_path, args):
@@ -161,3 +173,16 @@ def test_length_end_to_end(tmp_path):
   assert {"T", "trials", "converged", "frequency", "lo", "hi"} <= set(table)
   np.testing.assert_array_equal(table["T"], [5, 12])
   assert len(results.read_csv(tmp_path / "length_runs.csv")["run"]) == 8
+
+
+def test_gradients_end_to_end(tmp_path):
+  p = vanishing("gradients", "--trials=16", "--epochs=50", "--T=10,30",
+                "--eval_per_class=2", f"--out_dir={tmp_path}")
+  assert p.returncode == 0, p.stderr
+  assert "measured rate" in p.stdout
+  for f in ("gradients_theory.csv", "gradients_decay.csv",
+            "gradients_contributions.csv", "gradients_training.csv",
+            "gradients_runs.csv", "gradients.png", "gradients.json"):
+    assert (tmp_path / f).exists(), f
+  decay = results.read_csv(tmp_path / "gradients_decay.csv")
+  assert {"w", "measured_rate", "predicted_rate", "rel_error"} <= set(decay)

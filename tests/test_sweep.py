@@ -86,10 +86,13 @@ def test_the_whole_grid_traces_once():
             chunk=32, block=16)
 
 
-def test_non_scalar_outputs_are_rejected():
-  bad = lambda key, swept: {"v": jax.random.uniform(key, (3,))}
-  with pytest.raises(ValueError, match="must return scalars; output 'v'"):
-    sweep.run(bad, {"a": [1.0]}, trials=2, seed=0, block=2)
+def test_array_outputs_are_kept_per_run():
+  fn = lambda key, swept: {"v": jax.random.uniform(key, (3,)) + swept["a"]}
+  res = sweep.run(fn, {"a": [1.0, 5.0]}, trials=3, seed=0, block=4)
+  assert res.records["v"].shape == (6, 3)
+  assert res.by_cell("v").shape == (2, 3, 3)
+  want = jax.random.uniform(jax.random.fold_in(jax.random.key(0), 4), (3,)) + 5
+  np.testing.assert_allclose(res.records["v"][4], want, rtol=1e-6)
 
 
 def test_diverging_runs_do_not_poison_others():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from absl import app, flags, logging
 
-EXPERIMENTS = ("density", "length")
+EXPERIMENTS = ("density", "length", "gradients")
 
 FLAGS = flags.FLAGS
 _UNSET = "experiment default"
@@ -29,7 +29,15 @@ flags.DEFINE_string("s", None, f"Noise variances, grid syntax as --w0 ({_UNSET})
 flags.DEFINE_string("lr", None, "Learning rates, grid syntax as --w0; swept "
                     f"without recompiling ({_UNSET}).")
 flags.DEFINE_string("T", None, "Sequence length: one value for density, a grid "
-                    f"of integers for length ({_UNSET}).")
+                    "of integers for length, evaluation lengths for gradients "
+                    f"({_UNSET}).")
+flags.DEFINE_string("w", None, "gradients: self-weights whose state Jacobian "
+                    "decay is measured, grid syntax as --w0 (default "
+                    "0.5,0.9,1.25,1.5,2,3).")
+flags.DEFINE_integer("steps", None, "gradients: horizon of the decay "
+                     "measurement (default 40).")
+flags.DEFINE_integer("eval_per_class", None, "gradients: held-out sequences per "
+                     "class and trained network (default 25).")
 flags.DEFINE_integer("L", None, "Class-carrying steps, 1 <= L < T (default 3).")
 flags.DEFINE_integer("epochs", None, "Full-batch update budget (default 1000).")
 flags.DEFINE_string("optimizer", None, "sgd (plain gradient descent, default), "
@@ -100,8 +108,8 @@ def parse_grid(text: str, flag: str, *, integer: bool = False) -> tuple:
 
 
 def _experiment(name: str):
-  from vanishing.experiments import density, length
-  return {"density": density, "length": length}[name]
+  from vanishing.experiments import density, gradients, length
+  return {"density": density, "length": length, "gradients": gradients}[name]
 
 
 def build_settings(name: str, fv=None):
@@ -114,8 +122,6 @@ def build_settings(name: str, fv=None):
   Raises:
     FlagError: the first flag whose value is not allowed.
   """
-  from vanishing import optimizers
-  from vanishing.experiments.convergence import NOISE_MODES
   fv = fv or FLAGS
   exp = _experiment(name)
   base = exp.PAPER if fv.paper else exp.DEFAULT
@@ -132,14 +138,44 @@ def build_settings(name: str, fv=None):
   T = parse_grid(fv.T, "T", integer=True) if fv.T is not None else base.T
   if name == "density" and len(T) != 1:
     raise FlagError("T", f"density takes one sequence length, got {fv.T!r}")
+  config = _config(fv, cfg, T, train_T=T[0] if name != "gradients" else cfg.T)
+  trials = get("trials", base.trials)
+  if trials < 1:
+    raise FlagError("trials", f"must be >= 1, got {trials}")
+  if name == "gradients":
+    w = parse_grid(fv.w, "w") if fv.w is not None else base.w
+    steps = get("steps", base.steps)
+    if steps < 2:
+      raise FlagError("steps", f"must be >= 2, got {steps}")
+    n_eval = get("eval_per_class", base.eval_per_class)
+    if n_eval < 1:
+      raise FlagError("eval_per_class", f"must be >= 1, got {n_eval}")
+    return dataclasses.replace(base, w=w, steps=steps, w0=w0, s=s, lr=lr, T=T,
+                               trials=trials, eval_per_class=n_eval,
+                               seed=fv.seed, config=config)
+  heldout_acc = get("heldout_acc", base.heldout_acc)
+  if not 0 <= heldout_acc <= 1:
+    raise FlagError("heldout_acc", f"must be in [0, 1], got {heldout_acc}")
+  chunk = fv.chunk
+  if chunk is not None and chunk < 1:
+    raise FlagError("chunk", f"must be >= 1, got {chunk}")
+  return dataclasses.replace(base, w0=w0, s=s, lr=lr, T=T, trials=trials,
+                             seed=fv.seed, config=config, chunk=chunk,
+                             heldout_acc=heldout_acc)
+
+
+def _config(fv, cfg, T: tuple[int, ...], train_T: int):
+  """The static training settings from the flags, validated."""
+  from vanishing import optimizers
+  from vanishing.experiments.convergence import NOISE_MODES
+  get = lambda flag, default: default if getattr(fv, flag) is None else getattr(fv, flag)
   L = get("L", cfg.L)
   if L < 1:
     raise FlagError("L", f"must be >= 1, got {L}")
   if min(T) <= L:
     raise FlagError("T", f"every T must exceed L = {L}, got {min(T)}")
-  trials = get("trials", base.trials)
-  if trials < 1:
-    raise FlagError("trials", f"must be >= 1, got {trials}")
+  if train_T <= L:
+    raise FlagError("L", f"must be below the training length T = {train_T}")
   for flag in ("epochs", "n_per_class", "test_per_class"):
     v = get(flag, getattr(cfg, flag))
     if v < 1:
@@ -160,22 +196,12 @@ def build_settings(name: str, fv=None):
   tol = get("tol", cfg.tol)
   if not 0 < tol <= 1.6:
     raise FlagError("tol", f"must be in (0, 1.6], got {tol}")
-  heldout_acc = get("heldout_acc", base.heldout_acc)
-  if not 0 <= heldout_acc <= 1:
-    raise FlagError("heldout_acc", f"must be in [0, 1], got {heldout_acc}")
-  chunk = fv.chunk
-  if chunk is not None and chunk < 1:
-    raise FlagError("chunk", f"must be >= 1, got {chunk}")
-
-  config = dataclasses.replace(
-      cfg, T=T[0], L=L, epochs=get("epochs", cfg.epochs),
+  return dataclasses.replace(
+      cfg, T=train_T, L=L, epochs=get("epochs", cfg.epochs),
       n_per_class=get("n_per_class", cfg.n_per_class),
       test_per_class=get("test_per_class", cfg.test_per_class),
       h_init=h_init, tol=tol, noise=noise, optimizer=optimizer,
       momentum=momentum)
-  return dataclasses.replace(base, w0=w0, s=s, lr=lr, T=T, trials=trials,
-                             seed=fv.seed, config=config, chunk=chunk,
-                             heldout_acc=heldout_acc)
 
 
 def _fail(message: str) -> None:
@@ -208,8 +234,9 @@ def main(argv) -> None:
     _fail(str(e))
 
   from vanishing.experiments import common
+  exp = _experiment(name)
   out_dir = Path(FLAGS.out_dir)
-  existing = common.existing_outputs(out_dir, name)
+  existing = common.existing_outputs(out_dir, name, exp.TABLES)
   if existing and not FLAGS.overwrite:
     _fail(f"--out_dir: {out_dir} already holds {name} results "
           f"({', '.join(p.name for p in existing)}); pass --overwrite or "
@@ -221,18 +248,18 @@ def main(argv) -> None:
     _fail(f"--out_dir: cannot write to {out_dir}: {e.strerror or e}")
 
   t0 = time.perf_counter()
-  outcome = _experiment(name).execute(settings)
+  outcome = exp.execute(settings)
+  if not FLAGS.records:
+    outcome.tables.pop("runs", None)
   meta = {"experiment": name, "command": sys.argv, "flags": _flag_values(),
           "settings": settings.to_json(), **outcome.meta,
           "wall_s": time.perf_counter() - t0, **results.environment()}
   try:
-    paths = common.write_outputs(out_dir, name, outcome.table,
-                                 outcome.runs if FLAGS.records else None,
-                                 meta, outcome.figure)
+    paths = common.write_outputs(out_dir, name, exp.TABLES, outcome, meta)
   except OSError as e:
     _fail(f"--out_dir: writing results to {out_dir} failed: {e.strerror or e}")
   print(outcome.summary)
-  print("wrote " + ", ".join(str(p) for p in paths.values()))
+  print("wrote " + ", ".join(str(p) for p in paths))
 
 
 def run() -> None:

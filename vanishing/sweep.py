@@ -30,7 +30,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-# fn(key, swept) -> {name: scalar array}; ``swept`` maps axis name -> scalar.
+# fn(key, swept) -> {name: array}; ``swept`` maps axis name -> scalar. Outputs
+# are usually scalars (one CSV column each); fixed-shape arrays (a training
+# curve) are kept per run too.
 RunFn = Callable[[jax.Array, Mapping[str, jax.Array]], Mapping[str, jax.Array]]
 # progress(done_runs, total_runs, elapsed_seconds)
 ProgressFn = Callable[[int, int, float], None]
@@ -52,7 +54,7 @@ class SweepResult:
   """Tidy per-run records of a sweep.
 
   Attributes:
-    records: column name -> array of length ``n_runs``; holds ``run``,
+    records: column name -> array with ``n_runs`` rows; holds ``run``,
       ``cell``, ``trial``, one column per axis with the run's swept value,
       and the outputs of the run function.
     axes: the grid's axes, name -> 1-D array of values.
@@ -75,8 +77,9 @@ class SweepResult:
     return tuple(len(v) for v in self.axes.values())
 
   def by_cell(self, name: str) -> np.ndarray:
-    """Output ``name`` reshaped to ``grid_shape + (trials,)``."""
-    return self.records[name].reshape(self.grid_shape + (self.trials,))
+    """Output ``name`` reshaped to ``grid_shape + (trials,) + per-run shape``."""
+    r = self.records[name]
+    return r.reshape(self.grid_shape + (self.trials,) + r.shape[1:])
 
 
 def root_key(seed: int | jax.Array) -> jax.Array:
@@ -120,15 +123,7 @@ def _chunk_function(fn: RunFn, names, shape, trials: int, n_runs: int,
     blocks = jax.tree_util.tree_map(
         lambda x: x.reshape((n_blocks, block) + x.shape[1:]),
         (run_keys(root, runs), swept))
-    def one_block(b):
-      out = dict(jax.vmap(fn)(*b))
-      for name, value in out.items():
-        if value.shape != (block,):
-          raise ValueError(f"the run function must return scalars; output "
-                           f"{name!r} has shape {value.shape[1:]} per run")
-      return out
-
-    out = jax.lax.map(one_block, blocks)
+    out = jax.lax.map(lambda b: dict(jax.vmap(fn)(*b)), blocks)
     out = jax.tree_util.tree_map(lambda x: x.reshape((chunk,) + x.shape[2:]),
                                  out)
     out.update(run=runs, cell=cell, trial=trial)

@@ -69,3 +69,15 @@ def test_vmapped_runs_are_independent():
   np.testing.assert_array_equal(res.epoch, [10, -1, 10])
   single = fn(0.5)
   assert float(res.params["x"][2]) == float(single.params["x"])
+
+
+def test_history_records_gradient_norms_until_the_stop():
+  res = bptt.train(quadratic(1.0), {"x": jnp.zeros(())}, 0.5, epochs=20,
+                   history=True)
+  h = np.asarray(res.history["x"])
+  assert h.shape == (20,)
+  # dC/dx = x - 1 = -(1/2)^k at epoch k; the run stops at epoch 10, where the
+  # gradient is still computed (and the criterion found met).
+  np.testing.assert_allclose(h[:11], 0.5 ** np.arange(11), rtol=1e-6)
+  assert np.all(np.isnan(h[11:]))
+  assert bptt.train(quadratic(1.0), {"x": jnp.zeros(())}, 0.5, epochs=5).history is None

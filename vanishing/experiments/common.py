@@ -51,47 +51,55 @@ class Outcome:
   """What an experiment hands to the command line to write and print.
 
   Attributes:
-    table: one row per grid cell (columns of equal length).
-    runs: one row per run.
-    figure: a matplotlib figure.
+    tables: file key -> columns of equal length; key ``""`` is
+      ``<name>.csv``, any other key ``k`` is ``<name>_<k>.csv``; key
+      ``"runs"`` holds one row per run (skipped by ``--norecords``).
+    figure: a matplotlib figure, saved as ``<name>.png``.
     summary: text for the terminal.
-    meta: timings and sweep facts for the JSON sidecar.
+    meta: timings and sweep facts for the JSON sidecar ``<name>.json``.
   """
-  table: dict[str, np.ndarray]
-  runs: dict[str, np.ndarray]
+  tables: dict[str, dict[str, np.ndarray]]
   figure: Any
   summary: str
   meta: dict[str, Any]
 
 
-def output_paths(out_dir: Path, name: str) -> dict[str, Path]:
-  """The files experiment ``name`` writes in ``out_dir``."""
-  out_dir = Path(out_dir)
-  return {"table": out_dir / f"{name}.csv", "runs": out_dir / f"{name}_runs.csv",
-          "meta": out_dir / f"{name}.json", "figure": out_dir / f"{name}.png"}
+def output_paths(out_dir: Path, name: str, table_keys) -> dict[str, Path]:
+  """The files experiment ``name`` writes in ``out_dir``, by key.
 
-
-def existing_outputs(out_dir: Path, name: str) -> list[Path]:
-  return [p for p in output_paths(out_dir, name).values() if p.exists()]
-
-
-def write_outputs(out_dir: Path, name: str, table: Mapping[str, Any],
-                  runs: Mapping[str, Any] | None, meta: Mapping[str, Any],
-                  fig) -> dict[str, Path]:
-  """Writes table, per-run records, figure, then the JSON sidecar, atomically.
-
-  The sidecar goes last: its presence says the set is complete. A stale
-  per-run file from an earlier run is removed when ``runs`` is None.
+  Tables by their key, then ``"figure"`` and ``"meta"``.
   """
-  paths = output_paths(out_dir, name)
-  results.write_csv(paths["table"], table)
-  if runs is not None:
-    results.write_csv(paths["runs"], runs)
-  elif paths["runs"].exists():
-    paths["runs"].unlink()
-  results.save_figure(fig, paths["figure"])
-  meta = dict(meta, files={k: p.name for k, p in paths.items()
-                           if k != "runs" or runs is not None},
+  out_dir = Path(out_dir)
+  paths = {k: out_dir / (f"{name}_{k}.csv" if k else f"{name}.csv")
+           for k in table_keys}
+  paths.update(figure=out_dir / f"{name}.png", meta=out_dir / f"{name}.json")
+  return paths
+
+
+def existing_outputs(out_dir: Path, name: str, table_keys) -> list[Path]:
+  return [p for p in output_paths(out_dir, name, table_keys).values()
+          if p.exists()]
+
+
+def write_outputs(out_dir: Path, name: str, table_keys, outcome: Outcome,
+                  meta: Mapping[str, Any]) -> list[Path]:
+  """Writes tables, figure, then the JSON sidecar, each atomically.
+
+  The sidecar goes last: its presence says the set is complete. A known
+  table of this experiment that this run did not produce (an old per-run
+  file after ``--norecords``) is removed, so the set stays consistent.
+  """
+  paths = output_paths(out_dir, name, table_keys)
+  written = []
+  for key in table_keys:
+    if key in outcome.tables:
+      results.write_csv(paths[key], outcome.tables[key])
+      written.append(paths[key])
+    elif paths[key].exists():
+      paths[key].unlink()
+  results.save_figure(outcome.figure, paths["figure"])
+  written.append(paths["figure"])
+  meta = dict(meta, files=[p.name for p in written] + [paths["meta"].name],
               finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
   results.write_json(paths["meta"], meta)
-  return {k: p for k, p in paths.items() if p.exists()}
+  return written + [paths["meta"]]

@@ -73,6 +73,37 @@ def cost(params, batch: tasks.LatchBatch) -> jax.Array:
   return 0.5 * jnp.sum((outputs(params, batch) - batch.targets) ** 2)
 
 
+def train_latch(key: jax.Array, swept: Mapping[str, jax.Array],
+                cfg: LatchConfig, history: bool = False
+                ) -> tuple[bptt.TrainResult, jax.Array]:
+  """Trains one latch network (steps 1-4 above).
+
+  Returns the :class:`~vanishing.methods.bptt.TrainResult` (its ``params``
+  are ``{"w": scalar, "h": (2, L)}``) and the key reserved for held-out data.
+  """
+  k_h, k_train, k_test = jax.random.split(key, 3)
+  params = {
+      "w": jnp.asarray(swept["w0"], jnp.float32),
+      "h": jax.random.uniform(k_h, (2, cfg.L), jnp.float32,
+                              -cfg.h_init, cfg.h_init),
+  }
+  fixed_train = tasks.latch_minimal(k_train, cfg.n_per_class, cfg.T, cfg.L,
+                                    swept["s"])
+
+  def loss_fn(p, epoch):
+    batch = (fixed_train if cfg.noise == "fixed" else tasks.latch_minimal(
+        jax.random.fold_in(k_train, epoch), cfg.n_per_class, cfg.T, cfg.L,
+        swept["s"]))
+    x = outputs(p, batch)
+    loss = 0.5 * jnp.sum((x - batch.targets) ** 2)
+    return loss, jnp.all(jnp.abs(x - batch.targets) < cfg.tol)
+
+  res = bptt.train(loss_fn, params, swept["lr"], epochs=cfg.epochs,
+                   optimizer=cfg.optimizer, momentum=cfg.momentum,
+                   history=history)
+  return res, k_test
+
+
 def run_latch(key: jax.Array, swept: Mapping[str, jax.Array],
               cfg: LatchConfig) -> dict[str, jax.Array]:
   """Trains one latch network; ``swept`` holds ``w0``, ``s`` and ``lr``.
@@ -82,25 +113,9 @@ def run_latch(key: jax.Array, swept: Mapping[str, jax.Array],
   (final norm of the trainable inputs), ``test_acc`` (fraction of held-out
   sequences within ``tol``), ``diverged`` and ``grad_norm`` (last gradient).
   """
-  k_h, k_train, k_test = jax.random.split(key, 3)
-  params = {
-      "w": jnp.asarray(swept["w0"], jnp.float32),
-      "h": jax.random.uniform(k_h, (2, cfg.L), jnp.float32,
-                              -cfg.h_init, cfg.h_init),
-  }
-  draw = lambda k, n: tasks.latch_minimal(k, n, cfg.T, cfg.L, swept["s"])
-  fixed_train = draw(k_train, cfg.n_per_class)
-
-  def loss_fn(p, epoch):
-    batch = (fixed_train if cfg.noise == "fixed"
-             else draw(jax.random.fold_in(k_train, epoch), cfg.n_per_class))
-    x = outputs(p, batch)
-    loss = 0.5 * jnp.sum((x - batch.targets) ** 2)
-    return loss, jnp.all(jnp.abs(x - batch.targets) < cfg.tol)
-
-  res = bptt.train(loss_fn, params, swept["lr"], epochs=cfg.epochs,
-                   optimizer=cfg.optimizer, momentum=cfg.momentum)
-  test = draw(k_test, cfg.test_per_class)
+  res, k_test = train_latch(key, swept, cfg)
+  test = tasks.latch_minimal(k_test, cfg.test_per_class, cfg.T, cfg.L,
+                             swept["s"])
   x_test = outputs(res.params, test)
   return {
       "converged": res.converged,

@@ -19,6 +19,7 @@ from vanishing.experiments.common import Outcome, Settings
 from vanishing.experiments.convergence import LatchConfig, run_latch, summarize
 
 NAME = "density"
+TABLES = ("", "runs")  # density.csv, density_runs.csv
 
 DEFAULT = Settings(
     w0=tuple(np.linspace(0.5, 3.0, 11).tolist()),
@@ -119,4 +120,5 @@ def execute(settings: Settings) -> Outcome:
   ]))
   meta = {"runs": res.n_runs, "compile_s": res.compile_s, "run_s": res.run_s,
           "sweep": {"block": sweep.BLOCK, "chunk": settings.chunk}}
-  return Outcome(table, res.records, figure(table, settings), summary, meta)
+  return Outcome({"": table, "runs": res.records}, figure(table, settings),
+                 summary, meta)

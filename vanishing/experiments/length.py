@@ -20,6 +20,7 @@ from vanishing.experiments.common import Outcome, Settings
 from vanishing.experiments.convergence import LatchConfig, run_latch, summarize
 
 NAME = "length"
+TABLES = ("", "runs")  # length.csv, length_runs.csv
 
 DEFAULT = Settings(
     w0=(1.25,), s=(0.2,), lr=(0.01,), T=(5, 10, 15, 20, 30, 40, 60, 80, 100),
@@ -105,4 +106,5 @@ def execute(settings: Settings) -> Outcome:
   meta = {"runs": len(runs["run"]), "compile_s": timing.compile_s,
           "run_s": timing.run_s,
           "sweep": {"block": sweep.BLOCK, "chunk": settings.chunk}}
-  return Outcome(table, runs, figure(table, settings), "\n".join(lines), meta)
+  return Outcome({"": table, "runs": runs}, figure(table, settings),
+                 "\n".join(lines), meta)

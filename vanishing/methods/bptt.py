@@ -36,6 +36,9 @@ class TrainResult(NamedTuple):
     loss: cost at ``params`` (NaN or inf if diverged).
     diverged: the cost, its gradient or an update became NaN or infinite.
     grad_norm: global norm of the last gradient computed.
+    history: with ``history=True``, a pytree like ``params`` holding, per
+      leaf, the norm of that leaf's gradient at every epoch, shape
+      ``(epochs,)``, NaN after the run stopped; otherwise None.
   """
   params: Params
   converged: jax.Array
@@ -43,6 +46,7 @@ class TrainResult(NamedTuple):
   loss: jax.Array
   diverged: jax.Array
   grad_norm: jax.Array
+  history: Params | None = None
 
 
 class _Carry(NamedTuple):
@@ -54,6 +58,7 @@ class _Carry(NamedTuple):
   loss: jax.Array
   diverged: jax.Array
   grad_norm: jax.Array
+  history: Params | None
 
 
 def _all_finite(tree) -> jax.Array:
@@ -62,8 +67,8 @@ def _all_finite(tree) -> jax.Array:
 
 
 def train(loss_fn: LossFn, params: Params, learning_rate: jax.Array | float, *,
-          epochs: int, optimizer: str = "sgd", momentum: float = 0.9
-          ) -> TrainResult:
+          epochs: int, optimizer: str = "sgd", momentum: float = 0.9,
+          history: bool = False) -> TrainResult:
   """Trains ``params`` on ``loss_fn`` by full-batch BPTT.
 
   Each epoch evaluates ``(C, met), dC/dparams`` at the current parameters; if
@@ -81,6 +86,7 @@ def train(loss_fn: LossFn, params: Params, learning_rate: jax.Array | float, *,
     epochs: update budget (static).
     optimizer: a name accepted by :func:`vanishing.optimizers.make`.
     momentum: for the ``momentum`` and ``nesterov`` optimizers.
+    history: also record each parameter leaf's gradient norm per epoch.
 
   Returns:
     A :class:`TrainResult`.
@@ -101,17 +107,24 @@ def train(loss_fn: LossFn, params: Params, learning_rate: jax.Array | float, *,
     bad = bad | (~met & ~_all_finite(new_params))
     stop = met | bad
     keep = lambda old, new: jnp.where(stop, old, new)
+    hist = c.history
+    if history:
+      hist = jax.tree_util.tree_map(
+          lambda h, g: h.at[c.epoch].set(jnp.linalg.norm(g)), hist, grads)
     return _Carry(
         epoch=jnp.where(stop, c.epoch, c.epoch + 1),
         params=jax.tree_util.tree_map(keep, c.params, new_params),
         opt_state=jax.tree_util.tree_map(keep, c.opt_state, opt_state),
         done=stop, met=met & ~bad, loss=loss, diverged=bad & ~met,
-        grad_norm=optax.tree.norm(grads))
+        grad_norm=optax.tree.norm(grads), history=hist)
 
   zero = jnp.zeros((), jnp.float32)
+  hist0 = (jax.tree_util.tree_map(
+      lambda _: jnp.full((epochs,), jnp.nan, jnp.float32), params)
+           if history else None)
   init = _Carry(jnp.zeros((), jnp.int32), params, opt.init(params),
                 jnp.zeros((), bool), jnp.zeros((), bool), zero,
-                jnp.zeros((), bool), zero)
+                jnp.zeros((), bool), zero, hist0)
   c = jax.lax.while_loop(cond, body, init)
 
   # The budget ran out: check the parameters left by the last update.
@@ -123,4 +136,4 @@ def train(loss_fn: LossFn, params: Params, learning_rate: jax.Array | float, *,
   return TrainResult(
       params=c.params, converged=met,
       epoch=jnp.where(met, c.epoch, -1).astype(jnp.int32),
-      loss=loss, diverged=diverged, grad_norm=c.grad_norm)
+      loss=loss, diverged=diverged, grad_norm=c.grad_norm, history=c.history)

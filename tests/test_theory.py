@@ -1,0 +1,149 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from vanishing import theory
+
+W = np.array([1.05, 1.25, 1.5, 2.0, 3.0, 5.0])
+
+
+def test_attractor_against_fixed_point_iteration():
+  a = W.copy()
+  for _ in range(20000):  # contraction <= 0.91 at w = 1.05: converges fully
+    a = W * np.tanh(a)
+  np.testing.assert_allclose(theory.attractor(W), a, rtol=0, atol=1e-9)
+  np.testing.assert_allclose(W * np.tanh(theory.attractor(W)), theory.attractor(W),
+                             atol=1e-12)
+
+
+def test_no_attractor_below_the_bifurcation():
+  w = np.array([[-3.0, 0.0], [0.5, 1.0]])
+  a = theory.attractor(w)
+  assert a.shape == (2, 2) and np.all(a == 0)
+  np.testing.assert_array_equal(theory.escape_threshold(w), 0)
+
+
+def test_contraction_at_the_attractor_is_below_one():
+  m = theory.contraction_at_attractor(W)
+  assert np.all((0 < m) & (m < 1))
+  assert np.all(np.diff(m) < 0)  # stronger latch, stronger contraction
+  np.testing.assert_allclose(theory.contraction(2.0, 0.0), 2.0)
+
+
+def test_escape_threshold_closed_form_values():
+  # The spec's values (section 2).
+  np.testing.assert_allclose(theory.escape_threshold([1.25, 1.5, 2.0, 3.0]),
+                             [0.0778, 0.2075, 0.533, 1.303], atol=6e-4)
+
+
+def _bisect(pred, lo, hi, iters):
+  """Smallest x in [lo, hi] with pred(x) True (pred monotone), vectorised."""
+  lo, hi = np.array(lo, float), np.array(hi, float)
+  for _ in range(iters):
+    mid = (lo + hi) / 2
+    p = pred(mid)
+    hi, lo = np.where(p, mid, hi), np.where(p, lo, mid)
+  return lo, hi
+
+
+def test_escape_threshold_against_bisection_on_the_fold():
+  # Independent root finding: the lower fixed point of a -> w tanh a + h
+  # vanishes where w sech^2(a) = 1 with a < 0; h* = a - w tanh(a) there.
+  lo, hi = _bisect(lambda a: W * (1 - np.tanh(a) ** 2) > 1,
+                   -np.full(W.shape, 20.0), np.zeros(W.shape), 200)
+  a_star = (lo + hi) / 2
+  h_star = a_star - W * np.tanh(a_star)
+  np.testing.assert_allclose(theory.escape_threshold(W), h_star, rtol=0, atol=1e-9)
+
+
+def test_escape_threshold_against_bisection_on_simulated_trajectories():
+  w = np.array([1.25, 1.5, 2.0, 3.0])
+  h_star = theory.escape_threshold(w)
+  for steps, tol in ((500, 1e-4), (5000, 1e-6)):
+    escapes = lambda h: np.isfinite(theory.escape_time(w, h, max_steps=steps))
+    lo, hi = _bisect(escapes, np.zeros(4), w + 1, 45)
+    # Escaping needs h > h*; a finite horizon needs a little more (the
+    # passage through the bottleneck takes ~ 1/sqrt(h - h*) steps).
+    assert np.all(hi >= h_star)
+    assert np.all(hi - h_star < tol), (steps, hi - h_star)
+
+
+def test_escape_time_is_infinite_at_or_below_threshold_and_falls_above():
+  w = np.array([1.25, 2.0, 3.0])[:, None]
+  h_star = theory.escape_threshold(w)
+  below = theory.escape_time(w, h_star * np.array([0.0, 0.5, 0.999, 1.0]))
+  assert np.all(np.isinf(below))
+  t = theory.escape_time(w, h_star * np.array([1.001, 1.01, 1.1, 1.5, 2, 4, 10]))
+  assert np.all(np.isfinite(t))
+  assert np.all(np.diff(t, axis=1) <= 0)  # never slower with larger h
+  assert np.all(np.diff(t[:, :4], axis=1) < 0)  # strictly, until one step
+  assert np.all(t[:, -1] <= 2)
+  assert np.all(theory.escape_time(0.5, [0.1, 1.0]) == 1)  # w <= 1: no latch
+
+
+def test_state_jacobian_equals_autodiff():
+  rng = np.random.default_rng(0)
+  inputs = rng.normal(size=15) * 0.2
+  for w in (0.7, 1.5, 3.0):
+    path = theory.trajectory(w, inputs, a0=0.3)
+    prod = theory.state_jacobian(w, path[:-1])
+    with jax.enable_x64(True):
+      def final_states(a0):
+        def body(a, u):
+          a = w * jnp.tanh(a) + u
+          return a, a
+        return jax.lax.scan(body, a0, jnp.asarray(inputs))[1]
+      jac = jax.jacfwd(final_states)(jnp.float64(0.3))
+    np.testing.assert_allclose(prod, np.abs(np.asarray(jac)), rtol=1e-12)
+
+
+def test_gradient_contributions_equal_the_product_formula():
+  rng = np.random.default_rng(1)
+  inputs = rng.normal(size=(30, 8)) * 0.3
+  inputs[:3] += np.array([1.0, -1.0] * 4)  # latch half each way
+  target = np.array([0.8, -0.8] * 4)
+  for w in (0.8, 1.25, 2.0):
+    g = theory.gradient_contributions(w, inputs, target)
+    p = theory.gradient_contributions_product(w, inputs, target)
+    np.testing.assert_allclose(g, p, rtol=1e-10, atol=1e-300)
+  # Per-sequence weights broadcast too.
+  w_col = np.linspace(0.8, 2.0, 8)
+  np.testing.assert_allclose(theory.gradient_contributions(w_col, inputs, target),
+                             theory.gradient_contributions_product(w_col, inputs, target),
+                             rtol=1e-10, atol=1e-300)
+
+
+def test_gradient_to_early_inputs_vanishes_like_the_contraction():
+  w, T = 1.5, 40
+  a_bar = theory.attractor(w)
+  inputs = np.zeros(T)
+  inputs[0] = a_bar  # lands on the attractor at step 1, stays there
+  g = np.abs(theory.gradient_contributions(w, inputs, 0.0))
+  rate = theory.contraction_at_attractor(w)
+  np.testing.assert_allclose(g[:-1] / g[1:], rate, rtol=1e-9)
+
+
+def test_measured_decay_rate_matches_the_contraction():
+  from vanishing.experiments import gradients
+  st = gradients.Settings(w=(1.1, 1.25, 1.5, 2.0, 3.0, 0.5), steps=60)
+  table, t, jac = gradients.decay(st)
+  lat = table["latched"]
+  log_m = np.log(table["measured_rate"][lat])
+  log_p = np.log(table["predicted_rate"][lat])
+  np.testing.assert_allclose(log_m, log_p, rtol=0.01)
+  assert table["rel_error"][~lat][0] < 1e-9  # w = 0.5 decays to 0 at rate 0.5
+
+
+@pytest.mark.parametrize("call", [
+    lambda: theory.attractor([1.0, np.nan]),
+    lambda: theory.escape_threshold(np.inf),
+    lambda: theory.escape_time(1.5, np.nan),
+    lambda: theory.escape_time(1.5, 0.3, max_steps=0),
+    lambda: theory.contraction(1.5, -np.inf),
+    lambda: theory.gradient_contributions(1.5, np.array([0.1, np.nan]), 0.8),
+    lambda: theory.trajectory(np.nan, np.zeros(3)),
+])
+def test_non_finite_input_raises(call):
+  with pytest.raises(ValueError, match="must be"):
+    call()

@@ -1,0 +1,187 @@
+"""Attractors, escape threshold and vanishing gradients of the latch neuron.
+
+Bengio, Simard & Frasconi (1994), Sections III-IV, for the neuron
+``a_t = w tanh(a_{t-1}) + h_t`` with the autonomous map ``M(a) = w tanh(a)``:
+
+* for w > 1, M has two stable fixed points +-a_bar, ``a_bar = w tanh(a_bar)``,
+  and 0 is unstable; for w <= 1 only 0 (which attracts);
+* ``M'(a) = w (1 - tanh^2 a)``; at the attractor ``|M'(a_bar)| < 1``, so a
+  latched state forgets perturbations: ``|da_t/da_0| = prod |M'(a_tau)|``
+  decays like ``|M'(a_bar)|^t``;
+* a constant input h moves the neuron from -a_bar to the positive side only if
+  ``h > h*(w) = w sqrt(1 - 1/w) - artanh(sqrt(1 - 1/w))``: there the lower
+  fixed point of ``a -> w tanh(a) + h`` meets the unstable one and vanishes
+  (``M' = 1``: ``tanh^2 a = 1 - 1/w``);
+* the gradient of ``C = 1/2 (tanh(a_T) - d)^2`` with respect to input h_tau
+  is ``dC/da_T prod_{k=tau+1..T} M'(a_{k-1})``: once latched, the terms of
+  the early, informative inputs vanish.
+
+Everything here is float64: the products underflow float32 quickly. The
+closed forms use NumPy; the autodiff functions run JAX under a scoped
+``jax.enable_x64``. Inputs are validated: non-finite values raise ValueError.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+_NEWTON_STEPS = 60
+
+
+def _finite(name: str, x) -> np.ndarray:
+  x = np.asarray(x, np.float64)
+  if not np.all(np.isfinite(x)):
+    raise ValueError(f"{name} must be finite, got {x}")
+  return x
+
+
+def attractor(w) -> np.ndarray:
+  """Positive stable fixed point a_bar of ``a = w tanh(a)``; 0.0 for w <= 1.
+
+  Newton's method from a = w: ``f(a) = a - w tanh a`` is convex for a > 0
+  and positive at w, so the iterates decrease monotonically to the root.
+
+  Args:
+    w: self-weight(s), any shape, finite.
+
+  Returns:
+    a_bar, float64, the shape of ``w``.
+  """
+  w = _finite("w", w)
+  a = np.where(w > 1, w, 0.0)
+  for _ in range(_NEWTON_STEPS):
+    t = np.tanh(a)
+    f = a - w * t
+    df = 1 - w * (1 - t * t)
+    step = np.where(w > 1, f / np.where(df == 0, 1.0, df), 0.0)
+    a = a - step
+  return np.where(w > 1, a, 0.0)
+
+
+def contraction(w, a) -> np.ndarray:
+  """``M'(a) = w (1 - tanh^2 a)``, the map's derivative (broadcast)."""
+  w, a = _finite("w", w), _finite("a", a)
+  return w * (1 - np.tanh(a) ** 2)
+
+
+def contraction_at_attractor(w) -> np.ndarray:
+  """``M'(a_bar(w))``: the rate at which a latched state forgets (w > 1).
+
+  For w <= 1 it is ``M'(0) = w``, the rate of the single fixed point 0.
+  """
+  return contraction(w, attractor(w))
+
+
+def escape_threshold(w) -> np.ndarray:
+  """h*(w) for a constant input; 0.0 for w <= 1.
+
+  ``h* = w r - artanh(r)``, ``r = sqrt(1 - 1/w)``: about 0.0778 at w = 1.25,
+  0.2075 at 1.5, 0.533 at 2 and 1.303 at 3.
+  """
+  w = _finite("w", w)
+  r = np.sqrt(np.clip(1 - 1 / np.where(w > 1, w, 1.0), 0, 1))
+  return np.where(w > 1, w * r - np.arctanh(r), 0.0)
+
+
+def escape_time(w, h, max_steps: int = 100_000) -> np.ndarray:
+  """Steps a neuron started at -a_bar needs, under constant h, to reach a > 0.
+
+  Simulated (no closed form is used): ``a_0 = -a_bar(w)``,
+  ``a_t = w tanh(a_{t-1}) + h``; the answer is the first t with a_t > 0.
+  It is ``inf`` when the neuron never crosses, which is the case exactly when
+  h <= h*(w) (a fixed point below 0 stops it), and also when it has not
+  crossed within ``max_steps`` (just above h* the passage through the
+  vanished fixed point's bottleneck takes ~ pi / sqrt(c (h - h*)) steps).
+
+  Args:
+    w, h: broadcastable arrays, finite.
+    max_steps: simulation horizon.
+
+  Returns:
+    float64 steps (integral values or inf), the broadcast shape.
+  """
+  w, h = np.broadcast_arrays(_finite("w", w), _finite("h", h))
+  if max_steps < 1:
+    raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+  a = -attractor(w)
+  out = np.full(w.shape, np.inf)
+  active = np.ones(w.shape, bool)
+  for t in range(1, max_steps + 1):
+    a = np.where(active, w * np.tanh(a) + h, a)
+    crossed = active & (a > 0)
+    out[crossed] = t
+    active &= ~crossed
+    if not active.any():
+      break
+    if t % 64 == 0:  # drop runs that have settled on a fixed point below 0
+      nxt = w * np.tanh(a) + h
+      active &= ~((nxt <= a) & (a <= 0))
+  return out
+
+
+def state_jacobian(w, a_path) -> np.ndarray:
+  """``|da_t/da_0| = prod_{tau=0}^{t-1} |M'(a_tau)|`` along a trajectory.
+
+  Args:
+    w: self-weight (scalar or broadcastable against ``a_path[0]``).
+    a_path: states ``a_0 .. a_{T-1}``, time on axis 0.
+
+  Returns:
+    ``|da_t/da_0|`` for t = 1..T, the shape of ``a_path``.
+  """
+  return np.cumprod(np.abs(contraction(w, a_path)), axis=0)
+
+
+def trajectory(w, inputs, a0=0.0) -> np.ndarray:
+  """States ``a_0, a_1, .., a_T`` (float64), time on axis 0 (T + 1 rows)."""
+  w, inputs = _finite("w", w), _finite("inputs", inputs)
+  a = np.broadcast_to(_finite("a0", a0), inputs.shape[1:]).astype(np.float64)
+  path = [a]
+  for u in inputs:
+    a = w * np.tanh(a) + u
+    path.append(a)
+  return np.stack(path)
+
+
+def gradient_contributions(w, inputs, target) -> np.ndarray:
+  """``dC/dh_tau`` for ``C = 1/2 (tanh(a_T) - d)^2``, by ``jax.grad``.
+
+  Args:
+    w: self-weight (scalar).
+    inputs: ``h_1 .. h_T`` of one sequence, shape ``(T,)``, or a batch with
+      time on axis 0, ``(T, n)`` (one gradient per sequence).
+    target: d (scalar, or ``(n,)`` for a batch).
+
+  Returns:
+    float64 array shaped like ``inputs``: entry tau is ``dC/dh_tau``. It
+    equals ``(x_T - d)(1 - x_T^2) prod_{k=tau+1..T} M'(a_{k-1})``
+    (:func:`gradient_contributions_product`).
+  """
+  w, inputs = _finite("w", w), _finite("inputs", inputs)
+  target = _finite("target", target)
+  with jax.enable_x64(True):
+    def cost(u):
+      a = jnp.zeros(u.shape[1:], jnp.float64)
+      a, _ = jax.lax.scan(lambda a, h: (w * jnp.tanh(a) + h, None), a, u)
+      return 0.5 * jnp.sum((jnp.tanh(a) - target) ** 2)
+    g = jax.grad(cost)(jnp.asarray(inputs, jnp.float64))
+    return np.asarray(g, np.float64)
+
+
+def gradient_contributions_product(w, inputs, target) -> np.ndarray:
+  """The product formula for ``dC/dh_tau`` (same arguments as above).
+
+  ``dC/dh_tau = dC/da_T * da_T/da_tau`` with ``dC/da_T = (x_T - d)(1 - x_T^2)``
+  and ``da_T/da_tau = prod_{k=tau+1..T} w (1 - tanh^2 a_{k-1})``.
+  """
+  w, inputs = _finite("w", w), _finite("inputs", inputs)
+  path = trajectory(w, inputs)  # a_0 .. a_T
+  x_T = np.tanh(path[-1])
+  dC_daT = (x_T - target) * (1 - x_T ** 2)
+  m = contraction(w, path[1:-1])  # M'(a_tau) for tau = 1 .. T-1
+  # da_T/da_tau = prod_{k=tau}^{T-1} M'(a_k): reverse cumulative product.
+  tail = np.flip(np.cumprod(np.flip(m, 0), 0), 0)
+  da = np.concatenate([tail, np.ones((1,) + inputs.shape[1:])], 0)
+  return dC_daT * da
