@@ -110,7 +110,7 @@ def test_diverging_runs_do_not_poison_others():
 def test_progress_reports_every_chunk_and_the_end():
   calls = []
   sweep.run(draw, {"a": [1.0], "b": [2.0]}, trials=40, seed=0, chunk=16,
-            block=16, progress=lambda d, t, e: calls.append((d, t)))
+            block=16, progress=lambda d, t, e, r: calls.append((d, t)))
   assert [d for d, _ in calls] == [16, 32, 40]
   assert all(t == 40 for _, t in calls)
 
@@ -127,6 +127,13 @@ def test_progress_printer_is_quiet_for_short_sweeps_then_prints():
   assert len(lines) == 2
   assert lines[0].startswith("x: 50/100 runs (50%), 10 runs/s, ETA 5s")
   assert "done in 10.0s" in lines[1]
+
+
+def test_progress_printer_counts_resumed_runs_but_not_in_the_rate():
+  out = io.StringIO()
+  p = sweep.ProgressPrinter("x", stream=out, after=0.0)
+  p(60, 100, 5.0, 50)
+  assert out.getvalue().startswith("x: 60/100 runs (60%, 50 resumed), 2 runs/s, ETA 20s")
 
 
 @pytest.mark.parametrize("axes,trials,chunk,match", [

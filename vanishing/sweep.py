@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import sys
 import time
 from typing import Any, Callable, Mapping
@@ -29,13 +30,15 @@ from typing import Any, Callable, Mapping
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 # fn(key, swept) -> {name: array}; ``swept`` maps axis name -> scalar. Outputs
 # are usually scalars (one CSV column each); fixed-shape arrays (a training
 # curve) are kept per run too.
 RunFn = Callable[[jax.Array, Mapping[str, jax.Array]], Mapping[str, jax.Array]]
-# progress(done_runs, total_runs, elapsed_seconds)
-ProgressFn = Callable[[int, int, float], None]
+# progress(done_runs, total_runs, elapsed_seconds, resumed_runs)
+ProgressFn = Callable[[int, int, float, int], None]
 
 # Runs are vmapped in blocks of BLOCK lanes and the blocks of a chunk are
 # mapped sequentially (lax.map). XLA compiles reductions differently for
@@ -111,25 +114,36 @@ def _validate(axes: Mapping[str, Any], trials: int, chunk: int | None,
 
 
 def _chunk_function(fn: RunFn, names, shape, trials: int, n_runs: int,
-                    root: jax.Array, n_blocks: int, block: int):
-  """The compiled unit: runs ``start .. start + n_blocks*block - 1``."""
-  chunk = n_blocks * block
+                    root: jax.Array, blocks_per_device: int, block: int,
+                    mesh: Mesh):
+  """The compiled unit: each device of ``mesh`` runs its share of blocks.
 
-  def chunk_fn(start, axis_values):
-    runs = jnp.minimum(start + jnp.arange(chunk, dtype=jnp.int32), n_runs - 1)
+  Input: run indices ``(n_devices * blocks_per_device * block,)`` sharded
+  over the mesh (out-of-range padding is clamped to the last run), and the
+  axis values, replicated. Every device computes its blocks with the same
+  per-block program, so results do not depend on the number of devices.
+  """
+  per_device = blocks_per_device * block
+
+  def on_device(runs, axis_values):
+    runs = jnp.minimum(runs, n_runs - 1)
     cell, trial = runs // trials, runs % trials
     coords = jnp.unravel_index(cell, shape)
     swept = {n: v[c] for n, v, c in zip(names, axis_values, coords)}
     blocks = jax.tree_util.tree_map(
-        lambda x: x.reshape((n_blocks, block) + x.shape[1:]),
+        lambda x: x.reshape((blocks_per_device, block) + x.shape[1:]),
         (run_keys(root, runs), swept))
     out = jax.lax.map(lambda b: dict(jax.vmap(fn)(*b)), blocks)
-    out = jax.tree_util.tree_map(lambda x: x.reshape((chunk,) + x.shape[2:]),
-                                 out)
+    out = jax.tree_util.tree_map(
+        lambda x: x.reshape((per_device,) + x.shape[2:]), out)
     out.update(run=runs, cell=cell, trial=trial)
     return out
 
-  return jax.jit(chunk_fn)
+  # No collectives: each device runs independent blocks. check_vma=False
+  # spares run functions from marking their loop carries as device-varying.
+  sharded = jax.shard_map(on_device, mesh=mesh, in_specs=(P("d"), P()),
+                          out_specs=P("d"), check_vma=False)
+  return jax.jit(sharded)
 
 
 def _plan(axes: Mapping[str, Any], trials: int):
@@ -140,63 +154,154 @@ def _plan(axes: Mapping[str, Any], trials: int):
   return names, host, device, shape, math.prod(shape) * trials
 
 
+def memory_budget(device) -> int:
+  """Bytes a chunk may use on ``device``: a quarter of its memory.
+
+  GPUs report their memory (``memory_stats()['bytes_limit']``); on the CPU
+  the machine's physical memory is the limit.
+  """
+  stats = device.memory_stats() or {}
+  total = stats.get("bytes_limit")
+  if not total:
+    try:
+      total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+      total = 8 << 30
+  return int(total) // 4
+
+
 def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
         seed: int | jax.Array, *,
         chunk: int | None = None, block: int = BLOCK,
-        progress: ProgressFn | None = None) -> SweepResult:
+        progress: ProgressFn | None = None, devices=None,
+        store=None, process: tuple[int, int] = (0, 1),
+        wait_s: float = 86400.0) -> SweepResult | None:
   """Runs ``fn`` on every grid cell x trial and returns per-run records.
 
   Args:
-    fn: one run, ``(key, {axis: scalar}) -> {output: scalar}``; pure and
+    fn: one run, ``(key, {axis: scalar}) -> {output: array}``; pure and
       traceable. Static settings (shapes, budgets) are closed over. Swept
       values reach it as float32 scalars.
     axes: name -> 1-D values; the grid is their Cartesian product, first axis
       slowest.
     trials: independent runs per cell.
     seed: root seed, or a root PRNG key.
-    chunk: runs per compiled call (bounds memory), rounded up to a multiple
-      of ``block``; default ``min(n_runs, DEFAULT_CHUNK)``. Does not change
-      any result.
+    chunk: runs per compiled call and per chunk file, rounded up to a
+      multiple of ``block``; default: ``DEFAULT_CHUNK``, halved until the
+      compiled chunk fits :func:`memory_budget`. A store's recorded chunk
+      size wins on resume. Never changes any result.
     block: runs vmapped together. Results are bit-identical only between
       sweeps with the same block width.
-    progress: called after each chunk with ``(done, total, elapsed_s)``.
+    progress: called after each chunk with ``(done, total, elapsed_s,
+      resumed)``; ``resumed`` runs were found finished in ``store``.
+    devices: local devices to shard over (default: all local devices).
+    store: a :class:`vanishing.store.ChunkStore`; finished chunks found there
+      are not recomputed, new ones are written there as they finish.
+    process: ``(process_id, num_processes)``: this process computes chunks
+      ``i`` with ``i % num_processes == process_id``; with a store shared by
+      all processes, process 0 then waits (up to ``wait_s``) for the others'
+      chunks and returns the whole result, the others return None.
 
   Returns:
-    A :class:`SweepResult`.
+    A :class:`SweepResult` (None on processes other than 0).
   """
   _validate(axes, trials, chunk, block)
+  proc_id, n_proc = process
+  if not 0 <= proc_id < n_proc:
+    raise ValueError(f"process id {proc_id} not in [0, {n_proc})")
+  if n_proc > 1 and store is None:
+    raise ValueError("a multi-process sweep needs a store shared by all processes")
   names, host, values, shape, n_runs = _plan(axes, trials)
-  n_blocks = -(-min(n_runs, chunk or DEFAULT_CHUNK) // block)
-  chunk = n_blocks * block
-  chunk_fn = _chunk_function(fn, names, shape, trials, n_runs,
-                             root_key(seed), n_blocks, block)
+  devices = list(devices or jax.local_devices())
+  mesh = Mesh(np.asarray(devices), ("d",))
+  root = root_key(seed)
+  if store is not None and "chunk" in store.config:
+    chunk = store.config["chunk"]
+
+  def build(chunk_runs):
+    n_blocks = -(-min(n_runs, chunk_runs) // block)
+    per_dev = -(-n_blocks // len(devices))
+    f = _chunk_function(fn, names, shape, trials, n_runs, root, per_dev,
+                        block, mesh)
+    sharding = NamedSharding(mesh, P("d"))
+    width = per_dev * len(devices) * block
+    runs0 = jax.device_put(np.zeros(width, np.int32), sharding)
+    return f.lower(runs0, values).compile(), n_blocks * block, width, sharding
 
   t0 = time.perf_counter()
-  compiled = chunk_fn.lower(jnp.int32(0), values).compile()
+  compiled, chunk, width, sharding = build(chunk or DEFAULT_CHUNK)
+  if store is None or "chunk" not in store.config:
+    budget = memory_budget(devices[0])
+    while chunk > block and _chunk_bytes(compiled) > budget:
+      compiled, chunk, width, sharding = build(chunk // 2)
   compile_s = time.perf_counter() - t0
 
-  t0 = time.perf_counter()
-  parts: list[dict[str, np.ndarray]] = []
-  pending = None
-  for start in range(0, n_runs, chunk):
-    launched = compiled(jnp.int32(start), values)  # asynchronous dispatch
-    if pending is not None:
-      parts.append(jax.device_get(pending))
-      if progress:
-        progress(len(parts) * chunk, n_runs, time.perf_counter() - t0)
-    pending = launched
-  parts.append(jax.device_get(pending))
-  run_s = time.perf_counter() - t0
-  if progress:
-    progress(n_runs, n_runs, run_s)
+  n_chunks = -(-n_runs // chunk)
+  mine = [i for i in range(n_chunks) if i % n_proc == proc_id]
+  size = lambda i: min(chunk, n_runs - i * chunk)
+  todo = [i for i in mine if store is None or not store.finished(i)]
+  resumed = sum(size(i) for i in mine) - sum(size(i) for i in todo)
+  share = sum(size(i) for i in mine)
 
-  records = {k: np.concatenate([np.asarray(p[k]) for p in parts])[:n_runs]
+  def launch(i):
+    runs = np.arange(i * chunk, i * chunk + width, dtype=np.int64)
+    runs = np.minimum(runs, n_runs - 1).astype(np.int32)
+    return compiled(jax.device_put(runs, sharding), values)
+
+  t0 = time.perf_counter()
+  parts: dict[int, dict[str, np.ndarray]] = {}
+  done = resumed
+  pending = None
+  for i in todo + [None]:
+    launched = launch(i) if i is not None else None  # asynchronous dispatch
+    if pending is not None:
+      j, out = pending
+      part = {k: np.asarray(v)[:size(j)] for k, v in jax.device_get(out).items()}
+      if store is not None:
+        store.save(j, part)
+      else:
+        parts[j] = part
+      done += size(j)
+      if progress:
+        progress(done, share, time.perf_counter() - t0, resumed)
+    pending = (i, launched) if i is not None else None
+  run_s = time.perf_counter() - t0
+  if progress and not todo:
+    progress(done, share, run_s, resumed)
+
+  if store is not None:
+    if proc_id != 0:
+      return None
+    _wait_for(store, range(n_chunks), wait_s)
+    parts = {i: store.load(i) for i in range(n_chunks)}
+  records = {k: np.concatenate([parts[i][k] for i in range(n_chunks)])
              for k in parts[0]}
   # Swept values as given (float64), not as the float32 the runs saw.
   coords = np.unravel_index(records["cell"], shape)
   records.update({n: host[n][c] for n, c in zip(names, coords)})
   return SweepResult(records=records, axes=host, trials=trials,
                      compile_s=compile_s, run_s=run_s)
+
+
+def _chunk_bytes(compiled) -> int:
+  try:
+    m = compiled.memory_analysis()
+    return int(m.temp_size_in_bytes + m.argument_size_in_bytes
+               + m.output_size_in_bytes)
+  except Exception:  # not every backend reports it
+    return 0
+
+
+def _wait_for(store, indices, wait_s: float) -> None:
+  """Blocks until every chunk in ``indices`` is finished in ``store``."""
+  deadline = time.monotonic() + wait_s
+  missing = [i for i in indices if not store.finished(i)]
+  while missing:
+    if time.monotonic() > deadline:
+      raise TimeoutError(f"{len(missing)} chunks of the sweep never arrived "
+                         f"in {store.dir} (first: {missing[0]})")
+    time.sleep(0.5)
+    missing = [i for i in missing if not store.finished(i)]
 
 
 def replay(fn: RunFn, axes: Mapping[str, Any], trials: int,
@@ -211,9 +316,11 @@ def replay(fn: RunFn, axes: Mapping[str, Any], trials: int,
   names, host, values, shape, n_runs = _plan(axes, trials)
   if not 0 <= run_index < n_runs:
     raise ValueError(f"run_index must be in [0, {n_runs}), got {run_index}")
-  chunk_fn = _chunk_function(fn, names, shape, trials, n_runs,
-                             root_key(seed), 1, block)
-  out = jax.device_get(chunk_fn(jnp.int32(run_index), values))
+  mesh = Mesh(np.asarray(jax.local_devices()[:1]), ("d",))
+  f = _chunk_function(fn, names, shape, trials, n_runs, root_key(seed), 1,
+                      block, mesh)
+  runs = np.minimum(np.arange(run_index, run_index + block), n_runs - 1)
+  out = jax.device_get(f(jnp.asarray(runs, jnp.int32), values))
   record = {k: np.asarray(v)[0] for k, v in out.items()}
   coords = np.unravel_index(record["cell"], shape)
   record.update({n: host[n][c] for n, c in zip(names, coords)})
@@ -223,7 +330,8 @@ def replay(fn: RunFn, axes: Mapping[str, Any], trials: int,
 class ProgressPrinter:
   """Prints ``runs done, runs/s, ETA`` to a stream, at most every ``every`` s.
 
-  Silent for sweeps that finish within ``after`` seconds.
+  Silent for sweeps that finish within ``after`` seconds. Runs found
+  finished on disk (a resumed sweep) count as done but not in the rate.
   """
 
   def __init__(self, label: str, stream=None, after: float = 3.0,
@@ -232,14 +340,16 @@ class ProgressPrinter:
     self.after, self.every = after, every
     self._last = -math.inf
 
-  def __call__(self, done: int, total: int, elapsed: float) -> None:
+  def __call__(self, done: int, total: int, elapsed: float,
+               resumed: int = 0) -> None:
     final = done >= total
     if elapsed < self.after or (not final and elapsed - self._last < self.every):
       return
     self._last = elapsed
-    rate = done / elapsed if elapsed > 0 else float("inf")
+    rate = (done - resumed) / elapsed if elapsed > 0 else float("inf")
     eta = (total - done) / rate if rate > 0 else float("inf")
-    print(f"{self.label}: {done}/{total} runs ({100 * done / total:.0f}%), "
+    print(f"{self.label}: {done}/{total} runs ({100 * done / total:.0f}%"
+          + (f", {resumed} resumed" if resumed else "") + "), "
           f"{rate:,.0f} runs/s, "
           + (f"done in {elapsed:.1f}s" if final else f"ETA {eta:.0f}s"),
           file=self.stream, flush=True)

@@ -1,0 +1,42 @@
+"""Multi-device sweeps on CPU: 4 host devices in a subprocess."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+from vanishing import sweep
+from test_store import AXES, FN
+
+SCRIPT = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import jax
+    from vanishing import sweep
+    sys.path.insert(0, {tests!r})
+    from test_store import AXES, FN
+    assert jax.local_device_count() == 4, jax.devices()
+    out = {{}}
+    for n in (4, 3):
+      res = sweep.run(FN, AXES, 12, 4, chunk=16, block=8,
+                      devices=jax.local_devices()[:n])
+      out.update({{f"{{n}}_{{k}}": v for k, v in res.records.items()}})
+    np.savez({path!r}, **out)
+""")
+
+
+def test_four_and_three_devices_equal_one_device_bit_for_bit(tmp_path):
+  path = str(tmp_path / "multi.npz")
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
+             JAX_PLATFORMS="cpu")
+  code = SCRIPT.format(tests=os.path.dirname(__file__), path=path)
+  p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                     text=True, timeout=600)
+  assert p.returncode == 0, p.stderr[-3000:]
+  single = sweep.run(FN, AXES, 12, 4, chunk=16, block=8)
+  multi = np.load(path)
+  for n in (4, 3):
+    for k, v in single.records.items():
+      np.testing.assert_array_equal(multi[f"{n}_{k}"], v, err_msg=f"{n} devices: {k}")
