@@ -57,6 +57,14 @@ flags.DEFINE_integer("chunk", None, "Runs per compiled call; bounds memory, "
                      "never changes results (default 4096).")
 flags.DEFINE_boolean("records", True, "Also write one row per run (<name>_runs.csv).")
 flags.DEFINE_boolean("overwrite", False, "Replace results already in --out_dir.")
+flags.DEFINE_integer("devices", 0, "Local devices to shard each sweep over "
+                     "(0: all); results do not depend on it.")
+flags.DEFINE_string("coordinator_address", None, "host:port of process 0, for a "
+                    "sweep run by several processes (jax.distributed).")
+flags.DEFINE_integer("num_processes", 1, "Processes cooperating on the sweep.")
+flags.DEFINE_integer("process_id", 0, "This process's index, 0 .. num_processes-1.")
+flags.DEFINE_boolean("keep_chunks", False, "Keep the finished chunk files "
+                     "(<out_dir>/.<name>_chunks) after the results are written.")
 flags.DEFINE_boolean("paper", False, "Full-size preset (see README); other "
                      "flags still override it.")
 
@@ -221,6 +229,27 @@ def _flag_values() -> dict:
   return {n: FLAGS[n].value for n in names}
 
 
+def _scale_out():
+  """Validated ``(devices, process_id, num_processes)`` from the flags."""
+  if FLAGS.devices < 0:
+    raise FlagError("devices", f"must be >= 0 (0: all local devices), got {FLAGS.devices}")
+  if FLAGS.num_processes < 1:
+    raise FlagError("num_processes", f"must be >= 1, got {FLAGS.num_processes}")
+  if not 0 <= FLAGS.process_id < FLAGS.num_processes:
+    raise FlagError("process_id", f"must be in [0, {FLAGS.num_processes}), "
+                    f"got {FLAGS.process_id}")
+  if FLAGS.num_processes > 1:
+    addr = FLAGS.coordinator_address or ""
+    host, _, port = addr.rpartition(":")
+    if not host or not port.isdigit():
+      raise FlagError("coordinator_address", "a multi-process sweep needs "
+                      f"host:port of process 0, got {addr!r}")
+    if FLAGS.overwrite:
+      raise FlagError("overwrite", "not with --num_processes > 1 (processes "
+                      "would clear each other's chunks); empty --out_dir first")
+  return FLAGS.devices, FLAGS.process_id, FLAGS.num_processes
+
+
 def main(argv) -> None:
   logging.set_verbosity(logging.WARNING)  # keep JAX's backend probing quiet
   if len(argv) != 2 or argv[1] not in EXPERIMENTS:
@@ -230,6 +259,7 @@ def main(argv) -> None:
   name = argv[1]
   try:
     settings = build_settings(name)
+    n_devices, proc_id, n_proc = _scale_out()
   except FlagError as e:
     _fail(str(e))
 
@@ -237,27 +267,67 @@ def main(argv) -> None:
   exp = _experiment(name)
   out_dir = Path(FLAGS.out_dir)
   existing = common.existing_outputs(out_dir, name, exp.TABLES)
-  if existing and not FLAGS.overwrite:
+  complete = common.output_paths(out_dir, name, exp.TABLES)["meta"] in existing
+  if complete and not FLAGS.overwrite:
     _fail(f"--out_dir: {out_dir} already holds {name} results "
           f"({', '.join(p.name for p in existing)}); pass --overwrite or "
           "choose another --out_dir")
-  from vanishing import results
+  from vanishing import results, store, sweep
   try:
     results.check_writable(out_dir)
   except OSError as e:
     _fail(f"--out_dir: cannot write to {out_dir}: {e.strerror or e}")
 
+  import jax
+  if n_proc > 1:
+    jax.distributed.initialize(FLAGS.coordinator_address, n_proc, proc_id)
+  local = jax.local_devices()
+  if n_devices > len(local):
+    _fail(f"--devices: {n_devices} requested, this process has {len(local)}")
+  devices = local[:n_devices] if n_devices else local
+
+  # Everything that decides the results, for the chunk stores' manifests;
+  # chunk size, device and process counts do not.
+  config = {"experiment": name, "block": sweep.BLOCK,
+            "settings": {k: v for k, v in settings.to_json().items() if k != "chunk"}}
+  chunk_root = out_dir / f".{name}_chunks"
+  stores = {}
+
+  def options(tag: str) -> dict:
+    stores[tag] = store.ChunkStore(chunk_root / (tag or "all"),
+                                   dict(config, sweep=tag),
+                                   overwrite=FLAGS.overwrite)
+    return {"store": stores[tag], "devices": devices, "process": (proc_id, n_proc)}
+
   t0 = time.perf_counter()
-  outcome = exp.execute(settings)
+  try:
+    outcome = exp.execute(settings, options)
+  except store.ConfigMismatch as e:
+    _fail(f"--out_dir: {e}; pass --overwrite or choose another --out_dir")
+  except OSError as e:
+    _fail(f"--out_dir: writing to {out_dir} failed: {e.strerror or e}")
+  for st in stores.values():
+    for line in st.reports:
+      print(f"{name}: {line}", file=sys.stderr)
+  if outcome is None:
+    print(f"{name}: process {proc_id} of {n_proc} finished its share of the "
+          "chunks; process 0 writes the results")
+    return
   if not FLAGS.records:
     outcome.tables.pop("runs", None)
   meta = {"experiment": name, "command": sys.argv, "flags": _flag_values(),
           "settings": settings.to_json(), **outcome.meta,
+          "devices": len(devices), "processes": n_proc,
           "wall_s": time.perf_counter() - t0, **results.environment()}
   try:
     paths = common.write_outputs(out_dir, name, exp.TABLES, outcome, meta)
   except OSError as e:
     _fail(f"--out_dir: writing results to {out_dir} failed: {e.strerror or e}")
+  if not FLAGS.keep_chunks:
+    for st in stores.values():
+      st.remove()
+    if chunk_root.exists() and not any(chunk_root.iterdir()):
+      chunk_root.rmdir()
   print(outcome.summary)
   print("wrote " + ", ".join(str(p) for p in paths))
 

@@ -88,6 +88,11 @@ class ChunkStore:
       results.write_json(path, config)
       self.config = config
 
+  def record(self, key: str, value) -> None:
+    """Adds a free setting (e.g. the chunk size chosen) to the manifest."""
+    self.config = dict(self.config, **_canonical({key: value}))
+    results.write_json(self.dir / self.MANIFEST, self.config)
+
   def _paths(self, index: int) -> tuple[Path, Path]:
     stem = self.dir / f"chunk_{index:06d}"
     return stem.with_suffix(".npz"), stem.with_suffix(".json")

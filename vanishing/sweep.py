@@ -229,11 +229,16 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
     return f.lower(runs0, values).compile(), n_blocks * block, width, sharding
 
   t0 = time.perf_counter()
+  fixed = chunk is not None
   compiled, chunk, width, sharding = build(chunk or DEFAULT_CHUNK)
-  if store is None or "chunk" not in store.config:
+  # The default shrinks to fit the device; not across processes, which must
+  # agree on the chunk layout whatever their machines.
+  if not fixed and n_proc == 1:
     budget = memory_budget(devices[0])
     while chunk > block and _chunk_bytes(compiled) > budget:
       compiled, chunk, width, sharding = build(chunk // 2)
+  if store is not None and "chunk" not in store.config:
+    store.record("chunk", chunk)
   compile_s = time.perf_counter() - t0
 
   n_chunks = -(-n_runs // chunk)

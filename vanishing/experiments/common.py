@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -44,6 +44,23 @@ class Settings:
 
   def to_json(self) -> dict[str, Any]:
     return dataclasses.asdict(self)
+
+
+# options(tag) -> extra keyword arguments for ``sweep.run`` (store, devices,
+# process, progress) for the sweep an experiment names ``tag`` ("" for its
+# only sweep, "T0040" for the length experiment's T = 40, ...).
+SweepOptions = Callable[[str], dict]
+
+
+def sweep_options(options: SweepOptions | None, label: Callable[[str], str]
+                  ) -> SweepOptions:
+  """``options`` with a progress line per sweep unless it brings its own."""
+  from vanishing import sweep
+  def get(tag: str) -> dict:
+    kw = dict(options(tag)) if options else {}
+    kw.setdefault("progress", sweep.ProgressPrinter(label(tag)))
+    return kw
+  return get
 
 
 @dataclasses.dataclass
@@ -85,7 +102,8 @@ def write_outputs(out_dir: Path, name: str, table_keys, outcome: Outcome,
                   meta: Mapping[str, Any]) -> list[Path]:
   """Writes tables, figure, then the JSON sidecar, each atomically.
 
-  The sidecar goes last: its presence says the set is complete. A known
+  The sidecar goes last: its presence says the set is complete (a set
+  without it, left by a run that died while writing, is simply replaced). A known
   table of this experiment that this run did not produce (an old per-run
   file after ``--norecords``) is removed, so the set stays consistent.
   """

@@ -15,7 +15,8 @@ import functools
 import numpy as np
 
 from vanishing import sweep
-from vanishing.experiments.common import Outcome, Settings
+from vanishing.experiments.common import (Outcome, Settings, SweepOptions,
+                                         sweep_options)
 from vanishing.experiments.convergence import LatchConfig, run_latch, summarize
 
 NAME = "density"
@@ -37,14 +38,21 @@ TESTING = Settings(w0=(0.5, 1.5, 3.0), s=(0.0, 0.5), lr=(0.01,), T=(20,),
                    trials=8, config=LatchConfig(T=20, L=3, epochs=50))
 
 
-def run(settings: Settings, progress=None):
-  """Runs the sweep; returns ``(table, sweep_result)``."""
+def run(settings: Settings, options: SweepOptions | None = None):
+  """Runs the sweep; returns ``(table, sweep_result)``.
+
+  ``options("")`` adds keyword arguments for ``sweep.run`` (progress, store,
+  devices, process). Returns None on a process other than 0 of a
+  multi-process sweep.
+  """
   if len(settings.T) != 1:
     raise ValueError("the density experiment takes exactly one T")
   cfg = settings.config
   fn = functools.partial(run_latch, cfg=cfg)
   res = sweep.run(fn, settings.axes(), settings.trials, settings.seed,
-                  chunk=settings.chunk, progress=progress)
+                  chunk=settings.chunk, **(options("") if options else {}))
+  if res is None:
+    return None
   table = summarize(res, settings.heldout_acc, rate_name="density")
   T = np.full(len(table["trials"]), cfg.T)
   table = {"w0": table.pop("w0"), "s": table.pop("s"), "lr": table.pop("lr"),
@@ -105,9 +113,13 @@ def text_map(table, max_cols: int = 21) -> str:
   return "\n".join(lines)
 
 
-def execute(settings: Settings) -> Outcome:
+def execute(settings: Settings, options: SweepOptions | None = None
+            ) -> Outcome | None:
   """Runs the experiment with a progress line; builds table, figure, summary."""
-  table, res = run(settings, progress=sweep.ProgressPrinter(NAME))
+  out = run(settings, sweep_options(options, lambda tag: NAME))
+  if out is None:
+    return None
+  table, res = out
   n_cells = len(table["trials"])
   conv = res.records["converged"].astype(bool)
   acc = res.records["test_acc"][conv].mean() if conv.any() else float("nan")

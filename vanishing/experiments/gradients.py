@@ -116,12 +116,12 @@ def _trained_run(key, swept, cfg: LatchConfig):
           "grad_h": res.history["h"], "grad_w": res.history["w"]}
 
 
-def train(settings: Settings):
-  """Trains the networks (one sweep, compiled once)."""
+def train(settings: Settings, options=None):
+  """Trains the networks (one sweep, compiled once); None off process 0."""
   axes = {"w0": settings.w0, "s": settings.s, "lr": settings.lr}
   return sweep.run(functools.partial(_trained_run, cfg=settings.config), axes,
                    settings.trials, settings.seed,
-                   progress=sweep.ProgressPrinter(NAME))
+                   **(options("") if options else {}))
 
 
 def contributions(settings: Settings, res) -> dict[str, np.ndarray]:
@@ -241,12 +241,14 @@ def figure(theory_t, decay_t, t, jac, contrib, curves, settings: Settings):
   return fig
 
 
-def execute(settings: Settings):
+def execute(settings: Settings, options=None):
   """Runs all four measurements; builds tables, figure and summary."""
-  from vanishing.experiments.common import Outcome
+  from vanishing.experiments.common import Outcome, sweep_options
+  res = train(settings, sweep_options(options, lambda tag: NAME))
+  if res is None:
+    return None
   theory_t = theory_table()
   decay_t, t, jac = decay(settings)
-  res = train(settings)
   contrib = contributions(settings, res)
   curves = training_curves(res)
   conv = res.records["converged"].astype(bool)

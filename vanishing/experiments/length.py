@@ -16,7 +16,8 @@ import jax
 import numpy as np
 
 from vanishing import sweep
-from vanishing.experiments.common import Outcome, Settings
+from vanishing.experiments.common import (Outcome, Settings, SweepOptions,
+                                         sweep_options)
 from vanishing.experiments.convergence import LatchConfig, run_latch, summarize
 
 NAME = "length"
@@ -42,12 +43,21 @@ class Timing:
   run_s: float
 
 
-def run(settings: Settings, progress_for=None):
+def tag(T: int) -> str:
+  """The name of the sweep of length T (its chunk store's subdirectory)."""
+  return f"T{int(T):04d}"
+
+
+def run(settings: Settings, options: SweepOptions | None = None):
   """Runs one sweep per T; returns ``(table, runs, timing)``.
 
   Args:
     settings: experiment settings.
-    progress_for: ``T -> progress callback`` or None.
+    options: ``tag(T) -> keyword arguments for sweep.run`` (progress, store,
+      devices, process), or None.
+
+  Returns:
+    None on a process other than 0 of a multi-process sweep.
   """
   tables, runs = [], []
   compile_s = run_s = 0.0
@@ -56,12 +66,16 @@ def run(settings: Settings, progress_for=None):
     key = jax.random.fold_in(jax.random.key(settings.seed), int(T))
     res = sweep.run(functools.partial(run_latch, cfg=cfg), settings.axes(),
                     settings.trials, key, chunk=settings.chunk,
-                    progress=progress_for(T) if progress_for else None)
+                    **(options(tag(T)) if options else {}))
+    if res is None:
+      continue
     compile_s += res.compile_s
     run_s += res.run_s
     t = summarize(res, settings.heldout_acc, rate_name="frequency")
     tables.append({"T": np.full(len(t["trials"]), int(T)), **t})
     runs.append({"T": np.full(res.n_runs, int(T)), **res.records})
+  if not tables:
+    return None
   cat = lambda parts: {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
   return cat(tables), cat(runs), Timing(compile_s, run_s)
 
@@ -91,10 +105,14 @@ def figure(table, settings: Settings):
   return fig
 
 
-def execute(settings: Settings) -> Outcome:
+def execute(settings: Settings, options: SweepOptions | None = None
+            ) -> Outcome | None:
   """Runs the experiment with progress lines; builds table, figure, summary."""
-  table, runs, timing = run(
-      settings, progress_for=lambda T: sweep.ProgressPrinter(f"{NAME} T={T}"))
+  out = run(settings, sweep_options(
+      options, lambda tag: f"{NAME} T={int(tag[1:])}"))
+  if out is None:
+    return None
+  table, runs, timing = out
   lines = [f"{NAME}: {len(settings.T)} lengths x {len(table['T']) // len(settings.T)}"
            f" cells x {settings.trials} trials = {len(runs['run']):,} runs "
            f"(compile {timing.compile_s:.1f} s, run {timing.run_s:.1f} s)",
