@@ -40,3 +40,19 @@ def test_four_and_three_devices_equal_one_device_bit_for_bit(tmp_path):
   for n in (4, 3):
     for k, v in single.records.items():
       np.testing.assert_array_equal(multi[f"{n}_{k}"], v, err_msg=f"{n} devices: {k}")
+
+
+def test_command_line_on_four_devices_writes_the_same_density_csv(tmp_path):
+  small = ["density", "--w0=1,2", "--s=0,0.3", "--trials=300", "--epochs=100",
+           "--chunk=512"]
+  env4 = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
+              JAX_PLATFORMS="cpu")
+  for out, env in ((tmp_path / "four", env4), (tmp_path / "one", None)):
+    p = subprocess.run([sys.executable, "-m", "vanishing", *small,
+                        f"--out_dir={out}"], env=env, capture_output=True,
+                       text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+  import json
+  assert json.loads((tmp_path / "four" / "density.json").read_text())["devices"] == 4
+  for f in ("density.csv", "density_runs.csv"):
+    assert (tmp_path / "four" / f).read_bytes() == (tmp_path / "one" / f).read_bytes()

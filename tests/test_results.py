@@ -20,6 +20,14 @@ def test_csv_round_trip(tmp_path):
   assert p.stat().st_mode & 0o777 == 0o666 & ~results._umask()
 
 
+def test_csv_from_pieces_equals_csv_from_the_whole(tmp_path):
+  cols = {"a": np.arange(10) * 0.5, "b": np.arange(10) % 3 == 0}
+  results.write_csv(tmp_path / "whole.csv", cols)
+  pieces = ({k: v[i:i + 4] for k, v in cols.items()} for i in range(0, 10, 4))
+  results.write_csv(tmp_path / "pieces.csv", pieces)
+  assert (tmp_path / "whole.csv").read_text() == (tmp_path / "pieces.csv").read_text()
+
+
 def test_unequal_columns_rejected(tmp_path):
   with pytest.raises(ValueError, match="length"):
     results.write_csv(tmp_path / "t.csv", {"a": [1, 2], "b": [1]})

@@ -82,3 +82,17 @@ def test_missing_share_times_out(tmp_path):
   st0 = store.ChunkStore(tmp_path / "s", CONFIG)
   with pytest.raises(TimeoutError, match="never arrived"):
     sweep_with(st0, process=(0, 2), wait_s=0.5)
+
+
+def test_uncollected_result_streams_the_same_records_and_summary(tmp_path, reference):
+  from vanishing.experiments import convergence
+  res = sweep_with(store.ChunkStore(tmp_path / "s", CONFIG), collect=False)
+  assert res.records is None and res.n_runs == reference.n_runs
+  pieces = list(res.iter_chunks())
+  assert len(pieces) == 3
+  for k, v in reference.records.items():
+    np.testing.assert_array_equal(np.concatenate([p[k] for p in pieces]), v)
+  # 12 trials per cell, 16 runs per chunk: cells straddle chunk boundaries.
+  a, b = convergence.summarize(res), convergence.summarize(reference)
+  for k in b:
+    np.testing.assert_array_equal(a[k], b[k], err_msg=k)

@@ -297,7 +297,8 @@ def main(argv) -> None:
     stores[tag] = store.ChunkStore(chunk_root / (tag or "all"),
                                    dict(config, sweep=tag),
                                    overwrite=FLAGS.overwrite)
-    return {"store": stores[tag], "devices": devices, "process": (proc_id, n_proc)}
+    return {"store": stores[tag], "devices": devices,
+            "process": (proc_id, n_proc), "collect": False}
 
   t0 = time.perf_counter()
   try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import io
 import json
 import os
 import platform
@@ -57,6 +56,9 @@ def write_bytes(path: Path, writer: Callable[[Any], None]) -> None:
     writer(f)
 
 
+_CSV_ROWS = 65536
+
+
 def _fmt(x) -> str:
   if isinstance(x, (bool, np.bool_)):
     return "1" if x else "0"
@@ -65,18 +67,29 @@ def _fmt(x) -> str:
   return str(x)
 
 
-def write_csv(path: Path, columns: Mapping[str, Any]) -> None:
-  """Writes equal-length columns as a CSV table with a header row."""
-  names = list(columns)
-  cols = [np.asarray(columns[n]) for n in names]
-  if len({len(c) for c in cols}) > 1:
-    raise ValueError("columns differ in length")
-  buf = io.StringIO()
-  w = csv.writer(buf, lineterminator="\n")
-  w.writerow(names)
-  for row in zip(*[c.tolist() for c in cols]):
-    w.writerow([_fmt(x) for x in row])
-  write_text(path, buf.getvalue())
+def write_csv(path: Path, columns) -> None:
+  """Writes equal-length columns as a CSV table with a header row.
+
+  Args:
+    path: destination (written atomically).
+    columns: name -> column, or an iterable of such mappings (pieces of one
+      long table, e.g. a sweep's chunks), written one after the other in
+      bounded memory; the first piece sets the columns.
+  """
+  pieces = iter([columns] if isinstance(columns, Mapping) else columns)
+  with _atomic(path, "w") as f:
+    w = csv.writer(f, lineterminator="\n")
+    names = None
+    for piece in pieces:
+      if names is None:
+        names = list(piece)
+        w.writerow(names)
+      cols = [np.asarray(piece[n]) for n in names]
+      if len({len(c) for c in cols}) > 1:
+        raise ValueError("columns differ in length")
+      for start in range(0, len(cols[0]) if cols else 0, _CSV_ROWS):
+        part = [c[start:start + _CSV_ROWS].tolist() for c in cols]
+        w.writerows([_fmt(x) for x in row] for row in zip(*part))
 
 
 def read_csv(path: Path) -> dict[str, np.ndarray]:

@@ -25,7 +25,7 @@ import math
 import os
 import sys
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -64,16 +64,26 @@ class SweepResult:
     trials: runs per grid cell.
     compile_s: seconds spent tracing and compiling.
     run_s: seconds spent running the chunks.
+    reader: for a sweep run with ``collect=False``: yields the records chunk
+      by chunk from its store (``records`` is then None).
   """
-  records: dict[str, np.ndarray]
+  records: dict[str, np.ndarray] | None
   axes: dict[str, np.ndarray]
   trials: int
   compile_s: float
   run_s: float
+  reader: Callable[[], Iterator[dict[str, np.ndarray]]] | None = None
 
   @property
   def n_runs(self) -> int:
-    return len(self.records["run"])
+    return math.prod(self.grid_shape) * self.trials
+
+  def iter_chunks(self) -> Iterator[dict[str, np.ndarray]]:
+    """The records in run order, one piece at a time (bounded memory)."""
+    if self.records is not None:
+      yield self.records
+    else:
+      yield from self.reader()
 
   @property
   def grid_shape(self) -> tuple[int, ...]:
@@ -175,7 +185,7 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
         chunk: int | None = None, block: int = BLOCK,
         progress: ProgressFn | None = None, devices=None,
         store=None, process: tuple[int, int] = (0, 1),
-        wait_s: float = 86400.0) -> SweepResult | None:
+        wait_s: float = 86400.0, collect: bool = True) -> SweepResult | None:
   """Runs ``fn`` on every grid cell x trial and returns per-run records.
 
   Args:
@@ -201,6 +211,9 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
       ``i`` with ``i % num_processes == process_id``; with a store shared by
       all processes, process 0 then waits (up to ``wait_s``) for the others'
       chunks and returns the whole result, the others return None.
+    collect: with a store, False leaves the records on disk: the result's
+      ``iter_chunks()`` reads them one chunk at a time, so memory stays
+      bounded by the chunk size whatever the grid.
 
   Returns:
     A :class:`SweepResult` (None on processes other than 0).
@@ -278,14 +291,25 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
     if proc_id != 0:
       return None
     _wait_for(store, range(n_chunks), wait_s)
+    if not collect:
+      def reader():
+        for i in range(n_chunks):
+          yield _with_values(store.load(i), names, host, shape)
+      return SweepResult(records=None, axes=host, trials=trials,
+                         compile_s=compile_s, run_s=run_s, reader=reader)
     parts = {i: store.load(i) for i in range(n_chunks)}
   records = {k: np.concatenate([parts[i][k] for i in range(n_chunks)])
              for k in parts[0]}
-  # Swept values as given (float64), not as the float32 the runs saw.
+  return SweepResult(records=_with_values(records, names, host, shape),
+                     axes=host, trials=trials, compile_s=compile_s,
+                     run_s=run_s)
+
+
+def _with_values(records, names, host, shape):
+  """Adds the swept values as given (float64), not the float32 runs saw."""
   coords = np.unravel_index(records["cell"], shape)
   records.update({n: host[n][c] for n, c in zip(names, coords)})
-  return SweepResult(records=records, axes=host, trials=trials,
-                     compile_s=compile_s, run_s=run_s)
+  return records
 
 
 def _chunk_bytes(compiled) -> int:

@@ -8,7 +8,9 @@ from vanishing.experiments import length
 def test_testing_settings_give_a_table_per_T():
   table, runs, timing = length.run(length.TESTING)
   np.testing.assert_array_equal(table["T"], length.TESTING.T)
-  assert len(runs["run"]) == len(length.TESTING.T) * length.TESTING.trials
+  runs = list(runs)
+  assert sum(len(r["run"]) for r in runs) == len(length.TESTING.T) * length.TESTING.trials
+  assert {int(r["T"][0]) for r in runs} == set(length.TESTING.T)
   assert timing.compile_s > 0
   fig = length.figure(table, length.TESTING)
   assert fig.axes[0].get_xlabel() == "sequence length T"

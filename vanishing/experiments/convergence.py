@@ -155,28 +155,46 @@ def summarize(result, heldout_acc: float = 0.9, rate_name: str = "rate"
   """One row per grid cell of a ``run_latch`` sweep.
 
   Columns: the axis values, ``trials``, ``converged`` (count), ``rate``
-  (converged / trials; named ``rate_name``), ``se``, ``lo``/``hi`` (Wilson 95%), ``diverged``
-  (count), ``median_epoch`` (of converged runs, NaN if none),
-  ``test_acc`` (mean held-out accuracy of converged runs, NaN if none) and
-  ``heldout_ok`` (converged runs whose held-out accuracy is at least
+  (converged / trials; named ``rate_name``), ``se``, ``lo``/``hi`` (Wilson
+  95%), ``diverged`` (count), ``median_epoch`` (of converged runs, NaN if
+  none), ``test_acc`` (mean held-out accuracy of converged runs, NaN if none)
+  and ``heldout_ok`` (converged runs whose held-out accuracy is at least
   ``heldout_acc``).
+
+  The records are read chunk by chunk (``result.iter_chunks()``); runs come in
+  order and a cell's trials are consecutive, so only whole cells are
+  summarised and at most one cell's runs wait for the next chunk.
   """
-  names = list(result.axes)
-  grids = np.meshgrid(*result.axes.values(), indexing="ij")
-  conv = result.by_cell("converged").reshape(-1, result.trials).astype(bool)
-  n = np.full(len(conv), result.trials)
+  names, trials = list(result.axes), result.trials
+  wanted = names + ["converged", "epoch", "test_acc", "diverged"]
+  rows, carry = [], None
+  for part in result.iter_chunks():
+    part = {k: np.asarray(part[k]) for k in wanted}
+    if carry is not None:
+      part = {k: np.concatenate([carry[k], part[k]]) for k in wanted}
+    whole = len(part["converged"]) // trials * trials
+    rows.append(_summarize_cells({k: v[:whole] for k, v in part.items()},
+                                 names, trials, heldout_acc, rate_name))
+    carry = {k: v[whole:] for k, v in part.items()}
+  return {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
+
+
+def _summarize_cells(rec, names, trials, heldout_acc, rate_name):
+  """``summarize`` for records holding whole cells only."""
+  cell = lambda k: rec[k].reshape(-1, trials)
+  conv = cell("converged").astype(bool)
+  n = np.full(len(conv), trials)
   k = conv.sum(1)
   p, se, lo, hi = binomial_interval(k, n)
-  epoch = np.where(conv, result.by_cell("epoch").reshape(conv.shape), np.nan)
-  acc = np.where(conv, result.by_cell("test_acc").reshape(conv.shape), np.nan)
+  epoch = np.where(conv, cell("epoch"), np.nan)
+  acc = np.where(conv, cell("test_acc"), np.nan)
   with warnings.catch_warnings():  # all-NaN rows (nothing converged) -> NaN
     warnings.simplefilter("ignore", RuntimeWarning)
     median_epoch = np.nanmedian(epoch, 1)
     test_acc = np.nanmean(acc, 1)
-  cols = {name: g.ravel() for name, g in zip(names, grids)}
+  cols = {name: cell(name)[:, 0] for name in names}
   cols.update(
       trials=n, converged=k, **{rate_name: p}, se=se, lo=lo, hi=hi,
-      diverged=result.by_cell("diverged").reshape(conv.shape).sum(1),
-      median_epoch=median_epoch, test_acc=test_acc,
-      heldout_ok=(conv & (acc >= heldout_acc)).sum(1))
+      diverged=cell("diverged").sum(1), median_epoch=median_epoch,
+      test_acc=test_acc, heldout_ok=(conv & (acc >= heldout_acc)).sum(1))
   return cols

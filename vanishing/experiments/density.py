@@ -121,16 +121,17 @@ def execute(settings: Settings, options: SweepOptions | None = None
     return None
   table, res = out
   n_cells = len(table["trials"])
-  conv = res.records["converged"].astype(bool)
-  acc = res.records["test_acc"][conv].mean() if conv.any() else float("nan")
+  k = table["converged"].sum()
+  acc = (np.nansum(table["test_acc"] * table["converged"]) / k if k
+         else float("nan"))
   summary = "\n".join(filter(None, [
       f"{NAME}: {n_cells} cells x {settings.trials} trials = {res.n_runs:,} runs"
       f" (compile {res.compile_s:.1f} s, run {res.run_s:.1f} s)",
       text_map(table),
-      f"converged: {conv.mean():.1%} of all runs; held-out accuracy of "
-      f"converged runs: {acc:.3f}; diverged: {int(res.records['diverged'].sum())}",
+      f"converged: {k / res.n_runs:.1%} of all runs; held-out accuracy of "
+      f"converged runs: {acc:.3f}; diverged: {int(table['diverged'].sum())}",
   ]))
   meta = {"runs": res.n_runs, "compile_s": res.compile_s, "run_s": res.run_s,
           "sweep": {"block": sweep.BLOCK, "chunk": settings.chunk}}
-  return Outcome({"": table, "runs": res.records}, figure(table, settings),
-                 summary, meta)
+  return Outcome({"": table, "runs": res.iter_chunks()},
+                 figure(table, settings), summary, meta)

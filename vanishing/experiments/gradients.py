@@ -119,9 +119,9 @@ def _trained_run(key, swept, cfg: LatchConfig):
 def train(settings: Settings, options=None):
   """Trains the networks (one sweep, compiled once); None off process 0."""
   axes = {"w0": settings.w0, "s": settings.s, "lr": settings.lr}
+  kw = dict(options("") if options else {}, collect=True)  # small: in memory
   return sweep.run(functools.partial(_trained_run, cfg=settings.config), axes,
-                   settings.trials, settings.seed,
-                   **(options("") if options else {}))
+                   settings.trials, settings.seed, **kw)
 
 
 def contributions(settings: Settings, res) -> dict[str, np.ndarray]:

@@ -51,6 +51,8 @@ def tag(T: int) -> str:
 def run(settings: Settings, options: SweepOptions | None = None):
   """Runs one sweep per T; returns ``(table, runs, timing)``.
 
+  ``runs`` yields the per-run records (with a ``T`` column) piece by piece.
+
   Args:
     settings: experiment settings.
     options: ``tag(T) -> keyword arguments for sweep.run`` (progress, store,
@@ -73,11 +75,13 @@ def run(settings: Settings, options: SweepOptions | None = None):
     run_s += res.run_s
     t = summarize(res, settings.heldout_acc, rate_name="frequency")
     tables.append({"T": np.full(len(t["trials"]), int(T)), **t})
-    runs.append({"T": np.full(res.n_runs, int(T)), **res.records})
+    runs.append((int(T), res))
   if not tables:
     return None
-  cat = lambda parts: {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-  return cat(tables), cat(runs), Timing(compile_s, run_s)
+  table = {k: np.concatenate([t[k] for t in tables]) for k in tables[0]}
+  records = ({"T": np.full(len(part["run"]), T), **part}
+             for T, res in runs for part in res.iter_chunks())
+  return table, records, Timing(compile_s, run_s)
 
 
 def figure(table, settings: Settings):
@@ -113,15 +117,16 @@ def execute(settings: Settings, options: SweepOptions | None = None
   if out is None:
     return None
   table, runs, timing = out
+  n_runs = int(table["trials"].sum())
   lines = [f"{NAME}: {len(settings.T)} lengths x {len(table['T']) // len(settings.T)}"
-           f" cells x {settings.trials} trials = {len(runs['run']):,} runs "
+           f" cells x {settings.trials} trials = {n_runs:,} runs "
            f"(compile {timing.compile_s:.1f} s, run {timing.run_s:.1f} s)",
            "     T    w0     s      lr  frequency  95% interval"]
   for i in range(len(table["T"])):
     lines.append(f"{table['T'][i]:6d} {table['w0'][i]:5.2f} {table['s'][i]:5.2f} "
                  f"{table['lr'][i]:7.4g}  {table['frequency'][i]:9.3f}  "
                  f"[{table['lo'][i]:.3f}, {table['hi'][i]:.3f}]")
-  meta = {"runs": len(runs["run"]), "compile_s": timing.compile_s,
+  meta = {"runs": n_runs, "compile_s": timing.compile_s,
           "run_s": timing.run_s,
           "sweep": {"block": sweep.BLOCK, "chunk": settings.chunk}}
   return Outcome({"": table, "runs": runs}, figure(table, settings),
