@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -291,12 +292,13 @@ def main(argv) -> None:
   config = {"experiment": name, "block": sweep.BLOCK,
             "settings": {k: v for k, v in settings.to_json().items() if k != "chunk"}}
   chunk_root = out_dir / f".{name}_chunks"
+  if FLAGS.overwrite and chunk_root.exists():
+    shutil.rmtree(chunk_root)  # also stores of sweeps this run will not make
   stores = {}
 
   def options(tag: str) -> dict:
     stores[tag] = store.ChunkStore(chunk_root / (tag or "all"),
-                                   dict(config, sweep=tag),
-                                   overwrite=FLAGS.overwrite)
+                                   dict(config, sweep=tag))
     return {"store": stores[tag], "devices": devices,
             "process": (proc_id, n_proc), "collect": False}
 

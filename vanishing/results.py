@@ -107,18 +107,20 @@ def read_csv(path: Path) -> dict[str, np.ndarray]:
   return out
 
 
+def json_default(o):
+  """``json.dumps(default=...)`` for numpy scalars and arrays and paths."""
+  if isinstance(o, np.generic):
+    return o.item()
+  if isinstance(o, np.ndarray):
+    return o.tolist()
+  if isinstance(o, Path):
+    return str(o)
+  raise TypeError(f"not JSON serialisable: {type(o)}")
+
+
 def write_json(path: Path, obj: Any) -> None:
   """Writes ``obj`` as indented JSON atomically (numpy scalars allowed)."""
-  def default(o):
-    if isinstance(o, np.generic):
-      return o.item()
-    if isinstance(o, np.ndarray):
-      return o.tolist()
-    if isinstance(o, Path):
-      return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o)}")
-  write_text(path, json.dumps(obj, indent=2, default=default, sort_keys=False)
-             + "\n")
+  write_text(path, json.dumps(obj, indent=2, default=json_default) + "\n")
 
 
 def save_figure(fig, path: Path) -> None:

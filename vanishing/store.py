@@ -34,17 +34,8 @@ class ConfigMismatch(ValueError):
 
 def _canonical(config: Mapping[str, Any]) -> Any:
   """JSON round trip, so tuples, numpy scalars and lists compare equal."""
-  return json.loads(json.dumps(config, default=_json_default, sort_keys=True))
-
-
-def _json_default(o):
-  if isinstance(o, np.generic):
-    return o.item()
-  if isinstance(o, np.ndarray):
-    return o.tolist()
-  if isinstance(o, Path):
-    return str(o)
-  raise TypeError(f"not JSON serialisable: {type(o)}")
+  return json.loads(json.dumps(config, default=results.json_default,
+                               sort_keys=True))
 
 
 class ChunkStore:
