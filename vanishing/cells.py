@@ -15,9 +15,10 @@ import jax
 import jax.numpy as jnp
 
 # Fully unrolling the time loop lets XLA fuse a whole short sequence; on the
-# 2-core CPU it trained 1.4x faster than unroll=4 at T = 20. Past a few dozen
-# steps full unrolling costs compile time and was slower (T = 60: 7.6 s
-# compile and 1.8 s run, against 2.1 s and 1.4 s with unroll=4).
+# 2-core CPU it trained 1.2x faster than unroll=4 at T = 20 (0.39 s against
+# 0.46 s). At T = 60 it still ran 1.15x faster but took 7.3 s to compile
+# against 2.7 s, more than it saves on default-size sweeps
+# (benchmarks/unroll.py).
 MAX_FULL_UNROLL = 24
 PARTIAL_UNROLL = 4
 

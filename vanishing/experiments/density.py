@@ -72,9 +72,7 @@ def figure(table, settings: Settings):
                           squeeze=False, constrained_layout=True)
   for ax, lr in zip(axs[0], lrs):
     sel = table["lr"] == lr
-    grid = np.full((len(w0), len(s)), np.nan)
-    grid[np.searchsorted(w0, table["w0"][sel]),
-         np.searchsorted(s, table["s"][sel])] = table["density"][sel]
+    grid = _density_grid(table, sel, w0, s)
     mesh = ax.pcolormesh(_edges(s), _edges(w0), grid, vmin=0, vmax=1,
                          cmap="viridis", shading="flat")
     ax.set_xlabel("noise variance s")
@@ -85,6 +83,14 @@ def figure(table, settings: Settings):
                f"{settings.trials} trials per cell, {cfg.epochs} epochs)")
   fig.colorbar(mesh, ax=axs[0].tolist(), label="convergence density")
   return fig
+
+
+def _density_grid(table, sel, w0, s) -> np.ndarray:
+  """Density of the rows ``sel`` as a (w0, s) matrix (NaN where absent)."""
+  grid = np.full((len(w0), len(s)), np.nan)
+  grid[np.searchsorted(w0, table["w0"][sel]),
+       np.searchsorted(s, table["s"][sel])] = table["density"][sel]
+  return grid
 
 
 def _edges(centres: np.ndarray) -> np.ndarray:
@@ -103,9 +109,7 @@ def text_map(table, max_cols: int = 21) -> str:
   w0, s = np.unique(table["w0"][sel]), np.unique(table["s"][sel])
   if len(s) > max_cols:
     return ""
-  grid = np.zeros((len(w0), len(s)))
-  grid[np.searchsorted(w0, table["w0"][sel]),
-       np.searchsorted(s, table["s"][sel])] = table["density"][sel]
+  grid = _density_grid(table, sel, w0, s)
   lines = [f"convergence density (%), lr = {lr:g}; rows w0, columns s",
            "  w0 \\ s " + "".join(f"{v:5.2f}" for v in s)]
   for i in reversed(range(len(w0))):
