@@ -1,3 +1,4 @@
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -36,3 +37,72 @@ def test_initial_state_is_used():
   got = np.asarray(cells.latch_final(2.0, inputs, a0=1.0))
   want = numpy_latch(2.0, np.zeros((3, 2)), a0=1.0)[-1]
   np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+# --- Masked fully recurrent nets ---------------------------------------------
+
+from vanishing import tasks  # noqa: E402
+
+
+def test_parameter_counts_of_the_papers_nets():
+  assert cells.latch_net().size == 3
+  assert cells.two_sequence_net().size == 25
+  assert cells.parity_net().size == 7
+
+
+def test_unpack_places_free_entries_and_keeps_fixed_ones():
+  net = cells.parity_net()
+  p = net.unpack(jnp.arange(1.0, 8.0))
+  np.testing.assert_array_equal(p["W"], [[1, 2], [3, 4]])
+  np.testing.assert_array_equal(p["v"], [5, 6])
+  np.testing.assert_array_equal(p["b"], [7, 0])  # no output bias
+  p = cells.two_sequence_net().unpack(jnp.zeros(25))
+  np.testing.assert_array_equal(p["v"], [1, 0, 0, 0, 0])
+  with pytest.raises(ValueError, match="needs 7"):
+    net.unpack(jnp.zeros(6))
+
+
+def test_latch_net_is_the_latch_neuron_with_a_class_input():
+  b = tasks.latch(jax.random.key(0), 3, 4, 9, tasks.Noise("uniform", 0.2))
+  w, c0, c1 = 1.3, 0.7, -0.4
+  y = cells.run(cells.latch_net(), jnp.array([w, c0, c1]), b.inputs,
+                b.lengths, b.classes)
+  for i in range(6):
+    n = int(b.lengths[i])
+    h = np.asarray(b.inputs[:n, i]).copy()
+    h[0] += c0 if b.classes[i] == 0 else c1
+    a = cells.latch_final(w, jnp.asarray(h))
+    assert float(y[i]) == pytest.approx(float(jnp.tanh(a)), abs=1e-6)
+
+
+def test_output_is_read_at_each_sequences_own_end():
+  net = cells.parity_net()
+  theta = net.init(jax.random.key(1))
+  b = tasks.parity(jax.random.key(2), 4, 3, 9)
+  y = cells.run(net, theta, b.inputs, b.lengths, b.classes)
+  for i in range(8):
+    n = int(b.lengths[i])
+    yi = cells.run(net, theta, b.inputs[:n, i:i + 1], b.lengths[i:i + 1],
+                   b.classes[i:i + 1])
+    assert float(y[i]) == pytest.approx(float(yi[0]), abs=1e-6)
+  _, x = cells.trajectory(net, theta, b.inputs, b.lengths, b.classes)
+  np.testing.assert_allclose(x[-1, :, net.output], y, atol=1e-6)
+
+
+def test_per_step_copies_give_the_same_output_and_split_the_gradient():
+  net = cells.two_sequence_net()
+  theta = net.init(jax.random.key(3))
+  b = tasks.two_sequence(jax.random.key(4), 3, 4, 8)
+  f = lambda th: jnp.sum(cells.run(net, th, b.inputs, b.lengths, b.classes))
+  copies = jnp.broadcast_to(theta, (8, net.size))
+  assert float(f(copies)) == pytest.approx(float(f(theta)), abs=1e-5)
+  np.testing.assert_allclose(jax.grad(f)(copies).sum(0), jax.grad(f)(theta),
+                             atol=1e-5)
+
+
+def test_logistic_output_unit():
+  net = cells.parity_net(output_fn="logistic")
+  b = tasks.parity(jax.random.key(5), 8, 3, 6)
+  y = cells.run(net, net.init(jax.random.key(6), 5.0), b.inputs, b.lengths,
+                b.classes)
+  assert float(y.min()) >= 0 and float(y.max()) <= 1

@@ -11,8 +11,11 @@ sequences (and, under ``vmap``, any number of runs).
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 # Fully unrolling the time loop lets XLA fuse a whole short sequence; on the
 # 2-core CPU it trained 1.2x faster than unroll=4 at T = 20 (0.39 s against
@@ -64,3 +67,187 @@ def latch_trajectory(w: jax.Array, inputs: jax.Array,
 
   _, path = jax.lax.scan(body, a0, inputs, unroll=_unroll(inputs.shape[0]))
   return path
+
+
+# ---------------------------------------------------------------------------
+# Fully recurrent networks with a chosen set of free parameters (Section VI).
+#
+# n units, state x_t in R^n, x_0 = 0, external scalar input u_t:
+#
+#     a_t = W x_{t-1} + v u_t + b  (+ e_0 c[class] at t = 1, latch only)
+#     x_t = f(a_t),  f = tanh, except the output unit's own f (tanh or
+#                    logistic)
+#
+# The state stops changing after each sequence's own length, so the output
+# read at the last step is the output at that sequence's end. Which entries
+# of W, v, b are free is fixed by masks; the free parameters form one flat
+# vector ``theta`` (W row-major, then v, b, then the per-class initial inputs
+# c), which is what every training method in ``vanishing.methods`` moves.
+# Entries that are not free keep their fixed value (v: the input weights of
+# an input unit are 1; everything else 0).
+
+OUTPUT_FNS = ("tanh", "logistic")
+
+
+@dataclasses.dataclass(frozen=True)
+class Net:
+  """Static description of a masked fully recurrent net (hashable).
+
+  Attributes:
+    n: number of units.
+    W_free: n x n booleans (row i: the weights into unit i), as nested tuples.
+    v_free: n booleans: input weights that are free.
+    v_fixed: n fixed input weights (used where ``v_free`` is False).
+    b_free: n booleans: free biases.
+    output: index of the output unit.
+    output_fn: ``tanh`` or ``logistic`` for the output unit.
+    class_inputs: the latch's trainable initial input, one per class, added
+      to unit 0 at the first step.
+    name: for messages and tables.
+  """
+  n: int
+  W_free: tuple
+  v_free: tuple
+  v_fixed: tuple
+  b_free: tuple
+  output: int
+  output_fn: str = "tanh"
+  class_inputs: bool = False
+  name: str = "net"
+
+  def __post_init__(self):
+    if np.asarray(self.W_free).shape != (self.n, self.n):
+      raise ValueError(f"W_free must be {self.n} x {self.n}")
+    for f in ("v_free", "v_fixed", "b_free"):
+      if len(getattr(self, f)) != self.n:
+        raise ValueError(f"{f} must have {self.n} entries")
+    if not 0 <= self.output < self.n:
+      raise ValueError(f"output must be in [0, {self.n}), got {self.output}")
+    if self.output_fn not in OUTPUT_FNS:
+      raise ValueError(f"output_fn must be one of {OUTPUT_FNS}")
+
+  @property
+  def size(self) -> int:
+    """Number of free parameters (the length of ``theta``)."""
+    return (int(np.sum(self.W_free)) + int(np.sum(self.v_free))
+            + int(np.sum(self.b_free)) + (2 if self.class_inputs else 0))
+
+  def unpack(self, theta: jax.Array) -> dict[str, jax.Array]:
+    """``theta (P,)`` -> ``{"W": (n, n), "v": (n,), "b": (n,), "c": (2,)}``."""
+    if theta.shape[-1] != self.size:
+      raise ValueError(f"{self.name}: theta needs {self.size} entries, got "
+                       f"{theta.shape[-1]}")
+    out, i = {}, 0
+    for name, free, fixed in (("W", np.asarray(self.W_free), None),
+                              ("v", np.asarray(self.v_free), self.v_fixed),
+                              ("b", np.asarray(self.b_free), None)):
+      k = int(free.sum())
+      base = (jnp.zeros(free.shape, theta.dtype) if fixed is None
+              else jnp.asarray(fixed, theta.dtype))
+      out[name] = base.at[np.nonzero(free)].set(theta[i:i + k])
+      i += k
+    out["c"] = theta[i:i + 2] if self.class_inputs else jnp.zeros(2, theta.dtype)
+    return out
+
+  def init(self, key: jax.Array, scale: float = 0.5) -> jax.Array:
+    """Initial ``theta``, i.i.d. uniform on [-scale, scale] (the paper: 0.5)."""
+    return jax.random.uniform(key, (self.size,), minval=-scale, maxval=scale)
+
+
+def full_net(n: int, *, input_unit: int = 0, output: int | None = None,
+             biases: bool = False, name: str = "full") -> Net:
+  """All n x n recurrent weights free; the input is added to one unit with
+  fixed weight 1; optional free biases (the paper's 2-sequence net:
+  n = 5, no biases, 25 free weights)."""
+  v_fixed = tuple(1.0 if i == input_unit else 0.0 for i in range(n))
+  return Net(n, tuple((True,) * n for _ in range(n)), (False,) * n, v_fixed,
+             (biases,) * n, n - 1 if output is None else output, name=name)
+
+
+def latch_net() -> Net:
+  """The 3-parameter latch of Section VI: one tanh unit, free self-weight w,
+  input weight fixed at 1, and a trainable first input per class."""
+  return Net(1, ((True,),), (False,), (1.0,), (False,), 0, class_inputs=True,
+             name="latch")
+
+
+def two_sequence_net(n: int = 5) -> Net:
+  """The 2-sequence net: n fully connected tanh units, no biases, the input
+  added to unit 0, the output read at unit n-1 (25 parameters at n = 5)."""
+  return full_net(n, name="two_sequence")
+
+
+def parity_net(output_fn: str = "tanh") -> Net:
+  """The parity net: hidden unit 0 and output unit 1, each seeing the input,
+  the hidden and the output unit, plus a hidden bias (7 parameters)."""
+  return Net(2, ((True, True), (True, True)), (True, True), (0.0, 0.0),
+             (True, False), 1, output_fn=output_fn, name="parity")
+
+
+def _activate(net: Net, a: jax.Array) -> jax.Array:
+  x = jnp.tanh(a)
+  if net.output_fn == "logistic":
+    x = x.at[..., net.output].set(jax.nn.sigmoid(a[..., net.output]))
+  return x
+
+
+def net_step(net: Net, p: dict, x: jax.Array, u: jax.Array, t: jax.Array,
+             classes: jax.Array) -> jax.Array:
+  """Pre-activations ``a_t (B, n)`` from states ``x_{t-1} (B, n)``, inputs
+  ``u_t (B,)`` and the unpacked parameters ``p``."""
+  a = x @ p["W"].T + u[:, None] * p["v"] + p["b"]
+  if net.class_inputs:
+    a = a.at[:, 0].add(jnp.where(t == 0, p["c"][classes], 0.0))
+  return a
+
+
+def run(net: Net, theta: jax.Array, inputs: jax.Array, lengths: jax.Array,
+        classes: jax.Array) -> jax.Array:
+  """Output at each sequence's own end, shape ``(B,)``.
+
+  Args:
+    net: the architecture.
+    theta: free parameters ``(P,)``, or one copy per time step ``(T, P)``
+      (the unfolded net of time-weighted pseudo-Newton: the gradient with
+      respect to copy t is the contribution of step t).
+    inputs: ``(T, B)`` time-major external inputs.
+    lengths: ``(B,)`` sequence lengths in 1..T.
+    classes: ``(B,)`` class labels (used by ``class_inputs`` nets).
+  """
+  T, B = inputs.shape
+  per_step = theta.ndim == 2
+  p0 = None if per_step else net.unpack(theta)
+
+  def body(x, xs):
+    t, u, th = xs
+    p = net.unpack(th) if per_step else p0
+    x_new = _activate(net, net_step(net, p, x, u, t, classes))
+    return jnp.where((t < lengths)[:, None], x_new, x), None
+
+  ts = jnp.arange(T)
+  x0 = jnp.zeros((B, net.n), inputs.dtype)
+  xT, _ = jax.lax.scan(body, x0, (ts, inputs, theta if per_step else ts),
+                       unroll=_unroll(T))
+  return xT[:, net.output]
+
+
+def trajectory(net: Net, theta: jax.Array, inputs: jax.Array,
+               lengths: jax.Array, classes: jax.Array
+               ) -> tuple[jax.Array, jax.Array]:
+  """Pre-activations and states of every step, each ``(T, B, n)``; states
+  are frozen (and pre-activations repeat) after each sequence's end."""
+  T, B = inputs.shape
+  p = net.unpack(theta)
+
+  def body(carry, xs):
+    x, a_prev = carry
+    t, u = xs
+    a = net_step(net, p, x, u, t, classes)
+    live = (t < lengths)[:, None]
+    a = jnp.where(live, a, a_prev)
+    x = jnp.where(live, _activate(net, a), x)
+    return (x, a), (a, x)
+
+  z = jnp.zeros((B, net.n), inputs.dtype)
+  _, (a, x) = jax.lax.scan(body, (z, z), (jnp.arange(T), inputs))
+  return a, x

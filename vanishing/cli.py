@@ -16,7 +16,7 @@ from pathlib import Path
 
 from absl import app, flags, logging
 
-EXPERIMENTS = ("density", "length", "gradients")
+EXPERIMENTS = ("density", "length", "gradients", "compare", "guessing")
 
 FLAGS = flags.FLAGS
 _UNSET = "experiment default"
@@ -66,59 +66,48 @@ flags.DEFINE_integer("num_processes", 1, "Processes cooperating on the sweep.")
 flags.DEFINE_integer("process_id", 0, "This process's index, 0 .. num_processes-1.")
 flags.DEFINE_boolean("keep_chunks", False, "Keep the finished chunk files "
                      "(<out_dir>/.<name>_chunks) after the results are written.")
+# compare (Section VI, Table I)
+flags.DEFINE_string("problems", None, "compare: problems, a list of latch, "
+                    "two_sequence, parity (default all).")
+flags.DEFINE_string("methods", None, "compare: training methods, a list "
+                    "(default all; see README).")
+flags.DEFINE_string("T_values", None, "compare: spans T, grid syntax as --w0, "
+                    "integers >= 2 (default 10,20,50).")
+flags.DEFINE_integer("budget", None, "compare: function evaluations per trial "
+                     "(default 5000).")
+flags.DEFINE_integer("patience", None, "compare: stop as stuck after this many "
+                     "evaluations without improvement (default 1000).")
+flags.DEFINE_float("target_cost", None, "compare: solved when the training set "
+                   "is classified without error and the cost is below this "
+                   "(default 0.01).")
+flags.DEFINE_string("hparams", None, "compare: method hyper-parameters, "
+                    "'method.name=value,...' (defaults in README).")
+flags.DEFINE_string("noise_kind", None, "compare: input noise law: uniform "
+                    "(default), gaussian or none.")
+flags.DEFINE_float("noise_scale", None, "compare: uniform noise half-width or "
+                   "gaussian variance, in [0, 1] (default 0.2).")
+# guessing (Hochreiter, Schmidhuber & Bengio 2001)
+flags.DEFINE_string("variants", None, "guessing: a list of latch1, latch2, "
+                    "parity_a1, parity_a2, parity_a2_noself (default all).")
+flags.DEFINE_integer("runs", None, "guessing: independent runs per variant.")
+flags.DEFINE_integer("max_trials", None, "guessing: weight draws per run before "
+                     "the run is reported as censored.")
+flags.DEFINE_string("weight_range", None, "guessing: 'low,high' of the uniform "
+                    "weight draws (default -100,100).")
+flags.DEFINE_string("input_noise", None, "guessing: none, uniform or both "
+                    "(default both).")
+flags.DEFINE_string("length_range", None, "guessing: 'min,max' parity sequence "
+                    "lengths (default 500,600).")
 flags.DEFINE_boolean("paper", False, "Full-size preset (see README); other "
                      "flags still override it.")
 
 
-class FlagError(ValueError):
-  """A flag value outside what is allowed; ``str()`` is the one-line message."""
-
-  def __init__(self, flag: str, message: str):
-    super().__init__(f"--{flag}: {message}")
-
-
-def parse_grid(text: str, flag: str, *, integer: bool = False) -> tuple:
-  """Parses ``'v'``, ``'a,b,c'`` or ``'start:stop:num'`` (inclusive, num >= 1).
-
-  Raises:
-    FlagError: empty, malformed, non-finite, or (``integer``) non-integral.
-  """
-  what = "integers" if integer else "numbers"
-  form = (f"expected a value, a list 'a,b,c' or a range 'start:stop:num' of "
-          f"{what}")
-  text = (text or "").strip()
-  if not text:
-    raise FlagError(flag, f"empty; {form}")
-  try:
-    if ":" in text:
-      parts = text.split(":")
-      if len(parts) != 3:
-        raise ValueError
-      start, stop, num = float(parts[0]), float(parts[1]), int(parts[2])
-      if num < 1:
-        raise FlagError(flag, f"range needs num >= 1, got {text!r}")
-      step = (stop - start) / (num - 1) if num > 1 else 0.0
-      values = [start + i * step for i in range(num)]
-      if num > 1:
-        values[-1] = stop
-    else:
-      values = [float(v) for v in text.split(",")]
-  except ValueError:
-    raise FlagError(flag, f"cannot parse {text!r}; {form}") from None
-  if not all(math.isfinite(v) for v in values):
-    raise FlagError(flag, f"values must be finite, got {text!r}")
-  if integer:
-    if any(abs(v - round(v)) > 1e-9 for v in values):
-      raise FlagError(flag, f"values must be integers, got {text!r}")
-    values = [int(round(v)) for v in values]
-  if len(set(values)) != len(values):
-    raise FlagError(flag, f"values must be distinct, got {text!r}")
-  return tuple(values)
+from vanishing.validation import FlagError, parse_grid  # noqa: F401,E402
 
 
 def _experiment(name: str):
-  from vanishing.experiments import density, gradients, length
-  return {"density": density, "length": length, "gradients": gradients}[name]
+  import importlib
+  return importlib.import_module(f"vanishing.experiments.{name}")
 
 
 def build_settings(name: str, fv=None):
@@ -133,6 +122,8 @@ def build_settings(name: str, fv=None):
   """
   fv = fv or FLAGS
   exp = _experiment(name)
+  if hasattr(exp, "settings_from_flags"):
+    return exp.settings_from_flags(fv)
   base = exp.PAPER if fv.paper else exp.DEFAULT
   cfg = base.config
   get = lambda flag, default: default if getattr(fv, flag) is None else getattr(fv, flag)

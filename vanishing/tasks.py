@@ -62,3 +62,158 @@ def latch_inputs(h: jax.Array, batch: LatchBatch) -> jax.Array:
   L = h.shape[1]
   h_full = jnp.pad(h, ((0, 0), (0, T - L)))  # (2, T), zero after step L
   return batch.noise + h_full[batch.classes].T
+
+
+# ---------------------------------------------------------------------------
+# The benchmark problems of Section VI: latch, 2-sequence, parity.
+#
+# Each sequence of a batch has its own length, drawn uniformly from
+# [min_len, max_len] (the paper: T/2 .. T); inputs are time-major with
+# shape (size, B), size = max_len unless given (a sweep over T pads every T
+# to the largest, and the bounds are then traced), zero after each
+# sequence's own end, and a network reads its output at that end
+# (``cells.run``).
+
+NOISE_KINDS = ("none", "uniform", "gaussian")
+
+
+class Noise(NamedTuple):
+  """Input noise law: ``uniform`` on [-scale, scale], ``gaussian`` with
+  variance ``scale`` (mean 0), or ``none``. ``kind`` is static; ``scale`` may
+  be traced."""
+  kind: str = "uniform"
+  scale: float | jax.Array = 0.2
+
+  def sample(self, key: jax.Array, shape) -> jax.Array:
+    if self.kind == "none":
+      return jnp.zeros(shape)
+    if self.kind == "uniform":
+      return jax.random.uniform(key, shape, minval=-self.scale,
+                                maxval=self.scale)
+    if self.kind == "gaussian":
+      return jnp.sqrt(self.scale) * jax.random.normal(key, shape)
+    raise ValueError(f"noise kind must be one of {NOISE_KINDS}, got {self.kind!r}")
+
+
+class SequenceBatch(NamedTuple):
+  """A batch of variable-length sequences, time-major.
+
+  Attributes:
+    inputs: ``(max_len, B)`` external input, 0 after each sequence's end.
+    targets: ``(B,)`` desired output at each sequence's end.
+    lengths: ``(B,)`` int32, each in [min_len, max_len].
+    classes: ``(B,)`` int32 class labels, ``n_per_class`` of class 0 then of
+      class 1.
+  """
+  inputs: jax.Array
+  targets: jax.Array
+  lengths: jax.Array
+  classes: jax.Array
+
+
+def half_length(T: int) -> int:
+  """The shortest length of a span-T problem, ``ceil(T/2)``."""
+  return -(-T // 2)
+
+
+def draw_lengths(key: jax.Array, n: int, min_len, max_len) -> jax.Array:
+  """``n`` lengths uniform on the integers ``min_len..max_len`` (the bounds
+  may be traced)."""
+  if isinstance(min_len, int) and isinstance(max_len, int) and not (
+      1 <= min_len <= max_len):
+    raise ValueError(f"need 1 <= min_len <= max_len, got {min_len}, {max_len}")
+  return jax.random.randint(key, (n,), min_len, max_len + 1, dtype=jnp.int32)
+
+
+def _mask(lengths: jax.Array, max_len: int) -> jax.Array:
+  """``(max_len, B)``: 1.0 where step t is inside sequence b."""
+  return (jnp.arange(max_len)[:, None] < lengths[None, :]).astype(jnp.float32)
+
+
+def _classes(n_per_class: int) -> jax.Array:
+  return jnp.repeat(jnp.arange(2, dtype=jnp.int32), n_per_class)
+
+
+def _targets(classes: jax.Array, values: tuple[float, float]) -> jax.Array:
+  return jnp.where(classes == 0, values[0], values[1]).astype(jnp.float32)
+
+
+def latch(key: jax.Array, n_per_class: int, min_len: int, max_len: int,
+          noise: Noise = Noise(), targets: tuple[float, float] = (TARGET, -TARGET),
+          first: tuple[float, float] | None = None, size: int | None = None
+          ) -> SequenceBatch:
+  """The latch problem: only the first step carries the class.
+
+  With ``first=None`` (the 3-parameter latch of Section VI) the first input
+  is 0 here and the network adds its trainable per-class initial input
+  (``cells.Net.class_inputs``); with ``first=(v0, v1)`` (guessing's latch
+  variant II) the first input is ``v0`` for class 0 and ``v1`` for class 1.
+  Every later step is pure noise; the first step is noise-free.
+  """
+  k_len, k_noise = jax.random.split(key)
+  classes = _classes(n_per_class)
+  n = classes.shape[0]
+  lengths = draw_lengths(k_len, n, min_len, max_len)
+  max_len = max_len if size is None else size
+  x = noise.sample(k_noise, (max_len, n)).at[0].set(0.0)
+  if first is not None:
+    x = x.at[0].set(_targets(classes, first))
+  return SequenceBatch(x * _mask(lengths, max_len), _targets(classes, targets),
+                       lengths, classes)
+
+
+def prototypes(N: int, seed: int = 0) -> jax.Array:
+  """The two 2-sequence prototypes, ``(2, N)``, fixed by ``seed``.
+
+  Entries are uniform in [-1, 1]; the second prototype is redrawn until it
+  differs from the first by at least 0.5 at some step, so the classes are
+  separable from the prefix alone.
+  """
+  p = jax.random.uniform(jax.random.key(seed), (16, 2, N), minval=-1.0,
+                         maxval=1.0)
+  gap = jnp.max(jnp.abs(p[:, 0] - p[:, 1]), axis=-1)
+  return p[jnp.argmax(gap >= 0.5)]
+
+
+def two_sequence(key: jax.Array, n_per_class: int, min_len: int, max_len: int,
+                 N: int = 3, noise: Noise = Noise(), prototype_seed: int = 0,
+                 targets: tuple[float, float] = (TARGET, -TARGET),
+                 size: int | None = None) -> SequenceBatch:
+  """The 2-sequence problem: the first ``N`` inputs are the class's prototype
+  plus noise, every later input is noise only; ``N <= min_len``."""
+  if isinstance(min_len, int) and not 1 <= N <= min_len:
+    raise ValueError(f"need 1 <= N <= min_len, got N={N}, min_len={min_len}")
+  k_len, k_noise = jax.random.split(key)
+  classes = _classes(n_per_class)
+  n = classes.shape[0]
+  lengths = draw_lengths(k_len, n, min_len, max_len)
+  max_len = max_len if size is None else size
+  proto = jnp.pad(prototypes(N, prototype_seed), ((0, 0), (0, max_len - N)))
+  x = proto[classes].T + noise.sample(k_noise, (max_len, n))
+  return SequenceBatch(x * _mask(lengths, max_len), _targets(classes, targets),
+                       lengths, classes)
+
+
+def parity(key: jax.Array, n_per_class: int, min_len: int, max_len: int,
+           noise: Noise = Noise(), targets: tuple[float, float] = (TARGET, -TARGET),
+           size: int | None = None) -> SequenceBatch:
+  """The parity problem: +-1 sequences; class 0 has an odd number of +1s.
+
+  Bits are i.i.d. fair; the last bit of each sequence (at its own end) is
+  then set so that its parity is its class, which keeps the classes balanced
+  without changing the law of the other bits. Noise is added to every bit.
+  """
+  k_len, k_bits, k_noise = jax.random.split(key, 3)
+  classes = _classes(n_per_class)
+  n = classes.shape[0]
+  lengths = draw_lengths(k_len, n, min_len, max_len)
+  max_len = max_len if size is None else size
+  mask = _mask(lengths, max_len)
+  bits = jax.random.bernoulli(k_bits, 0.5, (max_len, n)).astype(jnp.int32)
+  is_last = jnp.arange(max_len)[:, None] == (lengths - 1)[None, :]
+  before = jnp.sum(bits * mask * (1 - is_last), axis=0)  # +1s before the end
+  want_odd = (classes == 0).astype(jnp.int32)
+  last = (want_odd - before) % 2
+  bits = jnp.where(is_last, last[None, :], bits)
+  x = (2.0 * bits - 1.0) + noise.sample(k_noise, (max_len, n))
+  return SequenceBatch(x * mask, _targets(classes, targets), lengths, classes)

@@ -74,11 +74,13 @@ class Outcome:
     figure: a matplotlib figure, saved as ``<name>.png``.
     summary: text for the terminal.
     meta: timings and sweep facts for the JSON sidecar ``<name>.json``.
+    markdown: a Markdown report, written as ``<name>.md`` (or None).
   """
   tables: dict[str, dict[str, np.ndarray]]
   figure: Any
   summary: str
   meta: dict[str, Any]
+  markdown: str | None = None
 
 
 def output_paths(out_dir: Path, name: str, table_keys) -> dict[str, Path]:
@@ -89,7 +91,8 @@ def output_paths(out_dir: Path, name: str, table_keys) -> dict[str, Path]:
   out_dir = Path(out_dir)
   paths = {k: out_dir / (f"{name}_{k}.csv" if k else f"{name}.csv")
            for k in table_keys}
-  paths.update(figure=out_dir / f"{name}.png", meta=out_dir / f"{name}.json")
+  paths.update(markdown=out_dir / f"{name}.md", figure=out_dir / f"{name}.png",
+               meta=out_dir / f"{name}.json")
   return paths
 
 
@@ -115,6 +118,11 @@ def write_outputs(out_dir: Path, name: str, table_keys, outcome: Outcome,
       written.append(paths[key])
     elif paths[key].exists():
       paths[key].unlink()
+  if outcome.markdown is not None:
+    results.write_text(paths["markdown"], outcome.markdown)
+    written.append(paths["markdown"])
+  elif paths["markdown"].exists():
+    paths["markdown"].unlink()
   results.save_figure(outcome.figure, paths["figure"])
   written.append(paths["figure"])
   meta = dict(meta, files=[p.name for p in written] + [paths["meta"].name],

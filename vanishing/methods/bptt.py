@@ -137,3 +137,52 @@ def train(loss_fn: LossFn, params: Params, learning_rate: jax.Array | float, *,
       params=c.params, converged=met,
       epoch=jnp.where(met, c.epoch, -1).astype(jnp.int32),
       loss=loss, diverged=diverged, grad_norm=c.grad_norm, history=c.history)
+
+
+# ---------------------------------------------------------------------------
+# The comparison protocol (``vanishing.methods.base``): plain gradient descent
+# on the network's free parameters, one evaluation per epoch.
+
+NAME = "bptt"
+DEFAULTS = {"lr": 0.5, "momentum": 0.8, "optimizer": "momentum"}
+
+
+def solve(key: jax.Array, fit, theta0: jax.Array, budget, hp=None):
+  """Full-batch BPTT on ``fit.cost`` until the protocol stops it.
+
+  Each iteration evaluates ``C, dC/dtheta`` at the current point (one
+  function evaluation), then takes one optimizer step
+  ``theta <- theta - lr * (dC/dtheta + momentum * velocity)`` (with the
+  default heavy-ball ``momentum`` optimizer; ``sgd`` has no momentum).
+
+  Args:
+    key: unused (BPTT is deterministic given ``theta0``); kept for the
+      common signature.
+    fit: a :class:`vanishing.problems.Fit` (the training set).
+    theta0: initial parameters ``(P,)``.
+    budget: a :class:`vanishing.methods.base.Budget`.
+    hp: overrides of ``DEFAULTS``.
+  """
+  from vanishing.methods import base
+  del key
+  hp = base.check_hp(NAME, DEFAULTS, hp)
+  opt = optimizers.make(hp["optimizer"], hp["lr"], hp["momentum"])
+
+  def value(theta):
+    e = fit.evaluate(theta)
+    return e.cost, e.error
+
+  grad_fn = jax.value_and_grad(value, has_aux=True)
+
+  def body(c):
+    theta, state, tr = c
+    (cost, error), g = grad_fn(theta)
+    tr = base.record(tr, theta, cost, error, budget, _all_finite(g))
+    updates, new_state = opt.update(g, state, theta)
+    new = optax.apply_updates(theta, updates)
+    tr = tr._replace(diverged=tr.diverged | ~_all_finite(new))
+    return new, new_state, tr
+
+  c = (theta0, opt.init(theta0), base.start(theta0))
+  _, _, tr = jax.lax.while_loop(lambda c: base.running(c[2], budget), body, c)
+  return base.finish(tr, budget)

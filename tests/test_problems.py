@@ -1,0 +1,46 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from vanishing import cells, problems, tasks
+
+
+@pytest.mark.parametrize("name,P", [("latch", 3), ("two_sequence", 25),
+                                    ("parity", 7)])
+def test_draw_gives_train_test_and_initial_parameters(name, P):
+  pr = problems.Problem(name, 12, n_per_class=5, test_per_class=7)
+  train, test, theta0 = pr.draw(jax.random.key(0))
+  assert train.size == 10 and test.size == 14
+  assert theta0.shape == (P,)
+  assert float(jnp.max(jnp.abs(theta0))) <= 0.5
+  assert int(train.batch.lengths.min()) >= 6
+  assert int(train.batch.lengths.max()) <= 12
+
+
+def test_cost_and_error_follow_their_definitions():
+  pr = problems.Problem("parity", 8, n_per_class=20)
+  fit, _, theta = pr.draw(jax.random.key(1))
+  y = np.asarray(fit.outputs(theta))
+  d = np.asarray(fit.batch.targets)
+  e = fit.evaluate(theta)
+  assert float(e.cost) == pytest.approx(0.5 * np.mean((y - d) ** 2), rel=1e-6)
+  assert float(e.error) == pytest.approx(np.mean(np.sign(y) != np.sign(d)))
+  assert float(fit.cost(theta)) == pytest.approx(float(e.cost))
+
+
+def test_span_below_T_keeps_the_array_size():
+  pr = problems.Problem("latch", 20)
+  batch = jax.jit(lambda k, s: pr.draw(k, s)[0].batch)(jax.random.key(2),
+                                                      jnp.float32(6))
+  assert batch.inputs.shape[0] == 20
+  assert int(batch.lengths.max()) <= 6 and int(batch.lengths.min()) >= 3
+
+
+def test_bad_problems_are_refused():
+  with pytest.raises(ValueError, match="unknown problem"):
+    problems.Problem("xor", 10)
+  with pytest.raises(ValueError, match="T must be >= 2"):
+    problems.Problem("parity", 1)
+  with pytest.raises(ValueError, match="two_sequence needs"):
+    problems.Problem("two_sequence", 4, N=3)

@@ -1,0 +1,409 @@
+"""Training methods compared on latch, 2-sequence and parity: Section VI, Table I.
+
+For each problem, each method and each span T of a grid, many trials. A
+trial draws a training set (``n_per_class`` sequences per class, lengths
+uniform in [ceil(T/2), T], input noise), a test set of the same law and the
+initial parameters (uniform in [-0.5, 0.5]); the method trains until the
+protocol of :mod:`vanishing.methods.base` stops it. Reported per (problem,
+method, T): the final classification error on the training and test sets,
+the cost, function evaluations and sequence presentations, and how many
+trials were solved, stuck or diverged.
+
+All methods see the same trials: a trial's data and initial parameters come
+from ``fold_in(root, run)`` with ``root = fold_in(key(seed), problem)`` and
+``run = T index x trials + trial``, and do not depend on the method. Each (problem,
+method) is one compiled sweep over T x trials: every T is padded to the
+largest T of the grid (sequences keep their own lengths; the padding steps
+leave the state unchanged), so a grid compiles once per method and problem.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vanishing import methods, problems, sweep, tasks
+from vanishing.experiments.common import Outcome, SweepOptions, sweep_options
+from vanishing.experiments.convergence import binomial_interval
+from vanishing.methods import base
+from vanishing.validation import FlagError, parse_grid
+
+NAME = "compare"
+TABLES = ("", "runs")  # compare.csv, compare_runs.csv
+
+# Trials are vmapped in blocks of this many lanes (fixed: it sets the
+# numerics, see sweep.BLOCK); comparisons run tens of trials, not thousands.
+BLOCK = 32
+
+# The paper's quoted numbers (spec section 5), by (problem, method): what is
+# measured and its value. "trials" in the paper's table is read here as
+# function evaluations (one pass over the training set).
+PAPER_QUOTES = {
+    ("latch", None): ("evaluations to solve (all methods)", 1600.0),
+    ("parity", "annealing"): ("evaluations to classification error 0", 810000.0),
+    ("parity", "discrete"): ("evaluations to classification error 0.05", 54000.0),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """Settings of the comparison (everything that decides its numbers).
+
+  Attributes:
+    problems: problem names (``vanishing.problems.PROBLEMS``).
+    methods: method names (``vanishing.methods.NAMES``).
+    T: spans, integers >= 2.
+    trials: trials per (problem, method, T).
+    seed: root seed.
+    budget, patience, target_cost: the stopping protocol (``base.Budget``).
+    hparams: method hyper-parameter overrides, ``((method, name, value),
+      ...)``.
+    noise_kind, noise_scale: input noise law (``tasks.Noise``).
+    n_per_class, test_per_class: training and test set sizes per class.
+    N: 2-sequence prefix length.
+    chunk: runs per compiled call (memory bound; never changes results).
+  """
+  problems: tuple[str, ...] = problems.PROBLEMS
+  methods: tuple[str, ...] = methods.NAMES
+  T: tuple[int, ...] = (10, 20, 50)
+  trials: int = 32
+  seed: int = 0
+  budget: int = 2000
+  patience: int = 500
+  target_cost: float = 0.01
+  hparams: tuple = ()
+  noise_kind: str = "uniform"
+  noise_scale: float = 0.2
+  n_per_class: int = 25
+  test_per_class: int = 100
+  N: int = 3
+  chunk: int | None = None
+
+  def to_json(self) -> dict[str, Any]:
+    return dataclasses.asdict(self)
+
+  def budget_(self) -> base.Budget:
+    return base.Budget(self.budget, self.patience, self.target_cost)
+
+  def problem(self, name: str) -> problems.Problem:
+    return problems.Problem(
+        name, max(self.T), self.n_per_class, self.test_per_class,
+        tasks.Noise(self.noise_kind, self.noise_scale), self.N)
+
+  def hp(self, method: str) -> dict[str, Any]:
+    return {k: v for m, k, v in self.hparams if m == method}
+
+
+DEFAULT = Settings()
+# The paper's scale: spans 10..100 and 100 trials per cell (about 2 hours on
+# 2 CPU cores; the budget lets annealing run its 10^1.8-fold longer course).
+PAPER = Settings(T=(10, 20, 30, 40, 50, 60, 80, 100), trials=100,
+                 budget=100000, patience=20000)
+TESTING = Settings(problems=("latch", "parity"), methods=("bptt",), T=(4, 8),
+                   trials=4, budget=60, patience=60)
+
+
+def trial(key: jax.Array, swept, *, problem: problems.Problem, method: str,
+          budget: base.Budget, hp) -> dict[str, jax.Array]:
+  """One trial at span ``swept["T"]``: draw, train, test."""
+  fit, test, theta0 = problem.draw(key, swept["T"])
+  r = methods.get(method).solve(jax.random.fold_in(key, 1), fit, theta0,
+                                budget, dict(hp))
+  test_eval = test.evaluate(r.theta)
+  return {"final_error": r.error, "test_error": test_eval.error,
+          "cost": r.cost, "test_cost": test_eval.cost,
+          "evaluations": r.evaluations, "solved": r.solved, "stuck": r.stuck,
+          "diverged": r.diverged}
+
+
+def root_key(settings: Settings, problem: str) -> jax.Array:
+  return jax.random.fold_in(jax.random.key(settings.seed),
+                            problems.PROBLEMS.index(problem))
+
+
+def tag(problem: str, method: str) -> str:
+  return f"{problem}-{method}"
+
+
+def run(settings: Settings, options: SweepOptions | None = None):
+  """Runs every (problem, method) sweep; returns ``(table, runs, timing)``.
+
+  Returns None on a process other than 0 of a multi-process sweep.
+  """
+  budget = settings.budget_()
+  runs, compile_s, run_s = [], 0.0, 0.0
+  for pname in settings.problems:
+    problem = settings.problem(pname)
+    for mname in settings.methods:
+      fn = functools.partial(trial, problem=problem, method=mname,
+                             budget=budget, hp=tuple(settings.hp(mname).items()))
+      res = sweep.run(fn, {"T": np.asarray(settings.T, np.float64)},
+                      settings.trials, root_key(settings, pname),
+                      chunk=settings.chunk, block=BLOCK,
+                      **(options(tag(pname, mname)) if options else {}))
+      if res is None:
+        continue
+      compile_s += res.compile_s
+      run_s += res.run_s
+      rec = _concat(res.iter_chunks())
+      n = len(rec["run"])
+      rec = {"problem": np.full(n, pname), "method": np.full(n, mname),
+             "T": rec["T"].astype(np.int64), "trial": rec["trial"],
+             **{k: rec[k] for k in ("final_error", "test_error", "cost",
+                                    "test_cost", "evaluations", "solved",
+                                    "stuck", "diverged")}}
+      rec["presentations"] = rec["evaluations"].astype(np.int64) * (
+          2 * settings.n_per_class)
+      runs.append(rec)
+  if not runs:
+    return None
+  records = {k: np.concatenate([r[k] for r in runs]) for k in runs[0]}
+  return summarize(records), records, (compile_s, run_s)
+
+
+def _concat(parts) -> dict[str, np.ndarray]:
+  parts = list(parts)
+  out = {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in parts[0]}
+  out["T"] = np.asarray(out["T"])
+  return out
+
+
+def summarize(rec: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+  """One row per (problem, method, T): means, spreads and counts."""
+  keys = list(dict.fromkeys(zip(rec["problem"], rec["method"], rec["T"])))
+  cols: dict[str, list] = {k: [] for k in (
+      "problem", "method", "T", "trials", "final_error", "final_error_sd",
+      "test_error", "test_error_sd", "cost", "evaluations", "evaluations_sd",
+      "evaluations_median", "presentations", "solved", "solved_rate",
+      "solved_lo", "solved_hi", "evaluations_solved", "stuck", "diverged")}
+  for p, m, T in keys:
+    sel = (rec["problem"] == p) & (rec["method"] == m) & (rec["T"] == T)
+    ev = rec["evaluations"][sel].astype(np.float64)
+    solved = rec["solved"][sel].astype(bool)
+    n = int(sel.sum())
+    rate, _, lo, hi = binomial_interval(np.array([solved.sum()]), np.array([n]))
+    err, terr = rec["final_error"][sel], rec["test_error"][sel]
+    cols["problem"].append(p)
+    cols["method"].append(m)
+    cols["T"].append(int(T))
+    cols["trials"].append(n)
+    cols["final_error"].append(err.mean())
+    cols["final_error_sd"].append(err.std(ddof=1) if n > 1 else np.nan)
+    cols["test_error"].append(terr.mean())
+    cols["test_error_sd"].append(terr.std(ddof=1) if n > 1 else np.nan)
+    cols["cost"].append(rec["cost"][sel].mean())
+    cols["evaluations"].append(ev.mean())
+    cols["evaluations_sd"].append(ev.std(ddof=1) if n > 1 else np.nan)
+    cols["evaluations_median"].append(np.median(ev))
+    cols["presentations"].append(rec["presentations"][sel].mean())
+    cols["solved"].append(int(solved.sum()))
+    cols["solved_rate"].append(float(rate[0]))
+    cols["solved_lo"].append(float(lo[0]))
+    cols["solved_hi"].append(float(hi[0]))
+    cols["evaluations_solved"].append(ev[solved].mean() if solved.any()
+                                      else np.nan)
+    cols["stuck"].append(int(rec["stuck"][sel].sum()))
+    cols["diverged"].append(int(rec["diverged"][sel].sum()))
+  return {k: np.asarray(v) for k, v in cols.items()}
+
+
+def markdown(table: dict[str, np.ndarray], settings: Settings) -> str:
+  """Table I of the paper: final error and evaluations, methods x problems."""
+  Ts = sorted(set(table["T"].tolist()))
+  lines = [
+      "# Training methods compared (Bengio, Simard & Frasconi 1994, Table I)",
+      "",
+      f"{settings.trials} trials per cell; budget {settings.budget:,} function "
+      f"evaluations (one = cost over the {2 * settings.n_per_class} training "
+      f"sequences), stuck after {settings.patience:,} without improvement; "
+      f"solved = no training error and cost < {settings.target_cost:g}. "
+      f"Noise: {settings.noise_kind} {settings.noise_scale:g}; lengths uniform "
+      "in [T/2, T].",
+      "",
+      "Each cell: final training classification error (mean over trials) / "
+      "mean function evaluations; in brackets the fraction of trials solved.",
+      ""]
+  for p in dict.fromkeys(table["problem"]):
+    lines += [f"## {p}", "",
+              "| method | " + " | ".join(f"T = {T}" for T in Ts) + " |",
+              "|---|" + "---|" * len(Ts)]
+    for m in dict.fromkeys(table["method"]):
+      cells = []
+      for T in Ts:
+        sel = np.flatnonzero((table["problem"] == p) & (table["method"] == m)
+                             & (table["T"] == T))
+        if not len(sel):
+          cells.append("")
+          continue
+        i = sel[0]
+        cells.append(f"{table['final_error'][i]:.3f} / "
+                     f"{table['evaluations'][i]:,.0f} "
+                     f"({table['solved_rate'][i]:.2f})")
+      lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines.append("")
+  lines += ["## The paper's quoted numbers beside ours", "",
+            "| problem | method | paper: measure | paper | ours (mean evaluations"
+            " of solved trials at the largest T; all trials in brackets) |",
+            "|---|---|---|---|---|"]
+  Tmax = max(Ts)
+  for (p, m), (what, value) in PAPER_QUOTES.items():
+    sel = (table["problem"] == p) & (table["T"] == Tmax)
+    if m is not None:
+      sel &= table["method"] == m
+    if not sel.any():
+      ours = "not run"
+    else:
+      idx = np.flatnonzero(sel)
+      ours = "; ".join(
+          f"{table['method'][i]}: {table['evaluations_solved'][i]:,.0f} "
+          f"({table['evaluations'][i]:,.0f})" for i in idx)
+    lines.append(f"| {p} | {m or 'all'} | {what} | {value:,.0f} | {ours} |")
+  lines.append("")
+  return "\n".join(lines)
+
+
+def figure(table: dict[str, np.ndarray]):
+  """Per problem: final error versus T and evaluations versus T, log scales."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  probs = list(dict.fromkeys(table["problem"]))
+  fig, axes = plt.subplots(2, len(probs), figsize=(4.2 * len(probs), 6.4),
+                           squeeze=False, constrained_layout=True)
+  for j, p in enumerate(probs):
+    for m in dict.fromkeys(table["method"]):
+      sel = (table["problem"] == p) & (table["method"] == m)
+      T = table["T"][sel]
+      axes[0, j].plot(T, np.maximum(table["final_error"][sel], 1e-3), "o-",
+                      label=m)
+      axes[1, j].plot(T, table["evaluations"][sel], "o-", label=m)
+    axes[0, j].set_title(p)
+    for ax in axes[:, j]:
+      ax.set_xscale("log")
+      ax.set_yscale("log")
+      ax.set_xlabel("span T")
+    axes[0, j].set_ylabel("final training error (floor 1e-3)")
+    axes[1, j].set_ylabel("function evaluations")
+  axes[0, -1].legend(fontsize=8)
+  return fig
+
+
+def execute(settings: Settings, options: SweepOptions | None = None
+            ) -> Outcome | None:
+  """Runs the comparison with progress lines; tables, figure and report."""
+  out = run(settings, sweep_options(options, lambda t: f"{NAME} {t}"))
+  if out is None:
+    return None
+  table, records, (compile_s, run_s) = out
+  lines = [f"{NAME}: {len(settings.problems)} problems x {len(settings.methods)}"
+           f" methods x {len(settings.T)} spans x {settings.trials} trials "
+           f"(compile {compile_s:.1f} s, run {run_s:.1f} s)",
+           f"{'problem':13s} {'method':21s} {'T':>4s} {'error':>6s} "
+           f"{'test':>6s} {'evals':>9s} {'solved':>7s} {'stuck':>5s} {'div':>4s}"]
+  for i in range(len(table["T"])):
+    lines.append(
+        f"{table['problem'][i]:13s} {table['method'][i]:21s} {table['T'][i]:4d} "
+        f"{table['final_error'][i]:6.3f} {table['test_error'][i]:6.3f} "
+        f"{table['evaluations'][i]:9.0f} {table['solved_rate'][i]:7.2f} "
+        f"{table['stuck'][i]:5d} {table['diverged'][i]:4d}")
+  meta = {"compile_s": compile_s, "run_s": run_s,
+          "runs": int(table["trials"].sum()),
+          "sweep": {"block": BLOCK, "chunk": settings.chunk},
+          "hparams": {m: {**methods.get(m).DEFAULTS, **settings.hp(m)}
+                      for m in settings.methods}}
+  return Outcome({"": table, "runs": records}, figure(table),
+                 "\n".join(lines), meta, markdown(table, settings))
+
+
+# ---------------------------------------------------------------------------
+# Flags.
+
+def _names(text: str | None, flag: str, valid, default) -> tuple[str, ...]:
+  if text is None:
+    return tuple(default)
+  names = tuple(t.strip() for t in text.split(",") if t.strip())
+  if not names:
+    raise FlagError(flag, f"empty; choose from {', '.join(valid)}")
+  for n in names:
+    if n not in valid:
+      raise FlagError(flag, f"unknown {n!r}; choose from {', '.join(valid)}")
+  if len(set(names)) != len(names):
+    raise FlagError(flag, f"names must be distinct, got {text!r}")
+  return names
+
+
+def _hparams(text: str | None, chosen) -> tuple:
+  if text is None or not text.strip():
+    return ()
+  out = []
+  for item in text.split(","):
+    lhs, eq, value = item.partition("=")
+    method, dot, name = lhs.strip().partition(".")
+    if not (eq and dot and name and value.strip()):
+      raise FlagError("hparams", f"expected method.name=value, got {item!r}")
+    if method not in methods.available():
+      raise FlagError("hparams", f"unknown method {method!r}; choose from "
+                      f"{', '.join(methods.available())}")
+    defaults = methods.get(method).DEFAULTS
+    if name not in defaults:
+      raise FlagError("hparams", f"{method} has no {name!r}; known: "
+                      f"{', '.join(sorted(defaults))}")
+    kind = type(defaults[name])
+    try:
+      v = (value.strip() if kind is str else
+           int(value) if kind is int else float(value))
+    except ValueError:
+      raise FlagError("hparams", f"{method}.{name} needs a {kind.__name__}, "
+                      f"got {value!r}") from None
+    if kind is not str and not math.isfinite(v):
+      raise FlagError("hparams", f"{method}.{name} must be finite")
+    out.append((method, name, v))
+  return tuple(out)
+
+
+def settings_from_flags(fv) -> Settings:
+  """Validated settings from the flag values (``FlagError`` otherwise)."""
+  base_s = PAPER if fv.paper else DEFAULT
+  get = lambda flag, default: default if getattr(fv, flag) is None else getattr(fv, flag)
+  probs = _names(fv.problems, "problems", problems.PROBLEMS, base_s.problems)
+  meths = _names(fv.methods, "methods", methods.available(),
+                 [m for m in base_s.methods if m in methods.available()])
+  T = (parse_grid(fv.T_values, "T_values", integer=True)
+       if fv.T_values is not None else base_s.T)
+  if min(T) < 2:
+    raise FlagError("T_values", f"every T must be >= 2, got {min(T)}")
+  N = base_s.N
+  if "two_sequence" in probs and tasks.half_length(min(T)) < N:
+    raise FlagError("T_values", f"two_sequence needs T/2 >= N = {N} (its "
+                    f"prefix), got T = {min(T)}")
+  checks = {"trials": 1, "budget": 1, "patience": 1, "n_per_class": 1,
+            "test_per_class": 1}
+  vals = {}
+  for flag, low in checks.items():
+    v = get(flag, getattr(base_s, flag))
+    if v < low:
+      raise FlagError(flag, f"must be >= {low}, got {v}")
+    vals[flag] = v
+  target = get("target_cost", base_s.target_cost)
+  if not (math.isfinite(target) and target > 0):
+    raise FlagError("target_cost", f"must be > 0, got {target}")
+  kind = get("noise_kind", base_s.noise_kind)
+  if kind not in tasks.NOISE_KINDS:
+    raise FlagError("noise_kind", f"must be one of {', '.join(tasks.NOISE_KINDS)}"
+                    f", got {kind!r}")
+  scale = get("noise_scale", base_s.noise_scale)
+  if not (math.isfinite(scale) and 0 <= scale <= 1):
+    raise FlagError("noise_scale", f"must be in [0, 1], got {scale}")
+  if fv.chunk is not None and fv.chunk < 1:
+    raise FlagError("chunk", f"must be >= 1, got {fv.chunk}")
+  return dataclasses.replace(
+      base_s, problems=probs, methods=meths, T=tuple(int(t) for t in T),
+      seed=fv.seed, target_cost=float(target), hparams=_hparams(fv.hparams, meths),
+      noise_kind=kind, noise_scale=float(scale), chunk=fv.chunk, **vals)
