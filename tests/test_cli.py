@@ -186,3 +186,33 @@ def test_gradients_end_to_end(tmp_path):
     assert (tmp_path / f).exists(), f
   decay = results.read_csv(tmp_path / "gradients_decay.csv")
   assert {"w", "measured_rate", "predicted_rate", "rel_error"} <= set(decay)
+
+
+@pytest.mark.parametrize("args", [
+    ["compare", "--problems=xor"], ["compare", "--methods=newton"],
+    ["compare", "--T_values=4"], ["compare", "--budget=0"],
+    ["compare", "--noise_scale=2"], ["guessing", "--runs=0"],
+    ["guessing", "--weight_range=5,1"], ["guessing", "--variants=latch9"],
+])
+def test_compare_and_guessing_reject_bad_input_with_status_2(tmp_path, args):
+  out = tmp_path / "out"
+  p = vanishing(*args, f"--out_dir={out}")
+  assert p.returncode == 2, p.stderr
+  lines = p.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith(f"error: --{args[1][2:].split('=')[0]}"), p.stderr
+  assert not out.exists()
+
+
+def test_compare_end_to_end(tmp_path):
+  p = vanishing("compare", "--problems=latch,parity", "--methods=bptt",
+                "--T_values=4,6", "--trials=4", "--budget=40",
+                f"--out_dir={tmp_path}")
+  assert p.returncode == 0, p.stderr
+  for f in ("compare.csv", "compare_runs.csv", "compare.md", "compare.png",
+            "compare.json"):
+    assert (tmp_path / f).exists(), f
+  table = results.read_csv(tmp_path / "compare.csv")
+  assert {"problem", "method", "T", "trials", "final_error", "evaluations",
+          "presentations"} <= set(table)
+  assert len(table["T"]) == 4
+  assert "| bptt |" in (tmp_path / "compare.md").read_text()

@@ -1,0 +1,113 @@
+"""Function evaluations per second of every training method.
+
+For each method (any name in ``vanishing.methods.available()``) and problem,
+``--trials`` independent trials of ``--evaluations`` function evaluations at
+span ``--T``, vmapped and jitted as the ``compare`` experiment runs them:
+each trial draws its training set and initial point, then ``solve`` runs
+with its default hyper-parameters and ``base.Budget(evaluations=N,
+patience=N)``, so only a solved trial stops early. ``--hp METHOD.KEY=VALUE``
+(repeatable) overrides one hyper-parameter of one method.
+
+    python benchmarks/methods_speed.py [--T 50] [--trials 64]
+        [--evaluations 200] [--methods bptt,pseudo_newton]
+        [--problems parity,two_sequence] [--hp pseudo_newton.curvature=exact]
+
+evaluations/s = evaluations counted over all trials (``Result.evaluations``)
+/ run seconds, compile time apart (timed by ahead-of-time lowering and
+compilation). What one evaluation costs differs between methods (a cost
+alone, or with its gradient, or with gradient and curvature): this is the
+wall-clock price of the paper's unit on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import jax
+import numpy as np
+
+from vanishing import methods, problems
+from vanishing.methods import base
+
+
+def parse_hp(items: list[str]) -> dict[str, dict]:
+  """``["m.key=value", ...]`` -> ``{m: {key: value}}`` (int, float or str)."""
+  out: dict[str, dict] = {}
+  for item in items:
+    target, _, value = item.partition("=")
+    name, _, key = target.partition(".")
+    if not (name and key and value):
+      raise SystemExit(f"--hp wants METHOD.KEY=VALUE, got {item!r}")
+    for kind in (int, float, str):
+      try:
+        parsed = kind(value)
+        break
+      except ValueError:
+        continue
+    out.setdefault(name, {})[key] = parsed
+  return out
+
+
+def measure(name: str, problem: problems.Problem, trials: int,
+            evaluations: int, seed: int = 0, hp: dict | None = None) -> dict:
+  """Compile and run seconds, evaluations counted and solved fraction."""
+  m = methods.get(name)
+  budget = base.Budget(evaluations=evaluations, patience=evaluations)
+
+  def trial(key):
+    fit, _, theta0 = problem.draw(key)
+    r = m.solve(jax.random.fold_in(key, 1), fit, theta0, budget, hp)
+    return r.evaluations, r.solved, r.diverged
+
+  keys = jax.random.split(jax.random.key(seed), trials)
+  t0 = time.perf_counter()
+  compiled = jax.jit(jax.vmap(trial)).lower(keys).compile()
+  compile_s = time.perf_counter() - t0
+  t0 = time.perf_counter()
+  evals, solved, diverged = jax.block_until_ready(compiled(keys))
+  run_s = time.perf_counter() - t0
+  total = int(np.sum(evals))
+  return {"compile_s": compile_s, "run_s": run_s, "evaluations": total,
+          "rate": total / run_s, "solved": float(np.mean(solved)),
+          "diverged": float(np.mean(diverged))}
+
+
+def main():
+  ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  ap.add_argument("--T", type=int, default=50)
+  ap.add_argument("--trials", type=int, default=64)
+  ap.add_argument("--evaluations", type=int, default=200)
+  ap.add_argument("--methods", default=",".join(methods.available()),
+                  help="comma-separated; default: every available method")
+  ap.add_argument("--problems", default="parity,two_sequence")
+  ap.add_argument("--seed", type=int, default=0)
+  ap.add_argument("--hp", action="append", default=[],
+                  help="METHOD.KEY=VALUE, e.g. pseudo_newton.curvature=exact")
+  args = ap.parse_args()
+  hps = parse_hp(args.hp)
+  names = [s for s in args.methods.split(",") if s]
+  for name in names:
+    methods.get(name)  # fail early on an unknown name
+  print(f"device: {jax.devices()[0].device_kind}; T = {args.T}, "
+        f"{args.trials} trials x {args.evaluations} evaluations budget"
+        + (f"; hp {hps}" if hps else ""))
+  print(f"{'method':<22}{'problem':<14}{'compile s':>10}{'run s':>9}"
+        f"{'evals':>9}{'evals/s':>11}{'solved':>8}{'diverged':>9}")
+  for pname in args.problems.split(","):
+    problem = problems.Problem(pname, args.T)
+    for name in names:
+      try:
+        r = measure(name, problem, args.trials, args.evaluations, args.seed,
+                    hps.get(name))
+      except Exception as e:  # a method under construction: report, go on
+        print(f"{name:<22}{pname:<14} failed: {type(e).__name__}: {e}",
+              flush=True)
+        continue
+      print(f"{name:<22}{pname:<14}{r['compile_s']:>10.1f}{r['run_s']:>9.2f}"
+            f"{r['evaluations']:>9d}{r['rate']:>11.4g}{r['solved']:>8.2f}"
+            f"{r['diverged']:>9.2f}", flush=True)
+
+
+if __name__ == "__main__":
+  main()

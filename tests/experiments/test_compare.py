@@ -1,0 +1,104 @@
+import dataclasses
+import types
+
+import numpy as np
+import pytest
+
+from vanishing import methods
+from vanishing.experiments import compare
+from vanishing.validation import FlagError
+
+COLUMNS = {"problem", "method", "T", "trials", "final_error", "test_error",
+           "evaluations", "presentations", "solved", "stuck", "diverged"}
+
+
+def flags(**kw):
+  fv = dict(paper=False, problems=None, methods=None, T_values=None,
+            trials=None, budget=None, patience=None, target_cost=None,
+            hparams=None, noise_kind=None, noise_scale=None, n_per_class=None,
+            test_per_class=None, seed=0, chunk=None)
+  fv.update(kw)
+  return types.SimpleNamespace(**fv)
+
+
+@pytest.fixture(scope="module")
+def testing_run():
+  return compare.run(compare.TESTING)
+
+
+def test_table_has_a_row_per_problem_method_and_span(testing_run):
+  table, runs, _ = testing_run
+  st = compare.TESTING
+  assert COLUMNS <= set(table)
+  assert len(table["T"]) == len(st.problems) * len(st.methods) * len(st.T)
+  assert np.all(table["trials"] == st.trials)
+  assert len(runs["trial"]) == len(table["T"]) * st.trials
+  # Presentations are evaluations times the training-set size.
+  np.testing.assert_array_equal(runs["presentations"],
+                                runs["evaluations"] * 2 * st.n_per_class)
+  assert np.all(runs["evaluations"] <= st.budget)
+
+
+def test_markdown_lays_out_table_one_with_the_papers_numbers(testing_run):
+  table, _, _ = testing_run
+  md = compare.markdown(table, compare.TESTING)
+  assert "## latch" in md and "## parity" in md
+  assert "| bptt |" in md and "T = 8" in md
+  assert "810,000" in md and "54,000" in md and "1,600" in md
+  fig = compare.figure(table)
+  assert fig.axes[0].get_xscale() == "log"
+
+
+def test_a_problems_trials_do_not_depend_on_the_others(testing_run):
+  table, _, _ = testing_run
+  alone, _, _ = compare.run(dataclasses.replace(compare.TESTING,
+                                                problems=("parity",)))
+  sel = table["problem"] == "parity"
+  for k in ("final_error", "evaluations", "test_error"):
+    np.testing.assert_array_equal(table[k][sel], alone[k])
+
+
+def test_same_seed_same_numbers(testing_run):
+  again, _, _ = compare.run(compare.TESTING)
+  for k in ("final_error", "evaluations", "cost"):
+    np.testing.assert_array_equal(testing_run[0][k], again[k])
+
+
+def test_flag_defaults():
+  st = compare.settings_from_flags(flags())
+  assert st.problems == compare.DEFAULT.problems
+  assert set(st.methods) == set(methods.available())
+  assert compare.settings_from_flags(flags(paper=True)).trials == compare.PAPER.trials
+  st = compare.settings_from_flags(flags(hparams="bptt.lr=0.1,bptt.optimizer=sgd",
+                                         T_values="8,16"))
+  assert st.hp("bptt") == {"lr": 0.1, "optimizer": "sgd"} and st.T == (8, 16)
+
+
+@pytest.mark.parametrize("kw,message", [
+    (dict(problems="latch,xor"), "--problems: unknown 'xor'; choose from latch"),
+    (dict(methods="bptt,newton"), "--methods: unknown 'newton'; choose from bptt"),
+    (dict(T_values="1,10"), "--T_values: every T must be >= 2"),
+    (dict(T_values="4,10"), "--T_values: two_sequence needs T/2 >= N"),
+    (dict(T_values="10.5"), "--T_values: values must be integers"),
+    (dict(trials=0), "--trials: must be >= 1"),
+    (dict(budget=0), "--budget: must be >= 1"),
+    (dict(budget=-5), "--budget: must be >= 1"),
+    (dict(patience=0), "--patience: must be >= 1"),
+    (dict(noise_scale=1.5), "--noise_scale: must be in [0, 1]"),
+    (dict(noise_scale=-0.1), "--noise_scale: must be in [0, 1]"),
+    (dict(noise_kind="laplace"), "--noise_kind: must be one of"),
+    (dict(target_cost=0.0), "--target_cost: must be > 0"),
+    (dict(hparams="bptt.eta=1"), "--hparams: bptt has no 'eta'"),
+    (dict(hparams="sgd.lr=1"), "--hparams: unknown method 'sgd'"),
+    (dict(hparams="bptt.lr=fast"), "--hparams: bptt.lr needs a float"),
+    (dict(hparams="lr=1"), "--hparams: expected method.name=value"),
+])
+def test_bad_flags_name_the_flag(kw, message):
+  with pytest.raises(FlagError) as e:
+    compare.settings_from_flags(flags(**kw))
+  assert str(e.value).startswith(message), str(e.value)
+
+
+def test_parity_at_T_4_is_allowed_without_two_sequence():
+  st = compare.settings_from_flags(flags(T_values="4", problems="parity"))
+  assert st.T == (4,)

@@ -1,0 +1,126 @@
+import dataclasses
+import json
+import types
+
+import numpy as np
+import pytest
+
+from vanishing.experiments import common
+from vanishing.experiments import guessing
+from vanishing.validation import FlagError
+
+FLAGS = ("variants", "runs", "max_trials", "weight_range", "input_noise",
+         "length_range", "n_per_class", "test_per_class", "chunk")
+
+
+def flag_values(**given):
+  fv = types.SimpleNamespace(**{f: None for f in FLAGS}, seed=0, paper=False)
+  for k, v in given.items():
+    setattr(fv, k, v)
+  return fv
+
+
+def test_defaults_and_paper_preset_from_flags():
+  assert guessing.settings_from_flags(flag_values()) == guessing.DEFAULT
+  st = guessing.settings_from_flags(flag_values(paper=True, seed=4, runs=3))
+  assert st == dataclasses.replace(guessing.PAPER, seed=4, runs=3)
+  st = guessing.settings_from_flags(flag_values(
+      variants="parity_a2,latch1", weight_range="-5,5", length_range="50,60",
+      input_noise="none", max_trials=7))
+  assert st.variants == ("parity_a2", "latch1")
+  assert st.weight_range == (-5.0, 5.0) and st.length_range == (50, 60)
+  assert st.input_noise == "none" and st.max_trials == 7
+  assert json.loads(json.dumps(st.to_json()))["weight_range"] == [-5.0, 5.0]
+
+
+@pytest.mark.parametrize("flag,value", [
+    ("weight_range", "5,1"), ("weight_range", "1,1"), ("weight_range", "a,b"),
+    ("weight_range", "1"), ("weight_range", "-inf,1"),
+    ("runs", 0), ("max_trials", 0), ("n_per_class", 0), ("test_per_class", -1),
+    ("variants", "parity_a3"), ("variants", ""), ("variants", "latch1,latch1"),
+    ("input_noise", "gaussian"),
+    ("length_range", "600,500"), ("length_range", "0,5"), ("length_range", "5"),
+    ("length_range", "5.5,6"), ("chunk", 0)])
+def test_bad_flag_values_name_their_flag(flag, value):
+  with pytest.raises(FlagError, match=f"^--{flag}: "):
+    guessing.settings_from_flags(flag_values(**{flag: value}))
+
+
+def test_unknown_variant_message_lists_the_valid_ones():
+  with pytest.raises(FlagError) as e:
+    guessing.settings_from_flags(flag_values(variants="latch1,parity"))
+  assert all(v in str(e.value) for v in guessing.VARIANTS)
+
+
+def test_parameter_counts_of_the_networks():
+  counts = {v: guessing.net(v).size for v in guessing.VARIANTS}
+  assert counts == {"latch1": 3, "latch2": 3, "parity_a1": 7, "parity_a2": 53,
+                    "parity_a2_noself": 43}
+  a2 = np.asarray(guessing.parity_a2().W_free)
+  assert a2[:10].sum(axis=1).tolist() == [2] * 10  # itself and the output
+  assert a2[10].all()  # the output sees every unit
+  noself = np.asarray(guessing.parity_a2(self_loops=False).W_free)
+  assert not np.diag(noself)[:10].any()
+  assert guessing.parity_a1(2).size == 9 + 3 + 2
+
+
+@pytest.fixture(scope="module")
+def testing_outcome():
+  return guessing.execute(guessing.TESTING)
+
+
+def test_testing_run_gives_the_documented_tables(testing_outcome, tmp_path):
+  out, st = testing_outcome, guessing.TESTING
+  table = out.tables[""]
+  assert tuple(table) == guessing.SUMMARY_COLUMNS
+  assert table["variant"].tolist() == ["latch1", "parity_a1"]
+  assert table["input_noise"].tolist() == ["gaussian", "uniform"]
+  np.testing.assert_array_equal(table["solved"] + table["censored"], st.runs)
+  runs = list(out.tables["runs"])
+  rows = {c: np.concatenate([p[c] for p in runs]) for c in guessing.RUN_COLUMNS}
+  assert len(rows["run"]) == 2 * st.runs
+  for i, v in enumerate(table["variant"]):
+    sel = rows["variant"] == v
+    solved = rows["solved"][sel].astype(bool)
+    assert table["censored"][i] == (~solved).sum()
+    # Censored runs made every allowed draw and have no test error.
+    assert np.all(rows["trials"][sel][~solved] == st.max_trials)
+    assert np.all(np.isnan(rows["test_error_tol"][sel][~solved]))
+    if solved.any():
+      assert table["trials_median"][i] == np.median(rows["trials"][sel][solved])
+      assert table["trials_max"][i] == rows["trials"][sel][solved].max()
+  assert out.figure.axes[0].get_xscale() == "log"
+  header = next(l for l in out.markdown.splitlines() if l.startswith("| variant"))
+  assert "published" not in header and "| latch1 |" in out.markdown
+  out.tables["runs"] = iter(runs)
+  written = common.write_outputs(tmp_path, guessing.NAME, guessing.TABLES, out, {})
+  assert {p.name for p in written} >= {"guessing.csv", "guessing_runs.csv",
+                                       "guessing.md", "guessing.png"}
+
+
+def test_censored_runs_are_counted_not_dropped(testing_outcome):
+  # TESTING's parity A1 (200 draws; A1 needs about 800 at lengths 500..600
+  # without noise) leaves runs unsolved: they count as censored, their
+  # draws enter trials_per_solution, and they stay out of the trial
+  # statistics.
+  table = testing_outcome.tables[""]
+  i = table["variant"].tolist().index("parity_a1")
+  assert table["runs"][i] == guessing.TESTING.runs
+  assert table["censored"][i] >= 1
+  assert table["censored"][i] + table["solved"][i] == table["runs"][i]
+  if table["solved"][i] == 0:
+    assert np.isnan(table["trials_mean"][i])
+    assert np.isnan(table["trials_per_solution"][i])
+
+
+def test_same_seed_same_numbers(testing_outcome):
+  st = dataclasses.replace(guessing.TESTING, variants=("latch1",))
+  a, records, _ = guessing.run(st)
+  first = testing_outcome.tables[""]
+  # Same seed, same numbers; latch1's sweep does not depend on which other
+  # variants run with it.
+  for c in ("solved", "trials_mean", "trials_median", "trials_max",
+            "test_error_mid"):
+    np.testing.assert_array_equal(a[c], first[c][:1])
+  trials = np.concatenate([r["trials"] for r in records])
+  assert len(set(trials.tolist())) > 1  # each run has its own draws

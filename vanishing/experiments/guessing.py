@@ -1,0 +1,578 @@
+"""Random weight guessing on long-lag problems (Hochreiter, Schmidhuber &
+Bengio 2001; spec section 6).
+
+"Use guessing as a first test of a benchmark problem's difficulty": draw all
+weights i.i.d. uniform in [-100, 100] until the training set is solved; a
+*trial* is one weight draw. Each run has its own training set, test set (the
+same size) and stream of draws; its result is the number of trials to
+solution (``vanishing.methods.guessing``), or *censored* when ``max_trials``
+draws never solved it. The found weights are then scored on the test set.
+
+Variants (``net(variant)`` builds each with ``cells.Net``):
+
+* ``latch1``: the 3-parameter latch (self-weight, one free initial input per
+  class), targets +-0.8, Gaussian noise of variance 0.2 on every element but
+  the first;
+* ``latch2``: first input 1.0 (class 0) / -1.0 (class 1), targets +-1, one
+  tanh unit with free self, input and bias weights (3 parameters), same
+  noise;
+* ``parity_a1``: 1 input, 1 logistic output, 1 hidden tanh unit, fully
+  recurrent, hidden biased (7 parameters); +-1 inputs, targets 1.0 (odd,
+  class 0) / 0.0 (even);
+* ``parity_a2``: 10 hidden units, each seeing the input, the output and
+  itself; the output sees the input, every unit and itself; all biased (53);
+* ``parity_a2_noself``: A2 without the hidden self-connections (43).
+
+Success criteria: parity, HS2001's "absolute error at the end < 0.1" on
+every training sequence; latch, every training sequence classified
+correctly (the target's side of 0), ``Settings.latch_criterion``. Latch I
+cannot meet the 0.1 rule: weights of order 100 saturate its unit at +-1,
+0.2 from the targets +-0.8, and the variance-0.2 noise on the last input
+alone moves tanh's argument by sd 0.45 against a window 0.6 wide.
+
+Lengths: uniform in ``length_range`` (HS2001's 500..600 for parity) for
+every variant; the specification gives no latch lengths, so the latch runs
+use the same range. Parity runs with and without uniform input noise on
+[-0.2, 0.2] (``input_noise``); the latch variants always have their
+Gaussian noise.
+
+Activations start at 0 for every sequence. The output unit reads the hidden
+units' states of the same step (``Settings.order = "layered"``; see
+``vanishing.methods.guessing.outputs``): with simultaneous updates no
+saturated A1 net computes parity (0 of 160,000 draws solved it, against
+all 8 runs within 1,621 draws layered).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import warnings
+from typing import Any, Iterator, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vanishing import cells, sweep, tasks
+from vanishing.experiments.common import Outcome, SweepOptions, sweep_options
+from vanishing.methods import base, guessing
+from vanishing.validation import FlagError
+
+NAME = "guessing"
+TABLES = ("", "runs")  # guessing.csv, guessing_runs.csv
+
+VARIANTS = ("latch1", "latch2", "parity_a1", "parity_a2", "parity_a2_noself")
+INPUT_NOISES = ("none", "uniform", "both")
+LATCH_CRITERIA = ("midpoint", "tolerance")
+# Stable ids for the per-configuration keys (never reorder; append only).
+_NOISE_IDS = {"none": 0, "uniform": 1, "gaussian": 2}
+
+# Runs vmapped together. A block's while loop lasts until its slowest run
+# stops (trials to solution are roughly geometric, so the maximum of a block
+# grows with its width), while the candidate batch (Settings.batch x 100
+# sequences) already fills the CPU's vector units: one run per block wastes
+# nothing. Results depend on neither the block nor the chunk.
+BLOCK = 1
+# At most CHUNK runs per compiled call and per chunk file: a progress line
+# and a resume point every few runs (Settings.chunk / --chunk overrides it).
+CHUNK = 8
+
+
+def chunk_size(settings: "Settings") -> int:
+  """Runs per chunk: ``settings.chunk``, else the fewest chunks of at most
+  ``CHUNK`` runs, equal in size, so little padding is computed (the last
+  chunk is padded with copies of the last run: 10 runs in chunks of 8
+  computed 16, in chunks of 5 exactly 10)."""
+  if settings.chunk:
+    return settings.chunk
+  n = -(-settings.runs // CHUNK)
+  return -(-settings.runs // n)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """Settings of the guessing experiment (also the chunk stores' manifest).
+
+  Attributes:
+    variants: entries of ``VARIANTS``.
+    runs: independent runs per configuration (own data, own draws).
+    max_trials: weight draws per run before it is reported as censored.
+    weight_range: ``(low, high)`` of the uniform weight draws.
+    input_noise: parity input noise: ``none``, ``uniform`` (on
+      [-parity_noise, parity_noise]) or ``both`` (two configurations). The
+      latch variants always have Gaussian noise of variance ``latch_noise``.
+    length_range: ``(min, max)`` sequence lengths, uniform on the integers,
+      for every variant.
+    n_per_class: training sequences per class.
+    test_per_class: test sequences per class.
+    seed: root seed.
+    chunk: runs per compiled call (None: ``chunk_size``); never changes
+      results.
+    batch: candidates evaluated together; never changes results.
+    tolerance: the success tolerance, ``|y - d| < tolerance``.
+    latch_criterion: ``midpoint`` (classified correctly) or ``tolerance``
+      for the latch variants; parity always uses ``tolerance``.
+    order: ``layered`` or ``simultaneous`` unit updates.
+    latch_noise: Gaussian noise variance of the latch variants.
+    parity_noise: half-width of the parity variants' uniform noise.
+    block: runs vmapped together; results do not depend on it.
+  """
+  variants: tuple[str, ...] = VARIANTS
+  runs: int = 10
+  max_trials: int = 5_000
+  weight_range: tuple[float, float] = (-100.0, 100.0)
+  input_noise: str = "both"
+  length_range: tuple[int, int] = (500, 600)
+  n_per_class: int = 50
+  test_per_class: int = 50
+  seed: int = 0
+  chunk: int | None = None
+  batch: int = 32
+  tolerance: float = 0.1
+  latch_criterion: str = "midpoint"
+  order: str = "layered"
+  latch_noise: float = 0.2
+  parity_noise: float = 0.2
+  block: int = BLOCK
+
+  def __post_init__(self):
+    bad = [v for v in self.variants if v not in VARIANTS]
+    if bad or not self.variants:
+      raise ValueError(f"variants must be among {VARIANTS}, got {self.variants}")
+    if self.input_noise not in INPUT_NOISES:
+      raise ValueError(f"input_noise must be one of {INPUT_NOISES}")
+    if self.latch_criterion not in LATCH_CRITERIA:
+      raise ValueError(f"latch_criterion must be one of {LATCH_CRITERIA}")
+    if self.order not in guessing.ORDERS:
+      raise ValueError(f"order must be one of {guessing.ORDERS}")
+    if not self.weight_range[0] < self.weight_range[1]:
+      raise ValueError(f"weight_range needs low < high, got {self.weight_range}")
+    if not 1 <= self.length_range[0] <= self.length_range[1]:
+      raise ValueError(f"length_range needs 1 <= min <= max, got {self.length_range}")
+    for f in ("runs", "max_trials", "n_per_class", "test_per_class", "batch",
+              "block"):
+      if getattr(self, f) < 1:
+        raise ValueError(f"{f} must be >= 1, got {getattr(self, f)}")
+
+  def to_json(self) -> dict[str, Any]:
+    return dataclasses.asdict(self)
+
+  def configurations(self) -> list[tuple[str, str]]:
+    """``(variant, noise kind)`` of every sweep, in table order."""
+    parity = {"none": ("none",), "uniform": ("uniform",),
+              "both": ("none", "uniform")}[self.input_noise]
+    return [(v, n) for v in self.variants
+            for n in (("gaussian",) if v.startswith("latch") else parity)]
+
+
+# 10 runs, censored at 5,000 draws: 117 s wall, 103 s CPU on the shared
+# 2-core CPU (load average 4), 46 s of it compiling the 8 sweeps; A2 with
+# noise is then censored in every run (0 solved in 160,000 draws).
+DEFAULT = Settings()
+# The full scale: 100 runs per configuration (HS2001 report means and
+# medians over many runs), censored at a million draws. A2 with noise
+# dominates: about 1 solution in 3e5 draws here, so hours on 2 CPU cores.
+PAPER = Settings(runs=100, max_trials=1_000_000)
+# Seconds, for the tests: short sequences, a few runs.
+TESTING = Settings(variants=("latch1", "parity_a1"), runs=4, max_trials=200,
+                   input_noise="uniform", length_range=(8, 12), n_per_class=5,
+                   test_per_class=5, batch=16)
+
+
+# ---------------------------------------------------------------------------
+# Networks and data.
+
+def _net(n: int, W_free, v_free, b_free, output: int, output_fn: str,
+         name: str) -> cells.Net:
+  return cells.Net(n, tuple(tuple(bool(x) for x in r) for r in W_free),
+                   tuple(bool(x) for x in v_free), (0.0,) * n,
+                   tuple(bool(x) for x in b_free), output, output_fn=output_fn,
+                   name=name)
+
+
+def parity_a1(n_hidden: int = 1) -> cells.Net:
+  """HS2001's A1: units 0..n-1 hidden (tanh), unit n the logistic output;
+  every unit sees the input and every unit; hidden units biased
+  (``(n+1)^2 + (n+1) + n`` parameters: 7 at n = 1)."""
+  n = n_hidden + 1
+  return _net(n, np.ones((n, n)), np.ones(n), np.arange(n) < n_hidden,
+              n_hidden, "logistic", f"parity_a1_n{n_hidden}")
+
+
+def parity_a2(n_hidden: int = 10, self_loops: bool = True) -> cells.Net:
+  """HS2001's A2: each hidden unit sees the input, the output and (with
+  ``self_loops``) itself; the output unit sees the input, every unit and
+  itself; all biased (53 parameters at n = 10, 43 without self-loops)."""
+  n, out = n_hidden + 1, n_hidden
+  W = np.zeros((n, n), bool)
+  W[:n_hidden, out] = True
+  if self_loops:
+    W[np.arange(n_hidden), np.arange(n_hidden)] = True
+  W[out, :] = True
+  return _net(n, W, np.ones(n), np.ones(n), out, "logistic",
+              "parity_a2" if self_loops else "parity_a2_noself")
+
+
+def latch2_net() -> cells.Net:
+  """Latch variant II: one tanh unit with free self, input and bias
+  weights (3 parameters)."""
+  return _net(1, [[True]], [True], [True], 0, "tanh", "latch2")
+
+
+def net(variant: str) -> cells.Net:
+  """The network of ``variant``."""
+  return {"latch1": cells.latch_net, "latch2": latch2_net,
+          "parity_a1": parity_a1, "parity_a2": parity_a2,
+          "parity_a2_noself": functools.partial(parity_a2, self_loops=False),
+          }[variant]()
+
+
+def data(variant: str, key: jax.Array, n_per_class: int,
+         lengths: tuple[int, int], noise: tasks.Noise) -> tasks.SequenceBatch:
+  """``2 * n_per_class`` sequences of ``variant`` (class 0 first)."""
+  lo, hi = lengths
+  if variant == "latch1":
+    return tasks.latch(key, n_per_class, lo, hi, noise)
+  if variant == "latch2":
+    return tasks.latch(key, n_per_class, lo, hi, noise, first=(1.0, -1.0),
+                       targets=(1.0, -1.0))
+  return tasks.parity(key, n_per_class, lo, hi, noise, targets=(1.0, 0.0))
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+  """Static settings of one run (hashable; closed over by the sweep)."""
+  variant: str
+  noise_kind: str
+  lengths: tuple[int, int]
+  n_per_class: int
+  test_per_class: int
+  max_trials: int
+  low: float
+  high: float
+  batch: int
+  tolerance: float
+  criterion: str
+  order: str
+
+
+def run_config(settings: Settings, variant: str, noise_kind: str) -> RunConfig:
+  crit = ("tolerance" if variant.startswith("parity")
+          else settings.latch_criterion)
+  return RunConfig(variant, noise_kind, tuple(settings.length_range),
+                   settings.n_per_class, settings.test_per_class,
+                   settings.max_trials, float(settings.weight_range[0]),
+                   float(settings.weight_range[1]), settings.batch,
+                   settings.tolerance, crit, settings.order)
+
+
+def run_one(key: jax.Array, swept: Mapping[str, jax.Array], cfg: RunConfig
+            ) -> dict[str, jax.Array]:
+  """One run: guess until the training set is solved, score the test set.
+
+  ``swept["noise"]`` is the noise scale. Returns scalars: ``solved``,
+  ``trials`` (draws made: index of the solving draw + 1, or ``max_trials``),
+  ``train_cost`` (of the found weights; of the best draw if censored),
+  ``test_error_tol`` (fraction of test sequences with ``|y - d| >=
+  tolerance``) and ``test_error_mid`` (on the wrong side of the targets'
+  midpoint); both test errors are NaN for a censored run.
+  """
+  k_train, k_test, k_search = jax.random.split(key, 3)
+  noise = tasks.Noise(cfg.noise_kind, swept["noise"])
+  nt = net(cfg.variant)
+  train = data(cfg.variant, k_train, cfg.n_per_class, cfg.lengths, noise)
+  test = data(cfg.variant, k_test, cfg.test_per_class, cfg.lengths, noise)
+  hp = {"low": cfg.low, "high": cfg.high, "batch": cfg.batch,
+        "criterion": cfg.criterion, "tolerance": cfg.tolerance,
+        "order": cfg.order}
+  r = guessing.search(k_search, nt, train, base.Budget(evaluations=cfg.max_trials),
+                      hp)
+  y = guessing.outputs(nt, r.theta[None], test, cfg.order)[0]
+  score = lambda crit: jnp.where(r.solved, jnp.mean(guessing.failures(
+      y, test.targets, crit, cfg.tolerance)), jnp.nan)
+  return {"solved": r.solved, "trials": r.evaluations, "train_cost": r.cost,
+          "test_error_tol": score("tolerance"),
+          "test_error_mid": score("midpoint")}
+
+
+def tag(variant: str, noise_kind: str) -> str:
+  """The name of a configuration's sweep (its chunk store's subdirectory)."""
+  return f"{variant}_{noise_kind}"
+
+
+def _noise_scale(settings: Settings, kind: str) -> float:
+  return {"none": 0.0, "uniform": settings.parity_noise,
+          "gaussian": settings.latch_noise}[kind]
+
+
+# ---------------------------------------------------------------------------
+# Running and summarising.
+
+SUMMARY_COLUMNS = ("variant", "input_noise", "params", "criterion", "runs",
+                   "solved", "censored", "trials_mean", "trials_median",
+                   "trials_q25", "trials_q75", "trials_max",
+                   "trials_per_solution", "test_error", "test_error_tol",
+                   "test_error_mid")
+
+
+def summarize(variant: str, noise_kind: str, cfg: RunConfig,
+              rec: Mapping[str, np.ndarray]) -> dict[str, Any]:
+  """One summary row from a configuration's per-run records.
+
+  Trial statistics (mean, median, quartiles, max) are over *solved* runs
+  only; censored runs are counted apart. ``trials_per_solution`` = all draws
+  made (censored runs' included) / solved runs: the maximum-likelihood mean
+  of a geometric law with censoring. ``test_error`` is the mean over solved
+  runs of the test error under the run's own criterion.
+  """
+  solved = np.asarray(rec["solved"], bool)
+  trials = np.asarray(rec["trials"], float)
+  k = int(solved.sum())
+  t = trials[solved]
+  q = (np.percentile(t, [25, 50, 75]) if k else np.full(3, np.nan))
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore", RuntimeWarning)
+    tol = float(np.nanmean(rec["test_error_tol"])) if k else math.nan
+    mid = float(np.nanmean(rec["test_error_mid"])) if k else math.nan
+  return {"variant": variant, "input_noise": noise_kind,
+          "params": net(variant).size, "criterion": cfg.criterion,
+          "runs": len(solved), "solved": k, "censored": len(solved) - k,
+          "trials_mean": float(t.mean()) if k else math.nan,
+          "trials_median": float(q[1]), "trials_q25": float(q[0]),
+          "trials_q75": float(q[2]),
+          "trials_max": float(t.max()) if k else math.nan,
+          "trials_per_solution": float(trials.sum() / k) if k else math.nan,
+          "test_error": tol if cfg.criterion == "tolerance" else mid,
+          "test_error_tol": tol, "test_error_mid": mid}
+
+
+@dataclasses.dataclass(frozen=True)
+class Timing:
+  compile_s: float
+  run_s: float
+
+
+def run(settings: Settings, options: SweepOptions | None = None):
+  """One sweep per (variant, noise) configuration.
+
+  Returns ``(table, records, timing)``: the summary columns, an iterator of
+  per-run record pieces (with ``variant`` and ``input_noise`` columns), and
+  the summed timings; None on a process other than 0 of a multi-process
+  sweep. Configuration (v, n) draws from ``fold_in(fold_in(key(seed),
+  index of v in VARIANTS), id of n)``, so adding or removing a
+  configuration leaves the others unchanged.
+  """
+  rows, results = [], []
+  compile_s = run_s = 0.0
+  root = jax.random.key(settings.seed)
+  for variant, kind in settings.configurations():
+    cfg = run_config(settings, variant, kind)
+    key = jax.random.fold_in(jax.random.fold_in(root, VARIANTS.index(variant)),
+                             _NOISE_IDS[kind])
+    res = sweep.run(functools.partial(run_one, cfg=cfg),
+                    {"noise": np.asarray([_noise_scale(settings, kind)])},
+                    settings.runs, key, chunk=chunk_size(settings),
+                    block=settings.block,
+                    **(options(tag(variant, kind)) if options else {}))
+    if res is None:
+      continue
+    compile_s += res.compile_s
+    run_s += res.run_s
+    keys = ("solved", "trials", "test_error_tol", "test_error_mid")
+    parts = [{k: np.asarray(p[k]) for k in keys} for p in res.iter_chunks()]
+    rec = {k: np.concatenate([p[k] for p in parts]) for k in keys}
+    rows.append(summarize(variant, kind, cfg, rec))
+    results.append((variant, kind, res))
+  if not rows:
+    return None
+  table = {c: np.asarray([r[c] for r in rows]) for c in SUMMARY_COLUMNS}
+  return table, _records(results), Timing(compile_s, run_s)
+
+
+RUN_COLUMNS = ("variant", "input_noise", "run", "noise", "solved", "trials",
+               "train_cost", "test_error_tol", "test_error_mid")
+
+
+def _records(results) -> Iterator[dict[str, np.ndarray]]:
+  for variant, kind, res in results:
+    for part in res.iter_chunks():
+      n = len(part["run"])
+      extra = {"variant": np.full(n, variant), "input_noise": np.full(n, kind)}
+      yield {c: extra[c] if c in extra else np.asarray(part[c])
+             for c in RUN_COLUMNS}
+
+
+def figure(table, records, settings: Settings):
+  """Histogram of trials to solution (log x), one line per configuration."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  fig, ax = plt.subplots(figsize=(9.5, 4.2), constrained_layout=True)
+  top = max(settings.max_trials, 10)
+  bins = np.logspace(0, math.log10(top), 4 * max(1, int(math.log10(top))) + 1)
+  for i in range(len(table["variant"])):
+    v, n = table["variant"][i], table["input_noise"][i]
+    t = records[(v, n)]
+    label = (f"{v}, {'no' if n == 'none' else n} noise: "
+             f"{table['solved'][i]} solved, {table['censored'][i]} censored")
+    ax.hist(t, bins=bins, histtype="step",
+            linewidth=1.5, label=label)
+  ax.set_xscale("log")
+  ax.set_xlabel("trials to solution (weight draws)")
+  ax.set_ylabel("runs")
+  ax.yaxis.get_major_locator().set_params(integer=True)
+  lo, hi = settings.weight_range
+  ax.set_title(f"Random weight guessing, U[{lo:g}, {hi:g}], {settings.runs} runs "
+               f"per configuration, censored at {settings.max_trials:,}",
+               fontsize=9)
+  ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+  return fig
+
+
+def _fmt(x, spec: str = ",.0f") -> str:
+  return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
+
+
+def markdown(table, settings: Settings) -> str:
+  """The summary as a Markdown table, with the protocol in words."""
+  lo, hi = settings.weight_range
+  a, b = settings.length_range
+  lines = [
+      "# Random weight guessing (Hochreiter, Schmidhuber & Bengio 2001)", "",
+      f"Weights i.i.d. U[{lo:g}, {hi:g}]; {settings.runs} runs per "
+      f"configuration, each with its own {2 * settings.n_per_class} training "
+      f"and {2 * settings.test_per_class} test sequences (lengths {a}..{b}); "
+      f"a run is censored after {settings.max_trials:,} draws. Trial "
+      "statistics are over solved runs; `per solution` = all draws / solved "
+      "runs (censored runs' draws included). Test error: mean over solved "
+      f"runs, under the run's criterion (`tolerance`: |y - d| >= "
+      f"{settings.tolerance:g}; `midpoint`: wrong side of the targets' "
+      f"midpoint). Unit updates: {settings.order}.", "",
+      "HS2001's own numbers are not in the specification this suite works "
+      "from, so no published column is shown.", "",
+      "| variant | noise | params | criterion | solved / runs | mean | median "
+      "| quartiles | max | per solution | test error |",
+      "|---|---|---|---|---|---|---|---|---|---|---|"]
+  for i in range(len(table["variant"])):
+    g = lambda c: table[c][i]
+    lines.append(
+        f"| {g('variant')} | {g('input_noise')} | {g('params')} | "
+        f"{g('criterion')} | {g('solved')} / {g('runs')} | "
+        f"{_fmt(g('trials_mean'))} | {_fmt(g('trials_median'))} | "
+        f"{_fmt(g('trials_q25'))} - {_fmt(g('trials_q75'))} | "
+        f"{_fmt(g('trials_max'))} | {_fmt(g('trials_per_solution'))} | "
+        f"{_fmt(g('test_error'), '.3f')} |")
+  return "\n".join(lines) + "\n"
+
+
+def summary_text(table, settings: Settings, timing: Timing) -> str:
+  lines = [f"{NAME}: {len(table['variant'])} configurations x {settings.runs} "
+           f"runs, censored at {settings.max_trials:,} draws (compile "
+           f"{timing.compile_s:.1f} s, run {timing.run_s:.1f} s); trial "
+           "statistics over solved runs",
+           f"{'variant':17s} {'noise':8s} {'P':>3s} {'criterion':9s} "
+           f"{'solved':>6s} {'cens':>4s} {'mean':>9s} {'median':>9s} "
+           f"{'q25':>8s} {'q75':>8s} {'max':>9s} {'per sol':>9s} {'test err':>8s}"]
+  for i in range(len(table["variant"])):
+    g = lambda c: table[c][i]
+    lines.append(
+        f"{g('variant'):17s} {g('input_noise'):8s} {g('params'):3d} "
+        f"{g('criterion'):9s} {g('solved'):6d} {g('censored'):4d} "
+        f"{_fmt(g('trials_mean')):>9s} {_fmt(g('trials_median')):>9s} "
+        f"{_fmt(g('trials_q25')):>8s} {_fmt(g('trials_q75')):>8s} "
+        f"{_fmt(g('trials_max')):>9s} {_fmt(g('trials_per_solution')):>9s} "
+        f"{_fmt(g('test_error'), '.3f'):>8s}")
+  return "\n".join(lines)
+
+
+def execute(settings: Settings, options: SweepOptions | None = None
+            ) -> Outcome | None:
+  """Runs every configuration with progress lines; builds the outputs."""
+  out = run(settings, sweep_options(options, lambda t: f"{NAME} {t}"))
+  if out is None:
+    return None
+  table, records, timing = out
+  pieces = list(records)  # one int/float row per run: small
+  solved_trials = {}
+  for p in pieces:
+    key = (str(p["variant"][0]), str(p["input_noise"][0])) if len(p["run"]) else None
+    if key is not None:
+      t = p["trials"][np.asarray(p["solved"], bool)]
+      solved_trials[key] = np.concatenate([solved_trials.get(key, []), t])
+  for v, n in zip(table["variant"], table["input_noise"]):
+    solved_trials.setdefault((str(v), str(n)), np.zeros(0))
+  meta = {"configurations": len(table["variant"]),
+          "runs": int(table["runs"].sum()),
+          "compile_s": timing.compile_s, "run_s": timing.run_s,
+          "sweep": {"block": settings.block, "chunk": chunk_size(settings)}}
+  return Outcome({"": table, "runs": iter(pieces)},
+                 figure(table, solved_trials, settings),
+                 summary_text(table, settings, timing), meta,
+                 markdown=markdown(table, settings))
+
+
+# ---------------------------------------------------------------------------
+# Command line.
+
+def _pair(text: str, flag: str, integer: bool, form: str):
+  parts = (text or "").split(",")
+  try:
+    if len(parts) != 2:
+      raise ValueError
+    vals = tuple(int(p) if integer else float(p) for p in parts)
+  except ValueError:
+    raise FlagError(flag, f"cannot parse {text!r}; expected {form}") from None
+  if not all(math.isfinite(v) for v in vals):
+    raise FlagError(flag, f"values must be finite, got {text!r}")
+  return vals
+
+
+def settings_from_flags(fv) -> Settings:
+  """Validated ``Settings`` from flag values (None: the preset's value).
+
+  Raises:
+    FlagError: the first flag whose value is not allowed.
+  """
+  st = PAPER if getattr(fv, "paper", False) else DEFAULT
+  get = lambda flag: getattr(fv, flag, None)
+  changes: dict[str, Any] = {"seed": int(fv.seed)}
+  if get("variants") is not None:
+    names = [v.strip() for v in fv.variants.split(",")]
+    bad = [v for v in names if v not in VARIANTS]
+    if not fv.variants.strip() or bad:
+      raise FlagError("variants", f"unknown variant(s) "
+                      f"{', '.join(repr(v) for v in bad) or repr(fv.variants)}"
+                      f"; choose from {', '.join(VARIANTS)}")
+    if len(set(names)) != len(names):
+      raise FlagError("variants", f"variants must be distinct, got {fv.variants!r}")
+    changes["variants"] = tuple(names)
+  for flag in ("runs", "max_trials", "n_per_class", "test_per_class"):
+    v = get(flag)
+    if v is not None:
+      if v < 1:
+        raise FlagError(flag, f"must be >= 1, got {v}")
+      changes[flag] = int(v)
+  if get("weight_range") is not None:
+    lo, hi = _pair(fv.weight_range, "weight_range", False, "'low,high'")
+    if not lo < hi:
+      raise FlagError("weight_range", f"needs low < high, got {fv.weight_range!r}")
+    changes["weight_range"] = (lo, hi)
+  if get("input_noise") is not None:
+    if fv.input_noise not in INPUT_NOISES:
+      raise FlagError("input_noise", f"must be one of {', '.join(INPUT_NOISES)}, "
+                      f"got {fv.input_noise!r}")
+    changes["input_noise"] = fv.input_noise
+  if get("length_range") is not None:
+    a, b = _pair(fv.length_range, "length_range", True, "integers 'min,max'")
+    if not 1 <= a <= b:
+      raise FlagError("length_range", f"needs 1 <= min <= max, got "
+                      f"{fv.length_range!r}")
+    changes["length_range"] = (a, b)
+  if get("chunk") is not None:
+    if fv.chunk < 1:
+      raise FlagError("chunk", f"must be >= 1, got {fv.chunk}")
+    changes["chunk"] = int(fv.chunk)
+  return dataclasses.replace(st, **changes)
