@@ -82,6 +82,15 @@ def newton_loop(step_fn, theta0: jax.Array, budget, momentum: float):
   return base.finish(tr, budget)
 
 
+def checked_hp(name: str, defaults: dict, curvatures: tuple, hp) -> dict:
+  """``base.check_hp`` plus a check of the ``curvature`` choice."""
+  hp = base.check_hp(name, defaults, hp)
+  if hp["curvature"] not in curvatures:
+    raise ValueError(f"{name}: curvature must be one of {curvatures}, got "
+                     f"{hp['curvature']!r}")
+  return hp
+
+
 def solve(key: jax.Array, fit, theta0: jax.Array, budget, hp=None
           ) -> base.Result:
   """Pseudo-Newton on ``fit.cost`` from ``theta0`` until the protocol stops.
@@ -95,10 +104,7 @@ def solve(key: jax.Array, fit, theta0: jax.Array, budget, hp=None
       ``curvature``).
   """
   del key
-  hp = base.check_hp(NAME, DEFAULTS, hp)
-  if hp["curvature"] not in CURVATURES:
-    raise ValueError(f"{NAME}: curvature must be one of {CURVATURES}, got "
-                     f"{hp['curvature']!r}")
+  hp = checked_hp(NAME, DEFAULTS, CURVATURES, hp)
 
   def step_fn(theta):
     d = derivatives(fit, theta, hp["curvature"])

@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 
 from vanishing.methods import base, curvature
-from vanishing.methods.pseudo_newton import newton_loop
+from vanishing.methods.pseudo_newton import checked_hp, newton_loop
 
 NAME = "time_weighted_newton"
 # The paper's (secondary reading) eta = 0.01 and momentum 0.8, mu = 0.03 in
@@ -60,10 +60,7 @@ def solve(key: jax.Array, fit, theta0: jax.Array, budget, hp=None
       ``curvature``).
   """
   del key
-  hp = base.check_hp(NAME, DEFAULTS, hp)
-  if hp["curvature"] not in CURVATURES:
-    raise ValueError(f"{NAME}: curvature must be one of {CURVATURES}, got "
-                     f"{hp['curvature']!r}")
+  hp = checked_hp(NAME, DEFAULTS, CURVATURES, hp)
 
   def step_fn(theta):
     d = curvature.per_copy(fit, theta, hp["curvature"])
