@@ -43,10 +43,10 @@ def measure(variant: str, trials: int, batch: int, runs: int = 1,
             lengths=(500, 600), n_per_class: int = 50, noise: str = "uniform",
             order: str = "layered", repeats: int = 2) -> dict:
   """Pairs per second of ``runs`` vmapped searches of ``trials`` draws."""
-  net = experiment.net(variant)
+  net = experiment.net(variant, order)
   kind = "gaussian" if variant.startswith("latch") else noise
   # The protocol criterion with a negative target cost: no draw solves.
-  hp = {"batch": batch, "criterion": "protocol", "order": order}
+  hp = {"batch": batch, "criterion": "protocol"}
   budget = base.Budget(evaluations=trials, target_cost=-1.0)
 
   def one(key):

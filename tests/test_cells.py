@@ -106,3 +106,42 @@ def test_logistic_output_unit():
   y = cells.run(net, net.init(jax.random.key(6), 5.0), b.inputs, b.lengths,
                 b.classes)
   assert float(y.min()) >= 0 and float(y.max()) <= 1
+
+
+def test_layered_output_reads_the_hidden_state_of_the_same_step():
+  net = cells.parity_net()  # unit 0 hidden, unit 1 output; layered
+  assert net.phases == ((True, False), (False, True))
+  b = tasks.parity(jax.random.key(7), 3, 4, 7)
+  theta = net.init(jax.random.key(8), 2.0)
+  y = cells.run(net, theta, b.inputs, b.lengths, b.classes)
+  p = {k: np.asarray(v, np.float64) for k, v in net.unpack(theta).items()}
+  W, v, bias = p["W"], p["v"], p["b"]
+  x = np.asarray(b.inputs, np.float64)
+  for s in range(6):
+    h = o = 0.0
+    for t in range(int(b.lengths[s])):
+      h = np.tanh(W[0, 0] * h + W[0, 1] * o + v[0] * x[t, s] + bias[0])
+      o = np.tanh(W[1, 0] * h + W[1, 1] * o + v[1] * x[t, s])
+    assert float(y[s]) == pytest.approx(o, abs=1e-5)
+  a, xs = cells.trajectory(net, theta, b.inputs, b.lengths, b.classes)
+  np.testing.assert_allclose(xs[-1, :, 1], y, atol=1e-6)
+  np.testing.assert_allclose(np.tanh(a), xs, atol=1e-6)
+
+
+def test_simultaneous_parity_net_reads_the_previous_step():
+  net = cells.parity_net(order="simultaneous")
+  b = tasks.parity(jax.random.key(7), 3, 4, 7)
+  theta = net.init(jax.random.key(8), 2.0)
+  y = cells.run(net, theta, b.inputs, b.lengths, b.classes)
+  p = {k: np.asarray(v, np.float64) for k, v in net.unpack(theta).items()}
+  x = np.asarray(b.inputs, np.float64)
+  for s in range(6):
+    state = np.zeros(2)
+    for t in range(int(b.lengths[s])):
+      state = np.tanh(p["W"] @ state + p["v"] * x[t, s] + p["b"])
+    assert float(y[s]) == pytest.approx(state[1], abs=1e-5)
+
+
+def test_unknown_update_order_raises():
+  with pytest.raises(ValueError, match="order"):
+    cells.parity_net(order="random")

@@ -25,8 +25,15 @@ def test_cost_and_error_follow_their_definitions():
   d = np.asarray(fit.batch.targets)
   e = fit.evaluate(theta)
   assert float(e.cost) == pytest.approx(0.5 * np.mean((y - d) ** 2), rel=1e-6)
-  assert float(e.error) == pytest.approx(np.mean(np.sign(y) != np.sign(d)))
+  # Logistic output, targets 1 (odd) / 0 (even): the midpoint is 0.5.
+  np.testing.assert_array_equal(np.unique(d), [0.0, 1.0])
+  assert float(e.error) == pytest.approx(np.mean((y > 0.5) != (d > 0.5)))
   assert float(fit.cost(theta)) == pytest.approx(float(e.cost))
+
+
+def test_parity_net_is_layered_with_a_logistic_output():
+  net = problems.Problem("parity", 8).net
+  assert (net.size, net.order, net.output_fn) == (7, "layered", "logistic")
 
 
 def test_span_below_T_keeps_the_array_size():

@@ -12,6 +12,7 @@ sequences (and, under ``vmap``, any number of runs).
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -85,8 +86,26 @@ def latch_trajectory(w: jax.Array, inputs: jax.Array,
 # c), which is what every training method in ``vanishing.methods`` moves.
 # Entries that are not free keep their fixed value (v: the input weights of
 # an input unit are 1; everything else 0).
+#
+# Update order. ``simultaneous``: every unit at step t reads the states of
+# step t-1 (the equations above). ``layered``: the non-output (hidden) units
+# update first and the output unit then reads their states of the *same*
+# step, and its own previous state,
+#
+#     h_t = f(W_hh h_{t-1} + W_ho o_{t-1} + v_h u_t + b_h)
+#     o_t = g(W_oh h_t     + W_oo o_{t-1} + v_o u_t + b_o),
+#
+# the convention of nets whose output layer reads a hidden layer. It matters
+# for parity: with simultaneous updates the 2-unit net's output o_t is a
+# threshold function of (h_{t-1}, o_{t-1}, u_t) and would have to compute
+# XOR(previous parity, u_t) by itself, which no threshold function does, so
+# no method trained it below ~25% error (BUILD_NOTES.md). Both orders are
+# one rule applied in *phases*: a phase computes every pre-activation from
+# the current states and updates only its own units (simultaneous: one phase
+# with all units; layered: the hidden units, then the output unit).
 
 OUTPUT_FNS = ("tanh", "logistic")
+ORDERS = ("simultaneous", "layered")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +123,7 @@ class Net:
     class_inputs: the latch's trainable initial input, one per class, added
       to unit 0 at the first step.
     name: for messages and tables.
+    order: ``simultaneous`` or ``layered`` unit updates (see above).
   """
   n: int
   W_free: tuple
@@ -114,6 +134,7 @@ class Net:
   output_fn: str = "tanh"
   class_inputs: bool = False
   name: str = "net"
+  order: str = "simultaneous"
 
   def __post_init__(self):
     if np.asarray(self.W_free).shape != (self.n, self.n):
@@ -125,6 +146,17 @@ class Net:
       raise ValueError(f"output must be in [0, {self.n}), got {self.output}")
     if self.output_fn not in OUTPUT_FNS:
       raise ValueError(f"output_fn must be one of {OUTPUT_FNS}")
+    if self.order not in ORDERS:
+      raise ValueError(f"order must be one of {ORDERS}, got {self.order!r}")
+
+  @property
+  def phases(self) -> tuple[tuple[bool, ...], ...]:
+    """The units each phase of a time step updates, in order."""
+    every = (True,) * self.n
+    if self.order == "simultaneous" or self.n == 1:
+      return (every,)
+    out = tuple(i == self.output for i in range(self.n))
+    return (tuple(not o for o in out), out)
 
   @property
   def size(self) -> int:
@@ -177,11 +209,14 @@ def two_sequence_net(n: int = 5) -> Net:
   return full_net(n, name="two_sequence")
 
 
-def parity_net(output_fn: str = "tanh") -> Net:
+def parity_net(output_fn: str = "tanh", order: str = "layered") -> Net:
   """The parity net: hidden unit 0 and output unit 1, each seeing the input,
-  the hidden and the output unit, plus a hidden bias (7 parameters)."""
+  the hidden and the output unit, plus a hidden bias (7 parameters).
+  Layered by default: the output reads the hidden unit's state of the same
+  step (the order the paper leaves open; simultaneous updates cannot
+  represent parity with two units)."""
   return Net(2, ((True, True), (True, True)), (True, True), (0.0, 0.0),
-             (True, False), 1, output_fn=output_fn, name="parity")
+             (True, False), 1, output_fn=output_fn, name="parity", order=order)
 
 
 def _activate(net: Net, a: jax.Array) -> jax.Array:
@@ -217,12 +252,16 @@ def run(net: Net, theta: jax.Array, inputs: jax.Array, lengths: jax.Array,
   T, B = inputs.shape
   per_step = theta.ndim == 2
   p0 = None if per_step else net.unpack(theta)
+  masks = [np.asarray(m) for m in net.phases]
 
   def body(x, xs):
     t, u, th = xs
     p = net.unpack(th) if per_step else p0
-    x_new = _activate(net, net_step(net, p, x, u, t, classes))
-    return jnp.where((t < lengths)[:, None], x_new, x), None
+    live = (t < lengths)[:, None]
+    for m in masks:
+      x_new = _activate(net, net_step(net, p, x, u, t, classes))
+      x = jnp.where(live & m, x_new, x)
+    return x, None
 
   ts = jnp.arange(T)
   x0 = jnp.zeros((B, net.n), inputs.dtype)
@@ -231,23 +270,57 @@ def run(net: Net, theta: jax.Array, inputs: jax.Array, lengths: jax.Array,
   return xT[:, net.output]
 
 
+class Unfolded(NamedTuple):
+  """Every phase of every step of a forward pass, ``T' = T * len(phases)``.
+
+  Attributes:
+    step: ``(T',)`` the time step of each phase.
+    inputs: ``(T', B)`` the external input ``u_t`` each phase sees.
+    pre: ``(T', B, n)`` pre-activations; a unit the phase does not update
+      (or a sequence past its end) repeats its last one.
+    prev: ``(T', B, n)`` the states the phase reads.
+    states: ``(T', B, n)`` the states after the phase.
+    live: ``(T', B, n)`` where the phase updates a unit of a live sequence.
+  """
+  step: jax.Array
+  inputs: jax.Array
+  pre: jax.Array
+  prev: jax.Array
+  states: jax.Array
+  live: jax.Array
+
+
+def unfold(net: Net, theta: jax.Array, inputs: jax.Array, lengths: jax.Array,
+           classes: jax.Array) -> Unfolded:
+  """The forward pass phase by phase (what the hand-written backward passes
+  of the pseudo-Newton and discrete methods walk back through). Each phase
+  is ``a = W x + v u_t + b (+ c)``, ``x <- f(a)`` on its live units."""
+  T, B = inputs.shape
+  p = net.unpack(theta)
+  masks = jnp.asarray(net.phases)                          # (F, n)
+  F = masks.shape[0]
+  step = jnp.repeat(jnp.arange(T), F)
+  u = jnp.repeat(inputs, F, axis=0)
+  live = ((step[:, None] < lengths[None, :])[..., None]
+          & jnp.tile(masks, (T, 1))[:, None, :])           # (T', B, n)
+
+  def body(carry, xs):
+    x, a_prev = carry
+    t, u_t, lv = xs
+    a = jnp.where(lv, net_step(net, p, x, u_t, t, classes), a_prev)
+    x_new = jnp.where(lv, _activate(net, a), x)
+    return (x_new, a), (a, x, x_new)
+
+  z = jnp.zeros((B, net.n), inputs.dtype)
+  _, (a, prev, x) = jax.lax.scan(body, (z, z), (step, u, live))
+  return Unfolded(step, u, a, prev, x, live)
+
+
 def trajectory(net: Net, theta: jax.Array, inputs: jax.Array,
                lengths: jax.Array, classes: jax.Array
                ) -> tuple[jax.Array, jax.Array]:
   """Pre-activations and states of every step, each ``(T, B, n)``; states
   are frozen (and pre-activations repeat) after each sequence's end."""
-  T, B = inputs.shape
-  p = net.unpack(theta)
-
-  def body(carry, xs):
-    x, a_prev = carry
-    t, u = xs
-    a = net_step(net, p, x, u, t, classes)
-    live = (t < lengths)[:, None]
-    a = jnp.where(live, a, a_prev)
-    x = jnp.where(live, _activate(net, a), x)
-    return (x, a), (a, x)
-
-  z = jnp.zeros((B, net.n), inputs.dtype)
-  _, (a, x) = jax.lax.scan(body, (z, z), (jnp.arange(T), inputs))
-  return a, x
+  u = unfold(net, theta, inputs, lengths, classes)
+  F = len(net.phases)
+  return u.pre[F - 1::F], u.states[F - 1::F]

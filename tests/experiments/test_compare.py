@@ -30,7 +30,10 @@ def test_table_has_a_row_per_problem_method_and_span(testing_run):
   table, runs, _ = testing_run
   st = compare.TESTING
   assert COLUMNS <= set(table)
-  assert len(table["T"]) == len(st.problems) * len(st.methods) * len(st.T)
+  # Each problem runs its own spans (TESTING: parity at T = 8 only).
+  assert len(table["T"]) == len(st.methods) * 3
+  for p in st.problems:
+    assert sorted(set(table["T"][table["problem"] == p])) == list(st.spans(p))
   assert np.all(table["trials"] == st.trials)
   assert len(runs["trial"]) == len(table["T"]) * st.trials
   # Presentations are evaluations times the training-set size.
@@ -72,6 +75,12 @@ def test_flag_defaults():
   st = compare.settings_from_flags(flags(hparams="bptt.lr=0.1,bptt.optimizer=sgd",
                                          T_values="8,16"))
   assert st.hp("bptt") == {"lr": 0.1, "optimizer": "sgd"} and st.T == (8, 16)
+  # Explicit spans apply to every problem; the default grid is per problem
+  # (2-sequence starts where its sequences outlast the prefix).
+  assert st.spans("two_sequence") == st.spans("parity") == (8, 16)
+  st = compare.settings_from_flags(flags())
+  assert st.spans("parity") == (4, 8, 16, 32)
+  assert st.spans("two_sequence") == (8, 16, 32)
 
 
 @pytest.mark.parametrize("kw,message", [

@@ -80,10 +80,22 @@ def test_recorded_outputs_are_the_tanh_networks():
   req = jax.jit(lambda k: discrete.requests(k, fit.net, theta, fit.batch,
                                             2.0, 1.0, 0.01))(jax.random.key(5))
   np.testing.assert_allclose(req.y, jax.jit(fit.outputs)(theta), rtol=1e-5, atol=1e-6)
-  # No request after a sequence's end.
-  dead = np.arange(8)[:, None] >= np.asarray(fit.batch.lengths)[None, :]
+  # The layered parity net: two phases a step, the hidden unit then the
+  # output unit.
+  np.testing.assert_array_equal(req.step, np.repeat(np.arange(8), 2))
+  # No request after a sequence's end, nor to a unit its phase keeps.
+  L = np.asarray(fit.batch.lengths)
+  dead = (np.asarray(req.step)[:, None] >= L[None, :])
   assert not np.any(np.asarray(req.flips)[dead])
   assert not np.any(np.asarray(req.output)[dead])
+  live = np.asarray(req.live)
+  assert not np.any(np.asarray(req.flips)[~live])
+  assert not np.any(np.asarray(req.asked)[~live])
+  # The output's own request: at the last phase of each sequence's end only.
+  out = np.asarray(req.output)[..., 1]
+  ends = np.argwhere(out != 0)
+  np.testing.assert_array_equal(np.sort(ends[:, 1]), np.arange(len(L)))
+  np.testing.assert_array_equal(ends[np.argsort(ends[:, 1]), 0], 2 * L - 1)
 
 
 def _latch_requests():

@@ -1,3 +1,5 @@
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -29,12 +31,14 @@ def sequential_reference(key, net, batch, limit=500):
   raise AssertionError("no solution in the reference stream")
 
 
+@pytest.mark.parametrize("order", cells.ORDERS)
 @pytest.mark.parametrize("net_name", ["latch1", "latch2", "parity_a1", "parity_a2",
                                       "parity_a1_n3"])
-def test_simultaneous_outputs_equal_cells_run(net_name):
+def test_outputs_equal_cells_run(net_name, order):
   # parity_a1_n3: hidden units that see each other (the dense hidden block).
   net = (experiment.parity_a1(3) if net_name == "parity_a1_n3"
          else experiment.net(net_name))
+  net = dataclasses.replace(net, order=order)
   batch = (tasks.parity(jax.random.key(1), 3, 6, 9) if net_name.startswith("parity")
            else tasks.latch(jax.random.key(1), 3, 6, 9))
   th = jax.random.uniform(jax.random.key(2), (5, net.size), minval=-3, maxval=3)
@@ -47,7 +51,8 @@ def test_layered_outputs_let_the_output_read_this_steps_hidden_state():
   net = experiment.parity_a1()  # unit 0 hidden (tanh), unit 1 output (logistic)
   batch = tasks.parity(jax.random.key(3), 2, 4, 6, targets=(1.0, 0.0))
   th = jax.random.uniform(jax.random.key(4), (3, net.size), minval=-2, maxval=2)
-  got = guessing.outputs(net, th, batch, "layered")
+  assert net.order == "layered"
+  got = guessing.outputs(net, th, batch)
   x, L = np.asarray(batch.inputs, np.float64), np.asarray(batch.lengths)
   for k in range(3):
     p = {n: np.asarray(v, np.float64) for n, v in net.unpack(th[k]).items()}
@@ -117,7 +122,7 @@ def test_solves_an_easy_latch_through_the_registry():
 def test_bad_hyper_parameters_raise():
   net, batch = experiment.latch2_net(), tiny_latch2(0)
   b = base.Budget(evaluations=4)
-  for hp in ({"criterion": "best"}, {"order": "random"}, {"low": 1.0, "high": 1.0},
+  for hp in ({"criterion": "best"}, {"low": 1.0, "high": 1.0},
              {"batch": 0}, {"step": 1}):
     with pytest.raises(ValueError):
       guessing.search(jax.random.key(0), net, batch, b, hp)

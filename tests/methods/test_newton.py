@@ -10,19 +10,21 @@ from vanishing.methods import base, curvature, pseudo_newton
 from vanishing.methods import time_weighted_newton
 
 
-def _fit64(name, output_fn=None, T=4, key=1):
+def _fit64(name, output_fn=None, T=4, key=1, order="layered"):
   """A small training set in float64 and a point away from the origin."""
   fit, _, theta = problems.Problem(name, T, n_per_class=3, N=2).draw(
       jax.random.key(key))
   batch = jax.tree_util.tree_map(
       lambda x: x.astype(jnp.float64) if x.dtype == jnp.float32 else x,
       fit.batch)
-  net = cells.parity_net(output_fn) if output_fn else fit.net
+  net = cells.parity_net(output_fn, order) if output_fn else fit.net
   return problems.Fit(net, batch), 3.0 * theta.astype(jnp.float64)
 
 
-# The parity net with a logistic output also covers tanh hidden units.
-NETS = ["latch", "two_sequence", "parity-logistic"]
+# The parity net with a logistic output also covers tanh hidden units; it is
+# layered (two phases a step) unless it says simultaneous.
+NETS = ["latch", "two_sequence", "parity-logistic",
+        "parity-tanh-simultaneous"]
 PN_NET = "parity-logistic"
 
 
@@ -30,8 +32,8 @@ PN_NET = "parity-logistic"
 def _derivatives(net_name):
   """Everything the curvature tests compare, in one jitted float64 call."""
   with jax.enable_x64(True):
-    name, _, output_fn = net_name.partition("-")
-    fit, theta = _fit64(name, output_fn or None)
+    name, output_fn, order = (net_name.split("-") + [None, None])[:3]
+    fit, theta = _fit64(name, output_fn, order=order or "layered")
 
     @jax.jit
     def all_of(theta):

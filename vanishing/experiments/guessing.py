@@ -145,8 +145,8 @@ class Settings:
       raise ValueError(f"input_noise must be one of {INPUT_NOISES}")
     if self.latch_criterion not in LATCH_CRITERIA:
       raise ValueError(f"latch_criterion must be one of {LATCH_CRITERIA}")
-    if self.order not in guessing.ORDERS:
-      raise ValueError(f"order must be one of {guessing.ORDERS}")
+    if self.order not in cells.ORDERS:
+      raise ValueError(f"order must be one of {cells.ORDERS}")
     if not self.weight_range[0] < self.weight_range[1]:
       raise ValueError(f"weight_range needs low < high, got {self.weight_range}")
     if not 1 <= self.length_range[0] <= self.length_range[1]:
@@ -189,7 +189,7 @@ def _net(n: int, W_free, v_free, b_free, output: int, output_fn: str,
   return cells.Net(n, tuple(tuple(bool(x) for x in r) for r in W_free),
                    tuple(bool(x) for x in v_free), (0.0,) * n,
                    tuple(bool(x) for x in b_free), output, output_fn=output_fn,
-                   name=name)
+                   name=name, order="layered")
 
 
 def parity_a1(n_hidden: int = 1) -> cells.Net:
@@ -221,12 +221,12 @@ def latch2_net() -> cells.Net:
   return _net(1, [[True]], [True], [True], 0, "tanh", "latch2")
 
 
-def net(variant: str) -> cells.Net:
-  """The network of ``variant``."""
-  return {"latch1": cells.latch_net, "latch2": latch2_net,
+def net(variant: str, order: str = "layered") -> cells.Net:
+  """The network of ``variant``, with ``order`` unit updates."""
+  return dataclasses.replace({"latch1": cells.latch_net, "latch2": latch2_net,
           "parity_a1": parity_a1, "parity_a2": parity_a2,
           "parity_a2_noself": functools.partial(parity_a2, self_loops=False),
-          }[variant]()
+          }[variant](), order=order)
 
 
 def data(variant: str, key: jax.Array, n_per_class: int,
@@ -281,15 +281,14 @@ def run_one(key: jax.Array, swept: Mapping[str, jax.Array], cfg: RunConfig
   """
   k_train, k_test, k_search = jax.random.split(key, 3)
   noise = tasks.Noise(cfg.noise_kind, swept["noise"])
-  nt = net(cfg.variant)
+  nt = net(cfg.variant, cfg.order)
   train = data(cfg.variant, k_train, cfg.n_per_class, cfg.lengths, noise)
   test = data(cfg.variant, k_test, cfg.test_per_class, cfg.lengths, noise)
   hp = {"low": cfg.low, "high": cfg.high, "batch": cfg.batch,
-        "criterion": cfg.criterion, "tolerance": cfg.tolerance,
-        "order": cfg.order}
+        "criterion": cfg.criterion, "tolerance": cfg.tolerance}
   r = guessing.search(k_search, nt, train, base.Budget(evaluations=cfg.max_trials),
                       hp)
-  y = guessing.outputs(nt, r.theta[None], test, cfg.order)[0]
+  y = guessing.outputs(nt, r.theta[None], test)[0]
   score = lambda crit: jnp.where(r.solved, jnp.mean(guessing.failures(
       y, test.targets, crit, cfg.tolerance)), jnp.nan)
   return {"solved": r.solved, "trials": r.evaluations, "train_cost": r.cost,

@@ -29,6 +29,13 @@ backward from the output. With ``g_t = dC/dx_t`` and
     g_{t-1}     = W^T dC/da_t,      K_{t-1} = W^T A_t W,
 
 and after a sequence's end (its state is frozen) ``g, K`` pass unchanged.
+A layered net (``cells.Net.order``) is walked back phase by phase: a unit a
+phase does not update has ``dx_j/dx_{t-1,j} = 1``, so with
+``D = diag(live f')``, ``E = diag(1 - live)`` the Jacobian is ``D W + E`` and
+``g_{t-1} = W^T D g_t + E g_t``,
+``K_{t-1} = W^T A_t W + W^T D K_t E + E K_t D W + E K_t E`` (``A_t`` as above
+on the live units, 0 elsewhere); Becker-LeCun keeps
+``K_{t-1,jj} = sum_i W_ij^2 A_t,ii + E_jj K_t,jj``.
 
 * ``mode="exact"`` propagates the full n x n blocks ``K_t``: the per-copy
   diagonal is then exact (C depends on ``a_t`` only through ``a_{t+1}``, so
@@ -89,7 +96,8 @@ def shared_diagonal(fit, theta: jax.Array) -> Derivatives:
       d2a = W Q_{t-1} + 2 dW S_{t-1}
       S_t = f'(a_t) da,    Q_t = f''(a_t) da^2 + f'(a_t) d2a
 
-  (frozen after the sequence's end; ``dW = R C^T`` has one entry, so the
+  (frozen after the sequence's end and, for a unit a phase of a layered net
+  does not update, through that phase; ``dW = R C^T`` has one entry, so the
   ``dW`` products are O(n)), and at the output
   ``dC/dtheta_i = mean_b r_b S_i``, ``d2C/dtheta_i^2 = mean_b (S_i^2 + r_b
   Q_i)`` with ``r = y - d``. O(P n^2) per step and sequence. On the
@@ -99,18 +107,17 @@ def shared_diagonal(fit, theta: jax.Array) -> Derivatives:
   slower at T = 10.
   """
   net, bt = fit.net, fit.batch
-  T, B = bt.inputs.shape
+  B = bt.inputs.shape[1]
   P = theta.shape[0]
-  a, x = cells.trajectory(net, theta, bt.inputs, bt.lengths, bt.classes)
-  x_prev = jnp.concatenate([jnp.zeros_like(x[:1]), x[:-1]], axis=0)
-  y = x[-1, :, net.output]
+  uf = cells.unfold(net, theta, bt.inputs, bt.lengths, bt.classes)
+  y = uf.states[-1, :, net.output]
   r = y - bt.targets
   W = net.unpack(theta)["W"]
   R, C, dv, db, dcls = _unit_tangents(net)
   dc = (jnp.asarray(dcls)[:, bt.classes].T[..., None]
         * (jnp.arange(net.n) == 0))                      # (B, P, n)
-  d1, d2 = _act_derivs(net, a)
-  live = (jnp.arange(T)[:, None] < bt.lengths[None, :])[:, :, None, None]
+  d1, d2 = _act_derivs(net, uf.pre)
+  live = uf.live[:, :, None, :]                          # (T', B, 1, n)
 
   def fwd(carry, xs):
     S, Q = carry                                         # (B, P, n)
@@ -124,7 +131,7 @@ def shared_diagonal(fit, theta: jax.Array) -> Derivatives:
 
   z = jnp.zeros((B, P, net.n), theta.dtype)
   (S, Q), _ = jax.lax.scan(
-      fwd, (z, z), (jnp.arange(T), x_prev, bt.inputs, d1, d2, live))
+      fwd, (z, z), (uf.step, uf.prev, uf.inputs, d1, d2, live))
   dy, d2y = S[..., net.output], Q[..., net.output]       # (B, P)
   grad = jnp.mean(r[:, None] * dy, axis=0)
   diag = jnp.mean(dy * dy + r[:, None] * d2y, axis=0)
@@ -183,10 +190,9 @@ def per_copy(fit, theta: jax.Array, mode: str = "exact") -> Derivatives:
                      f"got {mode!r}")
   net, bt = fit.net, fit.batch
   T, B = bt.inputs.shape
-  n = net.n
-  a, x = cells.trajectory(net, theta, bt.inputs, bt.lengths, bt.classes)
-  x_prev = jnp.concatenate([jnp.zeros_like(x[:1]), x[:-1]], axis=0)
-  y = x[-1, :, net.output]
+  n, F = net.n, len(net.phases)
+  uf = cells.unfold(net, theta, bt.inputs, bt.lengths, bt.classes)
+  y = uf.states[-1, :, net.output]
   r = y - bt.targets
   cost = 0.5 * jnp.mean(r * r)
   error = jnp.mean(fit.misclassified(y))
@@ -198,42 +204,46 @@ def per_copy(fit, theta: jax.Array, mode: str = "exact") -> Derivatives:
     K_end = jnp.broadcast_to(jnp.outer(e, e) / B, (B, n, n))
   else:
     K_end = jnp.broadcast_to(e / B, (B, n))
-  d1, d2 = _act_derivs(net, a)
-  live = (jnp.arange(T)[:, None] < bt.lengths[None, :])[..., None]  # (T,B,1)
+  d1, d2 = _act_derivs(net, uf.pre)
+  live = uf.live.astype(theta.dtype)                            # (T', B, n)
 
   def back(carry, xs):
     g, K = carry
     f1, f2, lv = xs
-    delta = f1 * g
+    d, keep = lv * f1, 1.0 - lv
+    delta = d * g
     if mode == "exact":
-      A = f1[:, :, None] * K * f1[:, None, :]
-      A = A + jax.vmap(jnp.diag)(f2 * g)
+      # dx_t/dx_{t-1} = D W + E, D = diag(lv f'), E = diag(1 - lv).
+      A = d[:, :, None] * K * d[:, None, :] + jax.vmap(jnp.diag)(lv * f2 * g)
       A_diag = jnp.diagonal(A, axis1=1, axis2=2)
-      K_prev = jnp.einsum("ij,bik,kl->bjl", W, A, W)
-      K_new = jnp.where(lv[..., None], K_prev, K)
+      cross = jnp.einsum("ij,bik->bjk", W, d[:, :, None] * K * keep[:, None, :])
+      K_new = (jnp.einsum("ij,bik,kl->bjl", W, A, W) + cross
+               + jnp.swapaxes(cross, 1, 2)
+               + keep[:, :, None] * K * keep[:, None, :])
     else:
-      A_diag = f1 * f1 * K + f2 * g
-      K_new = jnp.where(lv, A_diag @ (W * W), K)
-    g_new = jnp.where(lv, delta @ W, g)
-    return (g_new, K_new), (jnp.where(lv, delta, 0.0),
-                            jnp.where(lv, A_diag, 0.0))
+      A_diag = lv * (f1 * f1 * K + f2 * g)
+      K_new = A_diag @ (W * W) + keep * K
+    g_new = delta @ W + keep * g
+    return (g_new, K_new), (delta, A_diag)
 
   _, (delta, A_diag) = jax.lax.scan(back, (g_end, K_end), (d1, d2, live),
                                     reverse=True)
 
-  u = bt.inputs
-  first = (jnp.arange(T) == 0)[:, None]
+  x_prev, u = uf.prev, uf.inputs
+  first = (uf.step == 0)[:, None]
   cls = jax.nn.one_hot(bt.classes, 2, dtype=theta.dtype)        # (B, 2)
 
   def full(s: jax.Array, xx: jax.Array, uu: jax.Array) -> dict:
-    """Per-copy full-net derivatives from ``s`` (dC/da or d2C/da^2) and the
+    """Per-phase full-net derivatives from ``s`` (dC/da or d2C/da^2) and the
     (squared, for curvature) coefficients ``xx`` of W and ``uu`` of v."""
     return {"W": jnp.einsum("tbi,tbj->tij", s, xx),
             "v": jnp.einsum("tbi,tb->ti", s, uu),
             "b": jnp.sum(s, axis=1),
             "c": jnp.where(first, s[:, :, 0] @ cls, 0.0)}
 
-  pack = jax.vmap(_pack(net, theta))
+  # Each unit is updated in one phase of a step, so a copy's derivative is
+  # the sum over its phases.
+  pack = lambda f: jax.vmap(_pack(net, theta))(f).reshape(T, F, -1).sum(1)
   grad = pack(full(delta, x_prev, u))
   curv = pack(full(A_diag, x_prev * x_prev, u * u))
   return Derivatives(cost, error, grad, curv)

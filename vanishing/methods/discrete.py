@@ -134,7 +134,9 @@ def _inverse_output(net: cells.Net, d: jax.Array) -> jax.Array:
 
 
 class Requests(NamedTuple):
-  """What one pass over a set of sequences asks of each unit, ``(T, B, n)``.
+  """What one pass over a set of sequences asks of each unit, ``(T', B, n)``
+  over the phases of every step (``cells.unfold``; ``T' = T`` for
+  simultaneous updates).
 
   Attributes:
     flips: pre-activation changes ``dx`` of the threshold requests (flips
@@ -144,6 +146,10 @@ class Requests(NamedTuple):
     pre: the pre-activations ``a_t`` of the forward pass.
     states: the states ``x_t`` of the forward pass.
     y: outputs at each sequence's end ``(B,)``.
+    prev: the states each phase reads.
+    step: ``(T',)`` the time step of each phase.
+    inputs: ``(T', B)`` the input each phase sees.
+    live: where a phase updates a unit of a live sequence.
   """
   flips: jax.Array
   asked: jax.Array
@@ -151,6 +157,10 @@ class Requests(NamedTuple):
   pre: jax.Array
   states: jax.Array
   y: jax.Array
+  prev: jax.Array
+  step: jax.Array
+  inputs: jax.Array
+  live: jax.Array
 
 
 def requests(key: jax.Array, net: cells.Net, theta: jax.Array, batch,
@@ -168,37 +178,43 @@ def requests(key: jax.Array, net: cells.Net, theta: jax.Array, batch,
   a flip (or ``hold``) request of unit j at step ``t - 1``. Requests are zero
   after each sequence's end; ``flips`` holds the holds too.
   """
-  a, x = cells.trajectory(net, theta, batch.inputs, batch.lengths,
-                          batch.classes)
+  uf = cells.unfold(net, theta, batch.inputs, batch.lengths, batch.classes)
+  a, x = uf.pre, uf.states
   T, B, n = a.shape
+  F = len(net.phases)
   W = net.unpack(theta)["W"]
   out = net.output
   target = _inverse_output(net, batch.targets)
   is_out = jnp.arange(n) == out
-  norm = jnp.sum(W * W, axis=0) + ridge
+  W2 = W * W
+  last = (jnp.arange(T) % F == F - 1)
 
   def body(g, xs):
-    t, a_t, r_t = xs
-    live = (t < batch.lengths)[:, None]
-    end = (t == batch.lengths - 1)[:, None]
+    t, is_last, lv, a_t, r_t = xs
+    # The last phase of the last step: the output's own error, no successors.
+    end = ((t == batch.lengths - 1) & is_last)[:, None]
     dy = _flip(r_t, g, a_t)
     agree = g * a_t > 0
     if hold == "stochastic":
       agree &= r_t < jnp.abs(g) / 2
     elif hold == "none":
       agree = False
-    # At its end a sequence has no successors: only the output's own error.
-    asked = live & ~end & ((dy != 0) | agree)
+    asked = lv & ~end & ((dy != 0) | agree)
     flip = jnp.where(asked, input_change(a_t, dy, margin, agree), 0.0)
     cont = jnp.where(end & is_out, (target - a_t[:, out])[:, None], 0.0)
-    return gain * ((flip + cont) @ W) / norm, (flip, asked, cont)
+    # Least squares over the units this phase updates; a unit it does not
+    # update keeps its state, so the request on it passes on unchanged.
+    norm = lv @ W2 + ridge
+    g_new = gain * ((flip + cont) @ W) / norm + jnp.where(lv, 0.0, g)
+    return g_new, (flip, asked, cont)
 
-  ts = jnp.arange(T)
   # One draw for the whole pass: cheaper than a key per step inside the scan.
   r = jax.random.uniform(key, a.shape)
-  _, (flips, asked, cont) = jax.lax.scan(body, jnp.zeros((B, n), a.dtype),
-                                         (ts, a, r), reverse=True)
-  return Requests(flips, asked, cont, a, x, x[-1, :, out])
+  _, (flips, asked, cont) = jax.lax.scan(
+      body, jnp.zeros((B, n), a.dtype), (uf.step, last, uf.live, a, r),
+      reverse=True)
+  return Requests(flips, asked, cont, a, x, x[-1, :, out], uf.prev, uf.step,
+                  uf.inputs, uf.live)
 
 
 def _activate(net: cells.Net, a: jax.Array) -> jax.Array:
@@ -237,31 +253,38 @@ def delta_rule(net: cells.Net, theta: jax.Array, batch, req: Requests,
   T, B, n = x.shape
   W = net.unpack(theta)["W"]
   sgn = lambda z: jnp.where(z >= 0, 1.0, -1.0)
+  # A unit not yet updated (a layered net's output in the first phase)
+  # still holds the initial state 0.
+  started = jnp.cumsum(req.live, axis=0) > 0
   if residual:
-    s_new, x_new = sgn(a + req.flips), _activate(net, a + req.flips)
+    s_new = jnp.where(started, sgn(a + req.flips), 0.0)
+    x_new = jnp.where(started, _activate(net, a + req.flips), x)
     s_prev, x_prev = _previous(s_new), _previous(x_new)
-    ds, dx_state = _previous(s_new - sgn(a)), _previous(x_new - x)
+    ds = _previous(s_new - jnp.where(started, sgn(a), 0.0))
+    dx_state = _previous(x_new - x)
     flips = jnp.where(req.asked, req.flips - ds @ W.T, 0.0)
     output = jnp.where(req.output != 0, req.output - dx_state @ W.T, 0.0)
   else:
-    s_prev, x_prev = _previous(sgn(x)), _previous(x)
+    s_prev = _previous(jnp.where(started, sgn(x), 0.0))
+    x_prev = req.prev
     flips, output = req.flips, req.output
-  ts = jnp.arange(T)
   # Both kinds of request as one batch of 2 T B independent steps (one
   # net_step, not a vmap over t: 3x faster on the CPU).
   both = lambda z, w: jnp.concatenate([z, w], axis=1).reshape(2 * T * B,
                                                               *z.shape[2:])
-  t = jnp.broadcast_to(ts[:, None], (T, B))
+  t = jnp.broadcast_to(req.step[:, None], (T, B))
   classes = jnp.broadcast_to(batch.classes, (T, B))
-  xp, u = both(s_prev, x_prev), both(batch.inputs, batch.inputs)
+  xp, u = both(s_prev, x_prev), both(req.inputs, req.inputs)
   tt, cc = both(t, t), both(classes, classes)
   _, vjp = jax.vjp(
       lambda th: cells.net_step(net, net.unpack(th), xp, u, tt, cc), theta)
-  live = (t < batch.lengths)[..., None]
+  live = jnp.any(req.live, axis=-1, keepdims=True)
   # The summed rule's curvature is the input energy: without it a fixed lr
-  # diverged on the latch at T = 10 (lr 2) and two_sequence (lr 0.5).
+  # diverged on the latch at T = 10 (lr 2) and two_sequence (lr 0.5). Each
+  # unit is updated once per step, so a layered net's phases share a step's.
   energy = jnp.sum(live * (jnp.sum(s_prev ** 2, -1, keepdims=True)
-                           + batch.inputs[..., None] ** 2 + 1.0))
+                           + req.inputs[..., None] ** 2 + 1.0)
+                   ) / len(net.phases)
   return vjp(both(flips, output))[0] / energy
 
 

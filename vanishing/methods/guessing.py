@@ -29,8 +29,7 @@ so ``evaluations`` = (index of the first solving candidate) + 1, whatever K
 * ``midpoint``: every training sequence on its target's side of the
   midpoint, with no cost condition ("classified correctly").
 
-``hp["order"]`` picks the unit update order (``simultaneous``: as
-``cells.run``; ``layered``: the output reads this step's hidden states; see
+The unit update order is the net's own (``cells.Net.order``; see
 :func:`outputs`).
 
 Stopping as *stuck* (``budget.patience``) does not apply: independent draws
@@ -55,10 +54,8 @@ NAME = "guessing"
 # fill the vector units (benchmarks/guessing_speed.py); it never changes a
 # result.
 DEFAULTS = {"low": -100.0, "high": 100.0, "batch": 32,
-            "criterion": "protocol", "tolerance": 0.1,
-            "order": "simultaneous"}
+            "criterion": "protocol", "tolerance": 0.1}
 CRITERIA = ("protocol", "tolerance", "midpoint")
-ORDERS = ("simultaneous", "layered")
 # Scan unroll of the time loop. Unrolling made the 1-unit latch nets 8x
 # slower on the CPU (1.6M pairs/s at 1, 0.19M at 4) and did not help the
 # parity nets (benchmarks/guessing_speed.py).
@@ -78,25 +75,15 @@ def candidates(key: jax.Array, start: jax.Array | int, count: int, size: int,
 
 
 def outputs(net: cells.Net, thetas: jax.Array, batch: tasks.SequenceBatch,
-            order: str = "simultaneous", unroll: int | None = None
+            unroll: int | None = None
             ) -> jax.Array:
   """Outputs of K candidate nets at each sequence's end, ``(K, B)``.
 
-  With ``order="simultaneous"`` the same function as ``vmap(cells.run)``
-  over ``thetas (K, P)`` (agreeing to float32 rounding;
-  tests/methods/test_guessing.py): every unit at step t sees the states of
-  step t-1. With ``order="layered"`` the non-output units are updated first
-  and the output unit then sees their states of the *same* step (and its
-  own previous state):
-
-      h_t = f(W_hh h_{t-1} + W_ho o_{t-1} + v_h u_t + b_h)
-      o_t = g(W_oh h_t     + W_oo o_{t-1} + v_o u_t + b_o)
-
-  the usual convention of nets whose output layer reads the hidden layer
-  (as in LSTM). It matters for parity: with simultaneous updates
-  ``o_t`` is a threshold function of ``(h_{t-1}, o_{t-1}, u_t)`` and of the
-  previous parity XOR u_t, which no threshold function is once both
-  parities are reachable, so saturated 2-unit nets cannot solve parity.
+  The same function as ``vmap(cells.run)`` over ``thetas (K, P)``, in the
+  net's update order (agreeing to float32 rounding;
+  tests/methods/test_guessing_method.py): with ``simultaneous`` updates
+  every unit at step t sees the states of step t-1; with ``layered`` ones
+  the output unit sees the hidden units' states of the same step.
 
   Written for many candidates at once, over K x B lanes: the hidden units'
   states are one ``(K, H, B)`` array, the output's one ``(K, B)`` array,
@@ -105,8 +92,7 @@ def outputs(net: cells.Net, thetas: jax.Array, batch: tasks.SequenceBatch,
   a non-zero value) are skipped: A2's hidden units cost one self-weight and
   one output weight each, not a dense 11 x 11 block.
   """
-  if order not in ORDERS:
-    raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
+  layered = net.order == "layered"
   unroll = UNROLL if unroll is None else unroll
   out, n = net.output, net.n
   hid = np.asarray([i for i in range(n) if i != out], int)
@@ -161,7 +147,7 @@ def outputs(net: cells.Net, thetas: jax.Array, batch: tasks.SequenceBatch,
       # Computed once, not re-fused into the output's sum (A2 ran 1.1-1.3x
       # faster with the barrier).
       h_new = jax.lax.optimization_barrier(h_new)
-      src = h_new if order == "layered" else h
+      src = h_new if layered else h
     else:
       h_new = h
     a = affine([(b_o, None), (v_o, u), (w_oo, o)], (K, B))
@@ -225,12 +211,10 @@ def search(key: jax.Array, net: cells.Net, batch: tasks.SequenceBatch,
     ``protocol``: misclassified); ``stuck`` is always False.
   """
   hp = base.check_hp(NAME, DEFAULTS, hp)
-  crit, tol, order = hp["criterion"], float(hp["tolerance"]), hp["order"]
+  crit, tol = hp["criterion"], float(hp["tolerance"])
   low, high, K = float(hp["low"]), float(hp["high"]), int(hp["batch"])
   if crit not in CRITERIA:
     raise ValueError(f"{NAME}: criterion must be one of {CRITERIA}, got {crit!r}")
-  if order not in ORDERS:
-    raise ValueError(f"{NAME}: order must be one of {ORDERS}, got {order!r}")
   if not low < high:
     raise ValueError(f"{NAME}: needs low < high, got {low}, {high}")
   if K < 1:
@@ -246,7 +230,7 @@ def search(key: jax.Array, net: cells.Net, batch: tasks.SequenceBatch,
 
   def body(c: _Carry) -> _Carry:
     thetas = candidates(key, c.tr.evaluations, K, P, low, high)
-    y = outputs(net, thetas, batch, order)
+    y = outputs(net, thetas, batch)
     costs = 0.5 * jnp.mean((y - d) ** 2, axis=-1)
     errors = jnp.mean(failures(y, d, crit, tol), axis=-1)
     tr = base.record_many(c.tr, thetas, costs, errors, b)
