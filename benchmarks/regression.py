@@ -108,15 +108,19 @@ def theory_checks() -> list[Quantity]:
 
 
 def compare_checks() -> list[Quantity]:
-  """Every method on the latch at two spans, tiny budget: fraction solved,
-  final training error and evaluations."""
+  """Every method on the latch at two spans, and on the layered parity net
+  the methods whose passes walk its phases (and guessing, which shows it is
+  solvable), tiny budget: fraction solved, final training error and
+  evaluations."""
   from vanishing import methods
   from vanishing.experiments import compare
   out = []
-  for problem, T in (("latch", (5, 10)),):
+  parity_methods = ("bptt", "time_weighted_newton", "discrete", "guessing")
+  for problem, T, names in (("latch", (5, 10), methods.available()),
+                            ("parity", (4, 8), parity_methods)):
     st = dataclasses.replace(
-        compare.DEFAULT, problems=(problem,), methods=methods.available(),
-        T=T, trials=16, budget=300, patience=150)
+        compare.DEFAULT, problems=(problem,), methods=tuple(names),
+        T=T, T_by_problem=(), trials=16, budget=300, patience=150)
     table, runs, _ = compare.run(st)
     for i in range(len(table["T"])):
       sel = ((runs["problem"] == table["problem"][i])
