@@ -287,6 +287,7 @@ def figure(table: dict[str, np.ndarray]):
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
+  import matplotlib.ticker
 
   probs = list(dict.fromkeys(table["problem"]))
   fig, axes = plt.subplots(2, len(probs), figsize=(4.2 * len(probs), 6.4),
@@ -299,9 +300,12 @@ def figure(table: dict[str, np.ndarray]):
                       label=m)
       axes[1, j].plot(T, table["evaluations"][sel], "o-", label=m)
     axes[0, j].set_title(p)
+    spans = sorted(set(table["T"][table["problem"] == p].tolist()))
     for ax in axes[:, j]:
       ax.set_xscale("log")
       ax.set_yscale("log")
+      ax.set_xticks(spans, [str(t) for t in spans])
+      ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
       ax.set_xlabel("span T")
     axes[0, j].set_ylabel("final training error (floor 1e-3)")
     axes[1, j].set_ylabel("function evaluations")
