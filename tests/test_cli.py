@@ -203,11 +203,29 @@ def test_compare_and_guessing_reject_bad_input_with_status_2(tmp_path, args):
   assert not out.exists()
 
 
+@pytest.mark.parametrize("args", [
+    ["compare", "--w0=1"], ["density", "--budget=5"], ["gradients", "--chunk=4"],
+    ["guessing", "--T_values=5"], ["length", "--variants=latch1"],
+])
+def test_a_flag_the_experiment_does_not_read_is_refused(tmp_path, args):
+  out = tmp_path / "out"
+  p = vanishing(*args, f"--out_dir={out}")
+  assert p.returncode == 2, p.stderr
+  flag = args[1][2:].split("=")[0]
+  assert p.stderr.strip() == (f"error: --{flag}: does not apply to {args[0]} "
+                              f"(see python -m vanishing {args[0]} --helpfull)")
+  assert not out.exists()
+
+
 def test_compare_end_to_end(tmp_path):
   p = vanishing("compare", "--problems=latch,parity", "--methods=bptt",
-                "--T_values=4,6", "--trials=4", "--budget=40",
+                "--T_values=4,6", "--trials=4", "--budget=40", "--keep_chunks",
                 f"--out_dir={tmp_path}")
   assert p.returncode == 0, p.stderr
+  # The chunk stores record the block width the sweep really used.
+  manifest = json.loads((tmp_path / ".compare_chunks" / "latch-bptt"
+                         / "manifest.json").read_text())
+  assert manifest["block"] == 32
   for f in ("compare.csv", "compare_runs.csv", "compare.md", "compare.png",
             "compare.json"):
     assert (tmp_path / f).exists(), f

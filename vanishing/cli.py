@@ -204,6 +204,35 @@ def _config(fv, cfg, T: tuple[int, ...], train_T: int):
       momentum=momentum)
 
 
+# Flags every experiment takes (where and how results are written and run).
+_RUN_FLAGS = frozenset({"out_dir", "seed", "records", "overwrite", "devices",
+                        "coordinator_address", "num_processes", "process_id",
+                        "keep_chunks", "paper"})
+
+
+class _Reads:
+  """The flag values, recording which flags an experiment's settings read."""
+
+  def __init__(self, fv):
+    self._fv = fv
+    self.names: set[str] = set()
+
+  def __getattr__(self, name):
+    self.names.add(name)
+    return getattr(self._fv, name)
+
+
+def _check_applies(name: str, read: set[str]) -> None:
+  """A flag given on the command line that ``name`` never reads is an error,
+  not silently ignored (``--w0`` to ``compare``, ``--budget`` to
+  ``density``)."""
+  mine = [f.name for f in FLAGS.get_key_flags_for_module(sys.modules[__name__])]
+  for flag in mine:
+    if FLAGS[flag].present and flag not in read and flag not in _RUN_FLAGS:
+      raise FlagError(flag, f"does not apply to {name} (see python -m "
+                      f"vanishing {name} --helpfull)")
+
+
 def _fail(message: str) -> None:
   print(f"error: {message}", file=sys.stderr)
   sys.exit(2)
@@ -250,7 +279,9 @@ def main(argv) -> None:
           f"(got {got})")
   name = argv[1]
   try:
-    settings = build_settings(name)
+    read = _Reads(FLAGS)
+    settings = build_settings(name, read)
+    _check_applies(name, read.names)
     n_devices, proc_id, n_proc = _scale_out()
   except FlagError as e:
     _fail(str(e))
@@ -280,7 +311,8 @@ def main(argv) -> None:
 
   # Everything that decides the results, for the chunk stores' manifests;
   # chunk size, device and process counts do not.
-  config = {"experiment": name, "block": sweep.BLOCK,
+  # The block width is the experiment's own where it sets one.
+  config = {"experiment": name, "block": getattr(exp, "BLOCK", sweep.BLOCK),
             "settings": {k: v for k, v in settings.to_json().items() if k != "chunk"}}
   chunk_root = out_dir / f".{name}_chunks"
   if FLAGS.overwrite and chunk_root.exists():
