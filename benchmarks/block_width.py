@@ -13,10 +13,7 @@ block's slowest run, as the loop stops only when all its runs have).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
-
-import numpy as np
 
 from vanishing import sweep
 from vanishing.experiments.convergence import LatchConfig, run_latch

@@ -15,8 +15,6 @@ import argparse
 import dataclasses
 import time
 
-import numpy as np
-
 from vanishing.experiments import density
 
 VARIANTS = {

@@ -70,7 +70,6 @@ def exact(name: str, value: float) -> Quantity:
 def density_checks() -> list[Quantity]:
   """Convergence density at four cells of the default protocol."""
   from vanishing.experiments import density
-  from vanishing.experiments.common import Settings
   st = dataclasses.replace(density.DEFAULT, w0=(0.5, 1.5, 3.0), s=(0.0, 0.5),
                            trials=64)
   table, _ = density.run(st)

@@ -25,7 +25,6 @@ import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from vanishing import sweep
 from vanishing.experiments.convergence import LatchConfig, run_latch

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from vanishing import cells, problems, tasks
+from vanishing import problems
 
 
 @pytest.mark.parametrize("name,P", [("latch", 3), ("two_sequence", 25),

@@ -1,41 +1,14 @@
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from vanishing import problems, tasks
-from vanishing.methods import annealing, base
+from vanishing.methods import annealing
 
 
-class Quadratic(NamedTuple):
-  """A convex toy cost 1/2 |theta - centre|^2; error 1 above ``threshold``."""
-  centre: jax.Array
-  threshold: float = 0.01
-
-  def cost(self, theta):
-    return 0.5 * jnp.sum((theta - self.centre) ** 2)
-
-  def evaluate(self, theta):
-    c = self.cost(theta)
-    return problems.Eval(c, (c > self.threshold).astype(jnp.float32))
-
-
-QUAD = Quadratic(jnp.asarray([1.0, -2.0, 0.5, 3.0]))
-NEVER = base.Budget(evaluations=1000, patience=10**6, target_cost=-1.0)
-LATCH = problems.Problem("latch", T=3, noise=tasks.Noise("none", 0.0))
-LATCH_BUDGET = base.Budget(evaluations=3000, patience=2000)
-
-
-@pytest.fixture(scope="module")
-def latch_runs():
-  def trial(key):
-    fit, _, th0 = LATCH.draw(key)
-    return annealing.solve(jax.random.fold_in(key, 1), fit, th0, LATCH_BUDGET)
-  return jax.jit(jax.vmap(trial))(jax.random.split(jax.random.key(0), 16))
+METHOD = annealing
 
 
 def test_accept_probability_is_metropolis():
@@ -54,11 +27,11 @@ def test_adapt_step_grows_above_06_and_shrinks_below_04():
 
 
 @pytest.mark.parametrize("v0", [1e-3, 100.0])
-def test_acceptance_ratio_moves_toward_half(v0):
+def test_acceptance_ratio_moves_toward_half(v0, quad, never):
   # Steps far too small (almost every move accepted) or far too large
   # (almost every move rejected) are corrected by the adaptation.
   hp = {"t0": 0.05, "v0": v0}
-  run = lambda k: annealing.anneal(k, QUAD, jnp.zeros(4), NEVER, hp,
+  run = lambda k: annealing.anneal(k, quad, jnp.zeros(4), never, hp,
                                    history=10)[1]
   ratios = jax.jit(jax.vmap(run))(jax.random.split(jax.random.key(1), 8))
   r = np.asarray(ratios).mean(axis=2)  # (trial, adaptation)
@@ -68,48 +41,48 @@ def test_acceptance_ratio_moves_toward_half(v0):
   assert start > 0.4 and end < 0.2
 
 
-def test_improves_on_a_quadratic():
+def test_improves_on_a_quadratic(quad, never):
   # Faster cooling than Corana's (one stage = 5 * 20 * 4 = 400 evaluations),
   # so that 3000 evaluations span 7 temperature stages.
-  budget = NEVER._replace(evaluations=3000)
-  r = annealing.solve(jax.random.key(2), QUAD, jnp.zeros(4), budget,
+  budget = never._replace(evaluations=3000)
+  r = annealing.solve(jax.random.key(2), quad, jnp.zeros(4), budget,
                       {"nt": 5, "rt": 0.5})
-  assert float(r.cost) < 0.05 * float(QUAD.cost(jnp.zeros(4)))
+  assert float(r.cost) < 0.05 * float(quad.cost(jnp.zeros(4)))
 
 
-def test_solves_an_easy_latch_in_most_trials(latch_runs):
+def test_solves_an_easy_latch_in_most_trials(latch_runs, latch_budget):
   assert np.mean(latch_runs.solved) >= 0.75
   solved = np.asarray(latch_runs.solved)
-  assert np.all(np.asarray(latch_runs.cost)[solved] < LATCH_BUDGET.target_cost)
+  assert np.all(np.asarray(latch_runs.cost)[solved] < latch_budget.target_cost)
   assert np.all(np.asarray(latch_runs.error)[solved] == 0)
 
 
-def test_evaluations_stay_within_the_budget(latch_runs):
-  assert np.all(np.asarray(latch_runs.evaluations) <= LATCH_BUDGET.evaluations)
+def test_evaluations_stay_within_the_budget(latch_runs, latch_budget):
+  assert np.all(np.asarray(latch_runs.evaluations) <= latch_budget.evaluations)
   assert np.all(np.asarray(latch_runs.evaluations) >= 1)
 
 
 @pytest.mark.parametrize("n", [5, 300])
-def test_a_run_that_never_stops_uses_exactly_the_budget(n):
+def test_a_run_that_never_stops_uses_exactly_the_budget(n, quad, never):
   # 5 is less than the automatic temperature's probe moves (1 + 10).
-  budget = NEVER._replace(evaluations=n)
-  r = annealing.solve(jax.random.key(3), QUAD, jnp.zeros(4), budget)
+  budget = never._replace(evaluations=n)
+  r = annealing.solve(jax.random.key(3), quad, jnp.zeros(4), budget)
   assert int(r.evaluations) == n
   assert not bool(r.solved) and not bool(r.stuck)
 
 
-def test_same_key_same_run_other_key_other_run():
-  f = jax.jit(lambda k: annealing.solve(k, QUAD, jnp.zeros(4), NEVER))
+def test_same_key_same_run_other_key_other_run(quad, never):
+  f = jax.jit(lambda k: annealing.solve(k, quad, jnp.zeros(4), never))
   a, b, c = f(jax.random.key(4)), f(jax.random.key(4)), f(jax.random.key(5))
   np.testing.assert_array_equal(a.theta, b.theta)
   assert int(a.evaluations) == int(b.evaluations)
   assert not np.array_equal(np.asarray(a.theta), np.asarray(c.theta))
 
 
-def test_vmapped_trials_match_single_runs():
+def test_vmapped_trials_match_single_runs(quad, never):
   keys = jax.random.split(jax.random.key(6), 3)
-  budget = NEVER._replace(evaluations=200)
-  f = lambda k: annealing.solve(k, QUAD, jnp.zeros(4), budget)
+  budget = never._replace(evaluations=200)
+  f = lambda k: annealing.solve(k, quad, jnp.zeros(4), budget)
   batch = jax.jit(jax.vmap(f))(keys)
   one = jax.jit(f)(keys[1])
   # Same draws and decisions; XLA may round the batched arithmetic apart.
@@ -117,6 +90,6 @@ def test_vmapped_trials_match_single_runs():
   assert int(batch.evaluations[1]) == int(one.evaluations)
 
 
-def test_unknown_hyper_parameter_raises():
+def test_unknown_hyper_parameter_raises(quad, never):
   with pytest.raises(ValueError, match="annealing"):
-    annealing.solve(jax.random.key(0), QUAD, jnp.zeros(4), NEVER, {"T0": 1.0})
+    annealing.solve(jax.random.key(0), quad, jnp.zeros(4), never, {"T0": 1.0})

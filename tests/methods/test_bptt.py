@@ -85,7 +85,7 @@ def test_history_records_gradient_norms_until_the_stop():
 
 # --- The comparison protocol ---------------------------------------------------
 
-from vanishing import problems, tasks  # noqa: E402
+from vanishing import problems  # noqa: E402
 from vanishing.methods import base  # noqa: E402
 
 

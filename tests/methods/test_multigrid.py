@@ -7,68 +7,44 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from vanishing import problems, tasks
+from vanishing import problems
 from vanishing.methods import base, multigrid
 
 
-class Quadratic(NamedTuple):
-  """A convex toy cost 1/2 |theta - centre|^2; error 1 above ``threshold``."""
-  centre: jax.Array
-  threshold: float = 0.01
-
-  def cost(self, theta):
-    return 0.5 * jnp.sum((theta - self.centre) ** 2)
-
-  def evaluate(self, theta):
-    c = self.cost(theta)
-    return problems.Eval(c, (c > self.threshold).astype(jnp.float32))
-
-
-QUAD = Quadratic(jnp.asarray([1.0, -2.0, 0.5, 3.0]))
-NEVER = base.Budget(evaluations=1000, patience=10**6, target_cost=-1.0)
-LATCH = problems.Problem("latch", T=3, noise=tasks.Noise("none", 0.0))
-LATCH_BUDGET = base.Budget(evaluations=3000, patience=2000)
-
-
-@pytest.fixture(scope="module")
-def latch_runs():
-  def trial(key):
-    fit, _, th0 = LATCH.draw(key)
-    return multigrid.solve(jax.random.fold_in(key, 1), fit, th0, LATCH_BUDGET)
-  return jax.jit(jax.vmap(trial))(jax.random.split(jax.random.key(0), 16))
+METHOD = multigrid
 
 
 @pytest.mark.parametrize("k", [1, 8])
-def test_improves_on_a_quadratic(k):
-  r = multigrid.solve(jax.random.key(2), QUAD, jnp.zeros(4), NEVER, {"k": k})
-  assert float(r.cost) < 0.01 * float(QUAD.cost(jnp.zeros(4)))
+def test_improves_on_a_quadratic(k, quad, never):
+  r = multigrid.solve(jax.random.key(2), quad, jnp.zeros(4), never, {"k": k})
+  assert float(r.cost) < 0.01 * float(quad.cost(jnp.zeros(4)))
 
 
-def test_shrinking_box_refines_the_best_point():
+def test_shrinking_box_refines_the_best_point(quad, never):
   # Without shrinking the box keeps its half-width 2: the best of 1000
   # uniform draws stays far coarser than the shrinking search.
-  f = lambda hp: multigrid.solve(jax.random.key(2), QUAD, jnp.zeros(4), NEVER,
+  f = lambda hp: multigrid.solve(jax.random.key(2), quad, jnp.zeros(4), never,
                                  hp).cost
   assert float(f({"shrink": 0.9})) < 0.1 * float(f({"shrink": 1.0}))
 
 
-def test_solves_an_easy_latch_in_most_trials(latch_runs):
+def test_solves_an_easy_latch_in_most_trials(latch_runs, latch_budget):
   assert np.mean(latch_runs.solved) >= 0.6
   solved = np.asarray(latch_runs.solved)
-  assert np.all(np.asarray(latch_runs.cost)[solved] < LATCH_BUDGET.target_cost)
+  assert np.all(np.asarray(latch_runs.cost)[solved] < latch_budget.target_cost)
   assert np.all(np.asarray(latch_runs.error)[solved] == 0)
 
 
-def test_evaluations_stay_within_the_budget(latch_runs):
-  assert np.all(np.asarray(latch_runs.evaluations) <= LATCH_BUDGET.evaluations)
+def test_evaluations_stay_within_the_budget(latch_runs, latch_budget):
+  assert np.all(np.asarray(latch_runs.evaluations) <= latch_budget.evaluations)
   assert np.all(np.asarray(latch_runs.evaluations) >= 1)
 
 
 @pytest.mark.parametrize("k", [1, 8])
-def test_a_run_that_never_stops_uses_exactly_the_budget(k):
+def test_a_run_that_never_stops_uses_exactly_the_budget(k, quad, never):
   # 301 = 1 + 37 rounds of 8 + 4: the last round is cut by the budget.
-  budget = NEVER._replace(evaluations=301)
-  r = multigrid.solve(jax.random.key(3), QUAD, jnp.zeros(4), budget, {"k": k})
+  budget = never._replace(evaluations=301)
+  r = multigrid.solve(jax.random.key(3), quad, jnp.zeros(4), budget, {"k": k})
   assert int(r.evaluations) == 301
   assert not bool(r.solved) and not bool(r.stuck)
 
@@ -88,18 +64,18 @@ def test_counts_up_to_the_candidate_that_solves():
   assert bool(r.solved) and int(r.evaluations) == 2
 
 
-def test_same_key_same_run_other_key_other_run():
-  f = jax.jit(lambda k: multigrid.solve(k, QUAD, jnp.zeros(4), NEVER))
+def test_same_key_same_run_other_key_other_run(quad, never):
+  f = jax.jit(lambda k: multigrid.solve(k, quad, jnp.zeros(4), never))
   a, b, c = f(jax.random.key(4)), f(jax.random.key(4)), f(jax.random.key(5))
   np.testing.assert_array_equal(a.theta, b.theta)
   assert int(a.evaluations) == int(b.evaluations)
   assert not np.array_equal(np.asarray(a.theta), np.asarray(c.theta))
 
 
-def test_vmapped_trials_match_single_runs():
+def test_vmapped_trials_match_single_runs(quad, never):
   keys = jax.random.split(jax.random.key(6), 3)
-  budget = NEVER._replace(evaluations=200)
-  f = lambda k: multigrid.solve(k, QUAD, jnp.zeros(4), budget)
+  budget = never._replace(evaluations=200)
+  f = lambda k: multigrid.solve(k, quad, jnp.zeros(4), budget)
   batch = jax.jit(jax.vmap(f))(keys)
   one = jax.jit(f)(keys[1])
   # Same draws and decisions; XLA may round the batched arithmetic apart.
@@ -107,8 +83,8 @@ def test_vmapped_trials_match_single_runs():
   assert int(batch.evaluations[1]) == int(one.evaluations)
 
 
-def test_bad_hyper_parameters_raise():
+def test_bad_hyper_parameters_raise(quad, never):
   with pytest.raises(ValueError, match="multigrid"):
-    multigrid.solve(jax.random.key(0), QUAD, jnp.zeros(4), NEVER, {"width": 1.0})
+    multigrid.solve(jax.random.key(0), quad, jnp.zeros(4), never, {"width": 1.0})
   with pytest.raises(ValueError, match="k must be"):
-    multigrid.solve(jax.random.key(0), QUAD, jnp.zeros(4), NEVER, {"k": 0})
+    multigrid.solve(jax.random.key(0), quad, jnp.zeros(4), never, {"k": 0})

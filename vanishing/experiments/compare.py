@@ -25,7 +25,6 @@ import math
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from vanishing import methods, problems, sweep, tasks

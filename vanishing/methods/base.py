@@ -30,8 +30,6 @@ from typing import Any, Mapping, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from vanishing.problems import Fit
-
 
 class Budget(NamedTuple):
   """Static stopping settings shared by every method."""
