@@ -22,7 +22,8 @@ Measured (2-core shared CPU, load average 5.6, default arguments plus
 ``--variants parity_a1,latch1,latch2,parity_a2,parity_a2_noself``), pairs
 per wall second: parity_a1 0.88M, latch1 1.73M, latch2 2.17M, parity_a2
 0.16M, parity_a2_noself 0.21M (wall = CPU: one thread). ``--unroll 4``:
-parity_a1 0.89M, latch1 0.16M.
+parity_a1 0.89M, latch1 0.16M. Idle machine, 2026-11-29: parity_a1 1.66M,
+latch1 4.0M, latch2 3.8M, parity_a2 0.30M.
 """
 
 from __future__ import annotations
