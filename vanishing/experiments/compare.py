@@ -111,10 +111,14 @@ class Settings:
 # (every method stalled near 0.09 error at T = 5, lengths 3..5): its spans
 # start at 8, lengths 4..8. About 4 minutes on 2 cores.
 DEFAULT = Settings()
-# The paper's scale: spans 10..100 and 100 trials per cell (about 2 hours on
-# 2 CPU cores; the budget lets annealing run its 10^1.8-fold longer course).
+# The paper's scale: spans 10..100, 100 trials per cell and a budget above
+# the paper's 810,000 evaluations of annealing on parity. Days on 2 CPU
+# cores: each (problem, method) runs 800 trials of at least the patience
+# (50,000 evaluations), >= 4e7 evaluations, at 800-11,000 evaluations/s at
+# T = 100 (benchmarks/methods_speed.py); meant for --devices and
+# multi-process sweeps.
 PAPER = Settings(T=(10, 20, 30, 40, 50, 60, 80, 100), T_by_problem=(), trials=100,
-                 budget=100000, patience=20000)
+                 budget=1000000, patience=50000)
 TESTING = Settings(problems=("latch", "parity"), methods=("bptt",), T=(4, 8),
                    T_by_problem=(("parity", (8,)),),
                    trials=4, budget=60, patience=60)
