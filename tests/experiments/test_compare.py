@@ -48,6 +48,7 @@ def test_markdown_lays_out_table_one_with_the_papers_numbers(testing_run):
   assert "## latch" in md and "## parity" in md
   assert "| bptt |" in md and "T = 8" in md
   assert "810,000" in md and "54,000" in md and "1,600" in md
+  assert "nan" not in md
   fig = compare.figure(table)
   assert fig.axes[0].get_xscale() == "log"
 

@@ -277,8 +277,10 @@ def markdown(table: dict[str, np.ndarray], settings: Settings) -> str:
       ours = "not run"
     else:
       idx = np.flatnonzero(sel)
+      solved = lambda i: ("none solved" if np.isnan(table["evaluations_solved"][i])
+                          else f"{table['evaluations_solved'][i]:,.0f}")
       ours = "; ".join(
-          f"{table['method'][i]}: {table['evaluations_solved'][i]:,.0f} "
+          f"{table['method'][i]}: {solved(i)} "
           f"({table['evaluations'][i]:,.0f})" for i in idx)
     lines.append(f"| {p} | {m or 'all'} | {what} | {value:,.0f} | {ours} |")
   lines.append("")
