@@ -85,7 +85,7 @@ def test_output_is_read_at_each_sequences_own_end():
     yi = cells.run(net, theta, b.inputs[:n, i:i + 1], b.lengths[i:i + 1],
                    b.classes[i:i + 1])
     assert float(y[i]) == pytest.approx(float(yi[0]), abs=1e-6)
-  _, x = cells.trajectory(net, theta, b.inputs, b.lengths, b.classes)
+  x = cells.unfold(net, theta, b.inputs, b.lengths, b.classes).states
   np.testing.assert_allclose(x[-1, :, net.output], y, atol=1e-6)
 
 
@@ -123,7 +123,8 @@ def test_layered_output_reads_the_hidden_state_of_the_same_step():
       h = np.tanh(W[0, 0] * h + W[0, 1] * o + v[0] * x[t, s] + bias[0])
       o = np.tanh(W[1, 0] * h + W[1, 1] * o + v[1] * x[t, s])
     assert float(y[s]) == pytest.approx(o, abs=1e-5)
-  a, xs = cells.trajectory(net, theta, b.inputs, b.lengths, b.classes)
+  uf = cells.unfold(net, theta, b.inputs, b.lengths, b.classes)
+  a, xs = uf.pre, uf.states
   np.testing.assert_allclose(xs[-1, :, 1], y, atol=1e-6)
   np.testing.assert_allclose(np.tanh(a), xs, atol=1e-6)
 

@@ -219,7 +219,9 @@ def parity_net(output_fn: str = "tanh", order: str = "layered") -> Net:
              (True, False), 1, output_fn=output_fn, name="parity", order=order)
 
 
-def _activate(net: Net, a: jax.Array) -> jax.Array:
+def activate(net: Net, a: jax.Array) -> jax.Array:
+  """States from pre-activations ``a (..., n)``: tanh, the output unit
+  logistic where ``net.output_fn`` says so."""
   x = jnp.tanh(a)
   if net.output_fn == "logistic":
     x = x.at[..., net.output].set(jax.nn.sigmoid(a[..., net.output]))
@@ -259,7 +261,7 @@ def run(net: Net, theta: jax.Array, inputs: jax.Array, lengths: jax.Array,
     p = net.unpack(th) if per_step else p0
     live = (t < lengths)[:, None]
     for m in masks:
-      x_new = _activate(net, net_step(net, p, x, u, t, classes))
+      x_new = activate(net, net_step(net, p, x, u, t, classes))
       x = jnp.where(live & m, x_new, x)
     return x, None
 
@@ -308,19 +310,10 @@ def unfold(net: Net, theta: jax.Array, inputs: jax.Array, lengths: jax.Array,
     x, a_prev = carry
     t, u_t, lv = xs
     a = jnp.where(lv, net_step(net, p, x, u_t, t, classes), a_prev)
-    x_new = jnp.where(lv, _activate(net, a), x)
+    x_new = jnp.where(lv, activate(net, a), x)
     return (x_new, a), (a, x, x_new)
 
   z = jnp.zeros((B, net.n), inputs.dtype)
   _, (a, prev, x) = jax.lax.scan(body, (z, z), (step, u, live))
   return Unfolded(step, u, a, prev, x, live)
 
-
-def trajectory(net: Net, theta: jax.Array, inputs: jax.Array,
-               lengths: jax.Array, classes: jax.Array
-               ) -> tuple[jax.Array, jax.Array]:
-  """Pre-activations and states of every step, each ``(T, B, n)``; states
-  are frozen (and pre-activations repeat) after each sequence's end."""
-  u = unfold(net, theta, inputs, lengths, classes)
-  F = len(net.phases)
-  return u.pre[F - 1::F], u.states[F - 1::F]

@@ -35,7 +35,7 @@ PROBLEMS = ("latch", "two_sequence", "parity")
 # the output would have to compute XOR(previous parity, bit) alone: of
 # 20,000 random draws per training set (4 sets, lengths 10..20) none solved
 # parity in any of those three forms, while layered + logistic solved each
-# set within 655..2,151 draws (BUILD_NOTES.md).
+# set within 655..2,151 draws (python benchmarks/parity_forms.py).
 PARITY_TARGETS = (1.0, 0.0)
 
 

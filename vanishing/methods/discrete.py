@@ -143,24 +143,23 @@ class Requests(NamedTuple):
       and holds).
     asked: where a threshold request (flip or hold) was made.
     output: the output unit's continuous request at each sequence's end.
-    pre: the pre-activations ``a_t`` of the forward pass.
-    states: the states ``x_t`` of the forward pass.
     y: outputs at each sequence's end ``(B,)``.
-    prev: the states each phase reads.
-    step: ``(T',)`` the time step of each phase.
-    inputs: ``(T', B)`` the input each phase sees.
-    live: where a phase updates a unit of a live sequence.
+    forward: the forward pass (``cells.Unfolded``); its fields are also
+      read through the properties ``pre``, ``states``, ``prev``, ``step``,
+      ``inputs`` and ``live``.
   """
   flips: jax.Array
   asked: jax.Array
   output: jax.Array
-  pre: jax.Array
-  states: jax.Array
   y: jax.Array
-  prev: jax.Array
-  step: jax.Array
-  inputs: jax.Array
-  live: jax.Array
+  forward: cells.Unfolded
+
+  pre = property(lambda self: self.forward.pre)
+  states = property(lambda self: self.forward.states)
+  prev = property(lambda self: self.forward.prev)
+  step = property(lambda self: self.forward.step)
+  inputs = property(lambda self: self.forward.inputs)
+  live = property(lambda self: self.forward.live)
 
 
 def requests(key: jax.Array, net: cells.Net, theta: jax.Array, batch,
@@ -213,15 +212,7 @@ def requests(key: jax.Array, net: cells.Net, theta: jax.Array, batch,
   _, (flips, asked, cont) = jax.lax.scan(
       body, jnp.zeros((B, n), a.dtype), (uf.step, last, uf.live, a, r),
       reverse=True)
-  return Requests(flips, asked, cont, a, x, x[-1, :, out], uf.prev, uf.step,
-                  uf.inputs, uf.live)
-
-
-def _activate(net: cells.Net, a: jax.Array) -> jax.Array:
-  x = jnp.tanh(a)
-  if net.output_fn == "logistic":
-    x = x.at[..., net.output].set(jax.nn.sigmoid(a[..., net.output]))
-  return x
+  return Requests(flips, asked, cont, x[-1, :, out], uf)
 
 
 def _previous(z: jax.Array) -> jax.Array:
@@ -258,7 +249,7 @@ def delta_rule(net: cells.Net, theta: jax.Array, batch, req: Requests,
   started = jnp.cumsum(req.live, axis=0) > 0
   if residual:
     s_new = jnp.where(started, sgn(a + req.flips), 0.0)
-    x_new = jnp.where(started, _activate(net, a + req.flips), x)
+    x_new = jnp.where(started, cells.activate(net, a + req.flips), x)
     s_prev, x_prev = _previous(s_new), _previous(x_new)
     ds = _previous(s_new - jnp.where(started, sgn(a), 0.0))
     dx_state = _previous(x_new - x)
