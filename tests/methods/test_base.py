@@ -1,7 +1,6 @@
 import jax.numpy as jnp
 import pytest
 
-from vanishing import methods
 from vanishing.methods import base
 
 B = base.Budget(evaluations=10, patience=3, target_cost=0.1)
@@ -68,9 +67,3 @@ def test_check_hp_rejects_unknown_names():
   with pytest.raises(ValueError, match="unknown hyper-parameter"):
     base.check_hp("m", {"lr": 1.0}, {"eta": 2.0})
 
-
-def test_registry_lists_and_refuses():
-  assert "bptt" in methods.available()
-  assert set(methods.available()) <= set(methods.NAMES)
-  with pytest.raises(ValueError, match="choose from"):
-    methods.get("newton_raphson")

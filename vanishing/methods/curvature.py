@@ -43,8 +43,11 @@ on the live units, 0 elsewhere); Becker-LeCun keeps
   for n <= 5.
 * ``mode="becker_lecun"`` keeps only the diagonal of ``K_t`` (Becker &
   LeCun's O(NW) approximation: off-diagonal terms ignored), so
-  ``K_{t-1,jj} = sum_i W_ij^2 A_t,ii``. It equals the exact one for a single
-  unit (the latch) and at the last copy, and is approximate elsewhere.
+  ``K_{t-1,jj} = sum_i W_ij^2 A_t,ii + E_jj K_t,jj``. It equals the exact one
+  for a single unit (the latch) and at the last copy (the last two of a
+  simultaneous net, where only the output's K is nonzero one step earlier),
+  and is approximate elsewhere (tested against a NumPy loop in
+  ``tests/methods/test_becker_lecun.py``).
 
 Both keep the ``f''`` term, so the curvature can be negative; the methods
 use its absolute value, as the paper's formula ``|d2C/dw^2| + mu`` does.

@@ -1,0 +1,50 @@
+"""The method registry: every listed method is there, a broken one raises."""
+
+import importlib
+
+import pytest
+
+from vanishing import methods
+
+
+def test_every_listed_method_is_available_with_solve():
+  assert methods.available() == methods.NAMES
+  for name in methods.NAMES:
+    m = methods.get(name)
+    assert m.NAME == name and callable(m.solve)
+    assert isinstance(m.DEFAULTS, dict)
+
+
+def test_unknown_name_lists_the_valid_ones():
+  with pytest.raises(ValueError, match="choose from bptt, pseudo_newton"):
+    methods.get("newton_raphson")
+
+
+def _extra_method(monkeypatch, tmp_path, name, source):
+  """Lists ``name`` after the real methods and makes
+  ``vanishing.methods.<name>`` the module ``source`` (in ``tmp_path``)."""
+  (tmp_path / f"{name}.py").write_text(source)
+  monkeypatch.setattr(methods, "__path__", [*methods.__path__, str(tmp_path)])
+  monkeypatch.setattr(methods, "NAMES", methods.NAMES + (name,))
+  importlib.invalidate_caches()
+
+
+def test_a_method_whose_import_fails_raises_naming_it(monkeypatch, tmp_path):
+  _extra_method(monkeypatch, tmp_path, "broken",
+                "import a_dependency_that_is_not_installed\n"
+                "NAME = 'broken'\n"
+                "def solve(key, fit, theta0, budget, hp=None):\n"
+                "  pass\n")
+  for call in (methods.available, lambda: methods.get("broken")):
+    with pytest.raises(ImportError, match="method 'broken'.*"
+                       "a_dependency_that_is_not_installed") as e:
+      call()
+    assert isinstance(e.value.__cause__, ModuleNotFoundError)
+  # The methods that do import are still reachable one by one.
+  assert methods.get("bptt").NAME == "bptt"
+
+
+def test_a_method_without_solve_raises(monkeypatch, tmp_path):
+  _extra_method(monkeypatch, tmp_path, "no_solve", "NAME = 'no_solve'\n")
+  with pytest.raises(ImportError, match="method 'no_solve'.*no solve"):
+    methods.available()
