@@ -1,6 +1,63 @@
 """Shared test settings."""
 
 import os
+import shutil
+import tempfile
 
 # Tests run on the CPU, one device, whatever the machine has.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+
+def pytest_configure(config):
+  """One persistent JAX compilation cache for the session, new each session.
+
+  Many tests compile a sweep another test (or process) already compiled:
+  ``sweep.run`` builds a fresh jit each call, and every ``python -m
+  vanishing`` a command-line test starts is a fresh interpreter. With the
+  cache the second compile loads the first one's executable from disk, so
+  it is the same program and the numbers cannot change (the resume tests
+  compare files byte for byte). This process and the subprocesses it starts
+  (through the environment) share it; the package itself never sets it.
+  """
+  cache = tempfile.mkdtemp(prefix="vanishing-jax-cache-")
+  mp = pytest.MonkeyPatch()
+  mp.setenv("JAX_COMPILATION_CACHE_DIR", cache)
+  mp.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+  # Before this process compiles anything: JAX decides at its first compile
+  # whether it uses a cache.
+  jax.config.update("jax_compilation_cache_dir", cache)
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+  def cleanup():
+    mp.undo()
+    shutil.rmtree(cache, ignore_errors=True)
+
+  config.add_cleanup(cleanup)
+
+
+@pytest.fixture
+def invoke(capsys):
+  """``python -m vanishing ARGS`` in this process: ``invoke(*args)`` gives
+  ``(exit status, stderr)``.
+
+  It does what ``cli.run`` does once absl is set up: the command line's own
+  flag parser, then ``main``. An exception other than ``SystemExit`` (what
+  would print a traceback) fails the test. The flags are unparsed afterwards,
+  so no value carries over to the next test.
+  """
+  from vanishing import cli
+
+  def run(*args):
+    try:
+      cli.main(cli._parse_flags(["vanishing", *args]))
+      code = 0
+    except SystemExit as e:
+      code = e.code or 0
+    finally:
+      cli.FLAGS.unparse_flags()
+    return code, capsys.readouterr().err
+
+  return run

@@ -2,6 +2,7 @@
 
 import errno
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,9 +14,13 @@ import pytest
 
 from vanishing import cli, results
 
-# 2,560 runs in 5 chunks of 512, about a second and a half each.
-ARGS = ["density", "--w0=0.5,1,2,3,4", "--s=0.5", "--trials=512", "--epochs=1000",
-        "--chunk=512"]
+# 4,096 runs in 8 chunks of 512 (one block each), a quarter to a third of a
+# second each on the 2-core CPU: once 2 chunks are finished, the 6 still to
+# come leave the kill below well over a second to land (it did, with six
+# busy loops competing for the cores), while the whole sweep stays short.
+ARGS = ["density", "--w0=0.5,1,1.5,2,2.5,3,3.5,4", "--s=0.5", "--trials=512",
+        "--epochs=200", "--chunk=512"]
+N_CHUNKS = 8
 SMALL = ["density", "--w0=1,2", "--s=0,0.3", "--trials=300", "--epochs=100",
          "--chunk=512"]
 
@@ -31,13 +36,17 @@ def tables(out: Path):
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
+  """ARGS run in one go, chunk files kept: ``(out_dir, tables)``."""
   out = tmp_path_factory.mktemp("whole")
-  p = vanishing(*ARGS, f"--out_dir={out}")
+  p = vanishing(*ARGS, f"--out_dir={out}", "--keep_chunks")
   assert p.returncode == 0, p.stderr
-  return tables(out)
+  assert len(list((out / ".density_chunks" / "all").glob("chunk_*.json"))) == N_CHUNKS
+  return out, tables(out)
 
 
-def test_killed_sweep_resumes_to_identical_files(tmp_path, uninterrupted):
+def test_killed_sweep_resumes_to_identical_files(tmp_path, uninterrupted,
+                                                 invoke):
+  _, want = uninterrupted
   out = tmp_path / "r"
   proc = subprocess.Popen([sys.executable, "-m", "vanishing", *ARGS,
                            f"--out_dir={out}"], stdout=subprocess.DEVNULL,
@@ -51,35 +60,41 @@ def test_killed_sweep_resumes_to_identical_files(tmp_path, uninterrupted):
   proc.send_signal(signal.SIGKILL)
   proc.wait()
   finished = len(list(chunks.glob("chunk_*.json")))
-  assert 2 <= finished < 5 and not (out / "density.csv").exists()
+  assert 2 <= finished < N_CHUNKS and not (out / "density.csv").exists()
 
   # Another configuration in the same directory is refused, nothing touched.
-  p = vanishing(*ARGS, "--seed=1", f"--out_dir={out}")
-  assert p.returncode == 2
-  assert "another configuration (differs in: settings)" in p.stderr
+  code, err = invoke(*ARGS, "--seed=1", f"--out_dir={out}")
+  assert code == 2
+  assert "another configuration (differs in: settings)" in err
   assert len(list(chunks.glob("chunk_*.json"))) == finished
 
   p = vanishing(*ARGS, f"--out_dir={out}")
   assert p.returncode == 0, p.stderr
-  assert tables(out) == uninterrupted
+  assert tables(out) == want
   assert not (out / ".density_chunks").exists()  # removed once written
 
 
 def test_corrupted_chunk_is_reported_and_recomputed(tmp_path, uninterrupted):
+  whole, want = uninterrupted
   out = tmp_path / "c"
-  p = vanishing(*ARGS, f"--out_dir={out}", "--keep_chunks")
-  assert p.returncode == 0, p.stderr
+  shutil.copytree(whole, out)  # a finished sweep that kept its chunks
   chunk = out / ".density_chunks" / "all" / "chunk_000003.npz"
   chunk.write_bytes(chunk.read_bytes()[:100])
-  for f in ("density.json",):  # as if the run had died writing its files
+  # As if the run had died writing its files: they can only come back from
+  # the chunks, the recomputed one included.
+  for f in ("density.json", "density.csv", "density_runs.csv"):
     (out / f).unlink()
   p = vanishing(*ARGS, f"--out_dir={out}")
   assert p.returncode == 0, p.stderr
   assert "chunk 3: data does not match its checksum; recomputed" in p.stderr
-  assert tables(out) == uninterrupted
+  assert tables(out) == want
 
 
 def test_two_processes_reproduce_one(tmp_path):
+  # The single process first: the two then find its compiled sweep in the
+  # compilation cache instead of both compiling it at once on two cores.
+  single = vanishing(*SMALL, f"--out_dir={tmp_path / 'sp'}")
+  assert single.returncode == 0, single.stderr
   with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
@@ -93,8 +108,6 @@ def test_two_processes_reproduce_one(tmp_path):
   assert other.returncode == 0, err1
   assert p0.returncode == 0, p0.stderr
   assert "process 1 of 2 finished its share" in out1
-  single = vanishing(*SMALL, f"--out_dir={tmp_path / 'sp'}")
-  assert single.returncode == 0, single.stderr
   assert tables(tmp_path / "mp") == tables(tmp_path / "sp")
 
 
@@ -107,11 +120,11 @@ def test_two_processes_reproduce_one(tmp_path):
     (["--num_processes=2", "--coordinator_address=h:1", "--overwrite"],
      "--overwrite: not with --num_processes > 1"),
 ])
-def test_bad_scale_out_flags(tmp_path, args, message):
-  p = vanishing(*SMALL, *args, f"--out_dir={tmp_path}")
-  assert p.returncode == 2
-  lines = p.stderr.strip().splitlines()
-  assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), p.stderr
+def test_bad_scale_out_flags(tmp_path, invoke, args, message):
+  code, err = invoke(*SMALL, *args, f"--out_dir={tmp_path}")
+  assert code == 2
+  lines = err.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), err
 
 
 def test_disk_full_is_a_clear_error_and_keeps_finished_chunks(tmp_path, monkeypatch, capsys):

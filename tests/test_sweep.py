@@ -15,6 +15,12 @@ LATCH = functools.partial(run_latch, cfg=CFG)
 AXES = {"w0": [0.8, 1.5, 2.5], "s": [0.0, 0.4], "lr": [0.01, 0.1]}
 
 
+@pytest.fixture(scope="module")
+def latch_sweep():
+  """LATCH over AXES x 6 trials (72 runs) in 5 chunks of 16, the last padded."""
+  return sweep.run(LATCH, AXES, trials=6, seed=3, chunk=16, block=16)
+
+
 def draw(key, swept):
   """A cheap run function: one uniform draw plus the swept values."""
   return {"u": jax.random.uniform(key), "sum": swept["a"] + 10 * swept["b"]}
@@ -37,8 +43,8 @@ def test_grid_layout_and_keys():
   assert res.by_cell("u").shape == (3, 2, 4)
 
 
-def test_results_identical_for_different_chunk_sizes():
-  a = sweep.run(LATCH, AXES, trials=6, seed=3, chunk=16, block=16)
+def test_results_identical_for_different_chunk_sizes(latch_sweep):
+  a = latch_sweep
   b = sweep.run(LATCH, AXES, trials=6, seed=3, chunk=80, block=16)
   c = sweep.run(LATCH, AXES, trials=6, seed=3, block=16)  # one chunk
   for k in a.records:
@@ -47,18 +53,18 @@ def test_results_identical_for_different_chunk_sizes():
   assert a.records["converged"].any()  # the comparison is not vacuous
 
 
-def test_replay_is_bit_identical_to_the_sweep_row():
-  res = sweep.run(LATCH, AXES, trials=5, seed=11, block=16)
+def test_replay_is_bit_identical_to_the_sweep_row(latch_sweep):
+  res = latch_sweep
   for i in (17, res.n_runs - 1):
-    one = sweep.replay(LATCH, AXES, 5, 11, i, block=16)
+    one = sweep.replay(LATCH, AXES, 6, 3, i, block=16)
     for k in res.records:
       np.testing.assert_array_equal(one[k], res.records[k][i], err_msg=f"{k}@{i}")
 
 
-def test_vmapped_run_equals_the_single_run():
-  res = sweep.run(LATCH, AXES, trials=3, seed=5, block=16)
+def test_vmapped_run_equals_the_single_run(latch_sweep):
+  res = latch_sweep
   single = jax.jit(LATCH)
-  keys = sweep.run_keys(5, jnp.arange(res.n_runs))
+  keys = sweep.run_keys(3, jnp.arange(res.n_runs))
   for i in range(0, res.n_runs, 5):
     swept = {k: jnp.float32(res.records[k][i]) for k in AXES}
     out = single(keys[i], swept)
@@ -101,10 +107,14 @@ def test_diverging_runs_do_not_poison_others():
   bad = res.records["lr"] == np.inf
   assert res.records["diverged"][bad].all()
   assert not res.records["converged"][bad].any()
-  ok = sweep.run(LATCH, {"w0": [1.5], "s": [0.1], "lr": [0.01]}, trials=8,
-                 seed=2, block=16)
+  # The same runs beside a finite learning rate in their block (same grid
+  # shape, so the same compiled sweep).
+  ok = sweep.run(LATCH, dict(axes, lr=[0.01, 0.02]), trials=8, seed=2, block=16)
+  same = ok.records["lr"] == 0.01
+  assert not ok.records["diverged"].any()
   for k in ok.records:
-    np.testing.assert_array_equal(res.records[k][~bad], ok.records[k], err_msg=k)
+    np.testing.assert_array_equal(res.records[k][~bad], ok.records[k][same],
+                                  err_msg=k)
 
 
 def test_progress_reports_every_chunk_and_the_end():
