@@ -327,6 +327,9 @@ def main(argv=None) -> int:
   ap.add_argument("--only", default=None,
                   help=f"comma list of checks ({', '.join(CHECKS)})")
   ap.add_argument("--reference", type=Path, default=REFERENCE)
+  ap.add_argument("--measured", type=Path, default=None,
+                  help="write the measured numbers to this JSON file "
+                       "instead of checking them (tests/conftest.py)")
   args = ap.parse_args(argv)
   only = None
   if args.only:
@@ -356,6 +359,10 @@ def main(argv=None) -> int:
     return 1
   reference = json.loads(args.reference.read_text())
   measured = measure(reference, only)
+  if args.measured:
+    from vanishing import results
+    results.write_text(args.measured, json.dumps(measured))
+    return 0
   problems = compare_to(reference, measured, only)
   for line in problems:
     print(line, file=sys.stderr)

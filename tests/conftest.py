@@ -2,7 +2,10 @@
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+from pathlib import Path
 
 # Tests run on the CPU, one device, whatever the machine has.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -61,3 +64,48 @@ def invoke(capsys):
     return code, capsys.readouterr().err
 
   return run
+
+
+REGRESSION = Path(__file__).resolve().parents[1] / "benchmarks" / "regression.py"
+# (process, file of measured numbers, its stderr) of the background regression.
+regression_run = pytest.StashKey[tuple]()
+
+
+def pytest_collection_finish(session):
+  """Start the reproduction regression in a second process, once collected.
+
+  It is about four minutes of single-threaded compiling on 2 cores, while
+  the rest of the suite leaves a core mostly idle; run in the background it
+  overlaps the other tests, and ``tests/test_regression.py`` waits for its
+  numbers (same platform, same programs: bit-identical to measuring them
+  in-process). Only when a test that needs it was selected. It keeps its
+  own compilation cache off, so no two processes write one cache at once.
+  """
+  if not any(i.nodeid.startswith("tests/test_regression.py::test_reproduced")
+             for i in session.items):
+    return
+  work = Path(tempfile.mkdtemp(prefix="vanishing-regression-"))
+  env = {k: v for k, v in os.environ.items()
+         if not k.startswith(("JAX_COMPILATION_CACHE", "JAX_PERSISTENT_CACHE"))}
+  err = open(work / "stderr.txt", "w")
+  proc = subprocess.Popen([sys.executable, str(REGRESSION), "--measured",
+                           str(work / "measured.json")], env=env,
+                          stdout=subprocess.DEVNULL, stderr=err)
+  err.close()
+  session.config.stash[regression_run] = (proc, work / "measured.json",
+                                          work / "stderr.txt")
+
+  def stop():
+    if proc.poll() is None:
+      proc.kill()
+      proc.wait()
+    shutil.rmtree(work, ignore_errors=True)
+
+  session.config.add_cleanup(stop)
+
+
+@pytest.fixture(scope="session")
+def background_regression(request):
+  """``(process, measured-numbers file, stderr file)`` of the regression
+  started at collection, or None."""
+  return request.config.stash.get(regression_run, None)
