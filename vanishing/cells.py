@@ -219,6 +219,48 @@ def parity_net(output_fn: str = "tanh", order: str = "layered") -> Net:
              (True, False), 1, output_fn=output_fn, name="parity", order=order)
 
 
+# The nets of Hochreiter, Schmidhuber & Bengio (2001), the random-guessing
+# study (vanishing.experiments.guessing): every free input weight, fixed
+# input weights 0, layered updates, a logistic output on parity.
+
+def _layered_net(n: int, W_free, v_free, b_free, output: int, output_fn: str,
+         name: str) -> Net:
+  return Net(n, tuple(tuple(bool(x) for x in r) for r in W_free),
+                   tuple(bool(x) for x in v_free), (0.0,) * n,
+                   tuple(bool(x) for x in b_free), output, output_fn=output_fn,
+                   name=name, order="layered")
+
+
+def parity_a1(n_hidden: int = 1) -> Net:
+  """HS2001's A1: units 0..n-1 hidden (tanh), unit n the logistic output;
+  every unit sees the input and every unit; hidden units biased
+  (``(n+1)^2 + (n+1) + n`` parameters: 7 at n = 1)."""
+  n = n_hidden + 1
+  return _layered_net(n, np.ones((n, n)), np.ones(n), np.arange(n) < n_hidden,
+              n_hidden, "logistic", f"parity_a1_n{n_hidden}")
+
+
+def parity_a2(n_hidden: int = 10, self_loops: bool = True) -> Net:
+  """HS2001's A2: each hidden unit sees the input, the output and (with
+  ``self_loops``) itself; the output unit sees the input, every unit and
+  itself; all biased (53 parameters at n = 10, 43 without self-loops)."""
+  n, out = n_hidden + 1, n_hidden
+  W = np.zeros((n, n), bool)
+  W[:n_hidden, out] = True
+  if self_loops:
+    W[np.arange(n_hidden), np.arange(n_hidden)] = True
+  W[out, :] = True
+  return _layered_net(n, W, np.ones(n), np.ones(n), out, "logistic",
+              "parity_a2" if self_loops else "parity_a2_noself")
+
+
+def latch2_net() -> Net:
+  """Latch variant II: one tanh unit with free self, input and bias
+  weights (3 parameters)."""
+  return _layered_net(1, [[True]], [True], [True], 0, "tanh", "latch2")
+
+
+
 def activate(net: Net, a: jax.Array) -> jax.Array:
   """States from pre-activations ``a (..., n)``: tanh, the output unit
   logistic where ``net.output_fn`` says so."""

@@ -5,6 +5,7 @@ import types
 import numpy as np
 import pytest
 
+from vanishing import cells
 from vanishing.experiments import common
 from vanishing.experiments import guessing
 from vanishing.validation import FlagError
@@ -56,12 +57,12 @@ def test_parameter_counts_of_the_networks():
   counts = {v: guessing.net(v).size for v in guessing.VARIANTS}
   assert counts == {"latch1": 3, "latch2": 3, "parity_a1": 7, "parity_a2": 53,
                     "parity_a2_noself": 43}
-  a2 = np.asarray(guessing.parity_a2().W_free)
+  a2 = np.asarray(cells.parity_a2().W_free)
   assert a2[:10].sum(axis=1).tolist() == [2] * 10  # itself and the output
   assert a2[10].all()  # the output sees every unit
-  noself = np.asarray(guessing.parity_a2(self_loops=False).W_free)
+  noself = np.asarray(cells.parity_a2(self_loops=False).W_free)
   assert not np.diag(noself)[:10].any()
-  assert guessing.parity_a1(2).size == 9 + 3 + 2
+  assert cells.parity_a1(2).size == 9 + 3 + 2
 
 
 @pytest.fixture(scope="module")

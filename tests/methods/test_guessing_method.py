@@ -36,7 +36,7 @@ def sequential_reference(key, net, batch, limit=500):
                                       "parity_a1_n3"])
 def test_outputs_equal_cells_run(net_name, order):
   # parity_a1_n3: hidden units that see each other (the dense hidden block).
-  net = (experiment.parity_a1(3) if net_name == "parity_a1_n3"
+  net = (cells.parity_a1(3) if net_name == "parity_a1_n3"
          else experiment.net(net_name))
   net = dataclasses.replace(net, order=order)
   batch = (tasks.parity(jax.random.key(1), 3, 6, 9) if net_name.startswith("parity")
@@ -48,7 +48,7 @@ def test_outputs_equal_cells_run(net_name, order):
 
 
 def test_layered_outputs_let_the_output_read_this_steps_hidden_state():
-  net = experiment.parity_a1()  # unit 0 hidden (tanh), unit 1 output (logistic)
+  net = cells.parity_a1()  # unit 0 hidden (tanh), unit 1 output (logistic)
   batch = tasks.parity(jax.random.key(3), 2, 4, 6, targets=(1.0, 0.0))
   th = jax.random.uniform(jax.random.key(4), (3, net.size), minval=-2, maxval=2)
   assert net.order == "layered"
@@ -78,7 +78,7 @@ def test_candidates_are_the_fold_in_stream_whatever_the_batch():
 def test_trial_count_equals_the_sequential_procedure(seed):
   # The reference stops at draws 48 (seed 0) and 40 (seed 3): inside a
   # batch for K = 7, at a batch's last slot for K = 4 and seed 0.
-  net, batch = experiment.latch2_net(), tiny_latch2(seed)
+  net, batch = cells.latch2_net(), tiny_latch2(seed)
   key = jax.random.key(100 + seed)
   n, theta = sequential_reference(key, net, batch)
   assert n > 7
@@ -92,7 +92,7 @@ def test_trial_count_equals_the_sequential_procedure(seed):
 
 
 def test_budget_is_respected():
-  net, batch = experiment.latch2_net(), tiny_latch2(0)  # first solution: 48
+  net, batch = cells.latch2_net(), tiny_latch2(0)  # first solution: 48
   key = jax.random.key(100)
   for evals in (10, 47):  # neither a multiple of K = 4 ... 47 is not either
     r = guessing.search(key, net, batch, base.Budget(evaluations=evals),
@@ -120,7 +120,7 @@ def test_solves_an_easy_latch_through_the_registry():
 
 
 def test_bad_hyper_parameters_raise():
-  net, batch = experiment.latch2_net(), tiny_latch2(0)
+  net, batch = cells.latch2_net(), tiny_latch2(0)
   b = base.Budget(evaluations=4)
   for hp in ({"criterion": "best"}, {"low": 1.0, "high": 1.0},
              {"batch": 0}, {"step": 1}):

@@ -8,7 +8,7 @@ same size) and stream of draws; its result is the number of trials to
 solution (``vanishing.methods.guessing``), or *censored* when ``max_trials``
 draws never solved it. The found weights are then scored on the test set.
 
-Variants (``net(variant)`` builds each with ``cells.Net``):
+Variants (``net(variant)`` builds each from ``vanishing.cells``):
 
 * ``latch1``: the 3-parameter latch (self-weight, one free initial input per
   class), targets +-0.8, Gaussian noise of variance 0.2 on every element but
@@ -184,48 +184,11 @@ TESTING = Settings(variants=("latch1", "parity_a1"), runs=4, max_trials=200,
 # ---------------------------------------------------------------------------
 # Networks and data.
 
-def _net(n: int, W_free, v_free, b_free, output: int, output_fn: str,
-         name: str) -> cells.Net:
-  return cells.Net(n, tuple(tuple(bool(x) for x in r) for r in W_free),
-                   tuple(bool(x) for x in v_free), (0.0,) * n,
-                   tuple(bool(x) for x in b_free), output, output_fn=output_fn,
-                   name=name, order="layered")
-
-
-def parity_a1(n_hidden: int = 1) -> cells.Net:
-  """HS2001's A1: units 0..n-1 hidden (tanh), unit n the logistic output;
-  every unit sees the input and every unit; hidden units biased
-  (``(n+1)^2 + (n+1) + n`` parameters: 7 at n = 1)."""
-  n = n_hidden + 1
-  return _net(n, np.ones((n, n)), np.ones(n), np.arange(n) < n_hidden,
-              n_hidden, "logistic", f"parity_a1_n{n_hidden}")
-
-
-def parity_a2(n_hidden: int = 10, self_loops: bool = True) -> cells.Net:
-  """HS2001's A2: each hidden unit sees the input, the output and (with
-  ``self_loops``) itself; the output unit sees the input, every unit and
-  itself; all biased (53 parameters at n = 10, 43 without self-loops)."""
-  n, out = n_hidden + 1, n_hidden
-  W = np.zeros((n, n), bool)
-  W[:n_hidden, out] = True
-  if self_loops:
-    W[np.arange(n_hidden), np.arange(n_hidden)] = True
-  W[out, :] = True
-  return _net(n, W, np.ones(n), np.ones(n), out, "logistic",
-              "parity_a2" if self_loops else "parity_a2_noself")
-
-
-def latch2_net() -> cells.Net:
-  """Latch variant II: one tanh unit with free self, input and bias
-  weights (3 parameters)."""
-  return _net(1, [[True]], [True], [True], 0, "tanh", "latch2")
-
-
 def net(variant: str, order: str = "layered") -> cells.Net:
   """The network of ``variant``, with ``order`` unit updates."""
-  return dataclasses.replace({"latch1": cells.latch_net, "latch2": latch2_net,
-          "parity_a1": parity_a1, "parity_a2": parity_a2,
-          "parity_a2_noself": functools.partial(parity_a2, self_loops=False),
+  return dataclasses.replace({"latch1": cells.latch_net, "latch2": cells.latch2_net,
+          "parity_a1": cells.parity_a1, "parity_a2": cells.parity_a2,
+          "parity_a2_noself": functools.partial(cells.parity_a2, self_loops=False),
           }[variant](), order=order)
 
 
