@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from vanishing import methods
-from vanishing.experiments import compare
+from vanishing.experiments import compare, compare_report
 from vanishing.validation import FlagError
 
 COLUMNS = {"problem", "method", "T", "trials", "final_error", "test_error",
@@ -44,12 +44,12 @@ def test_table_has_a_row_per_problem_method_and_span(testing_run):
 
 def test_markdown_lays_out_table_one_with_the_papers_numbers(testing_run):
   table, _, _ = testing_run
-  md = compare.markdown(table, compare.TESTING)
+  md = compare_report.markdown(table, compare.TESTING)
   assert "## latch" in md and "## parity" in md
   assert "| bptt |" in md and "T = 8" in md
   assert "810,000" in md and "54,000" in md and "1,600" in md
   assert "nan" not in md
-  fig = compare.figure(table)
+  fig = compare_report.figure(table)
   assert fig.axes[0].get_xscale() == "log"
 
 

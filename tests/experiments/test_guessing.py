@@ -7,7 +7,7 @@ import pytest
 
 from vanishing import cells
 from vanishing.experiments import common
-from vanishing.experiments import guessing
+from vanishing.experiments import guessing, guessing_variants
 from vanishing.validation import FlagError
 
 FLAGS = ("variants", "runs", "max_trials", "weight_range", "input_noise",
@@ -54,7 +54,7 @@ def test_unknown_variant_message_lists_the_valid_ones():
 
 
 def test_parameter_counts_of_the_networks():
-  counts = {v: guessing.net(v).size for v in guessing.VARIANTS}
+  counts = {v: guessing_variants.net(v).size for v in guessing.VARIANTS}
   assert counts == {"latch1": 3, "latch2": 3, "parity_a1": 7, "parity_a2": 53,
                     "parity_a2_noself": 43}
   a2 = np.asarray(cells.parity_a2().W_free)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vanishing import cells, methods, problems, tasks
-from vanishing.experiments import guessing as experiment
+from vanishing.experiments.guessing_variants import net as variant_net
 from vanishing.methods import base, guessing
 
 TOL = {"criterion": "tolerance", "tolerance": 0.1}
@@ -37,7 +37,7 @@ def sequential_reference(key, net, batch, limit=500):
 def test_outputs_equal_cells_run(net_name, order):
   # parity_a1_n3: hidden units that see each other (the dense hidden block).
   net = (cells.parity_a1(3) if net_name == "parity_a1_n3"
-         else experiment.net(net_name))
+         else variant_net(net_name))
   net = dataclasses.replace(net, order=order)
   batch = (tasks.parity(jax.random.key(1), 3, 6, 9) if net_name.startswith("parity")
            else tasks.latch(jax.random.key(1), 3, 6, 9))

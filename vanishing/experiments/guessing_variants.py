@@ -1,0 +1,49 @@
+"""The variants of the guessing experiment: each one's net and its data.
+
+Hochreiter, Schmidhuber & Bengio (2001); the nets are built in
+:mod:`vanishing.cells`, the sequences by :mod:`vanishing.tasks`:
+
+* ``latch1``: the 3-parameter latch (self-weight, one free initial input per
+  class), targets +-0.8, Gaussian noise of variance 0.2 on every element but
+  the first;
+* ``latch2``: first input 1.0 (class 0) / -1.0 (class 1), targets +-1, one
+  tanh unit with free self, input and bias weights (3 parameters), same
+  noise;
+* ``parity_a1``: 1 input, 1 logistic output, 1 hidden tanh unit, fully
+  recurrent, hidden biased (7 parameters); +-1 inputs, targets 1.0 (odd,
+  class 0) / 0.0 (even);
+* ``parity_a2``: 10 hidden units, each seeing the input, the output and
+  itself; the output sees the input, every unit and itself; all biased (53);
+* ``parity_a2_noself``: A2 without the hidden self-connections (43).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+
+from vanishing import cells, tasks
+
+VARIANTS = ("latch1", "latch2", "parity_a1", "parity_a2", "parity_a2_noself")
+
+
+def net(variant: str, order: str = "layered") -> cells.Net:
+  """The network of ``variant``, with ``order`` unit updates."""
+  return dataclasses.replace({"latch1": cells.latch_net, "latch2": cells.latch2_net,
+          "parity_a1": cells.parity_a1, "parity_a2": cells.parity_a2,
+          "parity_a2_noself": functools.partial(cells.parity_a2, self_loops=False),
+          }[variant](), order=order)
+
+
+def data(variant: str, key: jax.Array, n_per_class: int,
+         lengths: tuple[int, int], noise: tasks.Noise) -> tasks.SequenceBatch:
+  """``2 * n_per_class`` sequences of ``variant`` (class 0 first)."""
+  lo, hi = lengths
+  if variant == "latch1":
+    return tasks.latch(key, n_per_class, lo, hi, noise)
+  if variant == "latch2":
+    return tasks.latch(key, n_per_class, lo, hi, noise, first=(1.0, -1.0),
+                       targets=(1.0, -1.0))
+  return tasks.parity(key, n_per_class, lo, hi, noise, targets=(1.0, 0.0))
