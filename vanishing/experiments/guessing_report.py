@@ -86,6 +86,18 @@ def _fmt(x, spec: str = ",.0f") -> str:
   return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 
 
+# The statistics columns of both tables, in order, with their formats.
+_STATS = (("trials_mean", ",.0f"), ("trials_median", ",.0f"),
+          ("trials_q25", ",.0f"), ("trials_q75", ",.0f"),
+          ("trials_max", ",.0f"), ("trials_per_solution", ",.0f"),
+          ("test_error", ".3f"))
+
+
+def _stats(table, i: int) -> list[str]:
+  """Row i's statistics columns, formatted ("-" where undefined)."""
+  return [_fmt(table[c][i], spec) for c, spec in _STATS]
+
+
 def markdown(table, settings: Settings) -> str:
   """The summary as a Markdown table, with the protocol in words."""
   lo, hi = settings.weight_range
@@ -108,13 +120,11 @@ def markdown(table, settings: Settings) -> str:
       "|---|---|---|---|---|---|---|---|---|---|---|"]
   for i in range(len(table["variant"])):
     g = lambda c: table[c][i]
+    mean, median, q25, q75, top, per, err = _stats(table, i)
     lines.append(
         f"| {g('variant')} | {g('input_noise')} | {g('params')} | "
-        f"{g('criterion')} | {g('solved')} / {g('runs')} | "
-        f"{_fmt(g('trials_mean'))} | {_fmt(g('trials_median'))} | "
-        f"{_fmt(g('trials_q25'))} - {_fmt(g('trials_q75'))} | "
-        f"{_fmt(g('trials_max'))} | {_fmt(g('trials_per_solution'))} | "
-        f"{_fmt(g('test_error'), '.3f')} |")
+        f"{g('criterion')} | {g('solved')} / {g('runs')} | {mean} | {median} | "
+        f"{q25} - {q75} | {top} | {per} | {err} |")
   return "\n".join(lines) + "\n"
 
 
@@ -129,11 +139,9 @@ def summary_text(table, settings: Settings, timing) -> str:
            f"{'q25':>8s} {'q75':>8s} {'max':>9s} {'per sol':>9s} {'test err':>8s}"]
   for i in range(len(table["variant"])):
     g = lambda c: table[c][i]
+    stats = " ".join(f"{x:>{w}s}" for x, w in zip(_stats(table, i),
+                                                 (9, 9, 8, 8, 9, 9, 8)))
     lines.append(
         f"{g('variant'):17s} {g('input_noise'):8s} {g('params'):3d} "
-        f"{g('criterion'):9s} {g('solved'):6d} {g('censored'):4d} "
-        f"{_fmt(g('trials_mean')):>9s} {_fmt(g('trials_median')):>9s} "
-        f"{_fmt(g('trials_q25')):>8s} {_fmt(g('trials_q75')):>8s} "
-        f"{_fmt(g('trials_max')):>9s} {_fmt(g('trials_per_solution')):>9s} "
-        f"{_fmt(g('test_error'), '.3f'):>8s}")
+        f"{g('criterion'):9s} {g('solved'):6d} {g('censored'):4d} {stats}")
   return "\n".join(lines)
