@@ -105,7 +105,7 @@ def measured_numbers(g: Group, ref_runs: dict | None) -> dict[str, float]:
   """The group's means and, against the stored runs, ``changed_runs``."""
   out = {f"{g.name}.{k}": float(x.mean()) for k, (x, _) in group_means(g).items()}
   if ref_runs is not None:
-    ref = np.array([c == "1" for c in ref_runs["outcome"]])
+    ref = group_from_json(g.name, ref_runs).outcome
     mine = np.asarray(g.outcome, bool)
     out[f"{g.name}.changed_runs"] = (float(np.sum(ref != mine))
                                      if len(ref) == len(mine) else math.inf)
@@ -191,26 +191,22 @@ def compare_checks(perturb=False):
   on every problem (32 trials, budget 300)."""
   from vanishing import methods
   from vanishing.experiments import compare
-  block = compare.BLOCK
-  compare.BLOCK = 1 if perturb else block
-  try:
-    groups = []
-    for problem, T in COMPARE_SPANS.items():
-      st = dataclasses.replace(
-          compare.DEFAULT, problems=(problem,), methods=methods.NAMES, T=T,
-          T_by_problem=(), trials=COMPARE_TRIALS, budget=COMPARE_BUDGET,
-          patience=COMPARE_BUDGET // 2)
-      _, runs, _ = compare.run(st)
-      for m in methods.NAMES:
-        for t in T:
-          sel = (runs["method"] == m) & (runs["T"] == t)
-          groups.append(Group(
-              f"compare[{problem},{m},T={t}]", "solved",
-              np.asarray(runs["solved"][sel], bool),
-              {"final_error": (runs["final_error"][sel], 1.0),
-               "evaluations": (runs["evaluations"][sel], float(COMPARE_BUDGET))}))
-  finally:
-    compare.BLOCK = block
+  groups = []
+  for problem, T in COMPARE_SPANS.items():
+    st = dataclasses.replace(
+        compare.DEFAULT, problems=(problem,), methods=methods.NAMES, T=T,
+        T_by_problem=(), trials=COMPARE_TRIALS, budget=COMPARE_BUDGET,
+        patience=COMPARE_BUDGET // 2)
+    _, runs, _ = compare.run(
+        st, (lambda tag: {"block": 1}) if perturb else None)
+    for m in methods.NAMES:
+      for t in T:
+        sel = (runs["method"] == m) & (runs["T"] == t)
+        groups.append(Group(
+            f"compare[{problem},{m},T={t}]", "solved",
+            np.asarray(runs["solved"][sel], bool),
+            {"final_error": (runs["final_error"][sel], 1.0),
+             "evaluations": (runs["evaluations"][sel], float(COMPARE_BUDGET))}))
   return groups, []
 
 

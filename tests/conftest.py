@@ -74,7 +74,7 @@ regression_run = pytest.StashKey[tuple]()
 def pytest_collection_finish(session):
   """Start the reproduction regression in a second process, once collected.
 
-  It is about four minutes of single-threaded compiling on 2 cores, while
+  It is about three minutes, mostly single-threaded compiling, on 2 cores, while
   the rest of the suite leaves a core mostly idle; run in the background it
   overlaps the other tests, and ``tests/test_regression.py`` waits for its
   numbers (same platform, same programs: bit-identical to measuring them

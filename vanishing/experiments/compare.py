@@ -140,6 +140,9 @@ def tag(problem: str, method: str) -> str:
 def run(settings: Settings, options: SweepOptions | None = None):
   """Runs every (problem, method) sweep; returns ``(table, runs, timing)``.
 
+  ``options(tag)`` adds (or overrides, as the block width) keyword arguments
+  of ``sweep.run``.
+
   Returns None on a process other than 0 of a multi-process sweep.
   """
   budget = settings.budget_()
@@ -151,8 +154,8 @@ def run(settings: Settings, options: SweepOptions | None = None):
                              budget=budget, hp=tuple(settings.hp(mname).items()))
       res = sweep.run(fn, {"T": np.asarray(settings.spans(pname), np.float64)},
                       settings.trials, root_key(settings, pname),
-                      chunk=settings.chunk, block=BLOCK,
-                      **(options(tag(pname, mname)) if options else {}))
+                      **{"chunk": settings.chunk, "block": BLOCK,
+                         **(options(tag(pname, mname)) if options else {})})
       if res is None:
         continue
       compile_s += res.compile_s
