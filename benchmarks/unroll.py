@@ -1,6 +1,6 @@
 """Compile and run time of BPTT training for several time-loop unrollings.
 
-Justifies ``cells.MAX_FULL_UNROLL`` and ``cells.PARTIAL_UNROLL``:
+Justifies ``cells.scan.MAX_FULL_UNROLL`` and ``cells.scan.PARTIAL_UNROLL``:
 
     python benchmarks/unroll.py [--T 20 60] [--epochs 300]
 
@@ -25,7 +25,7 @@ def main():
   print("    T  unroll  compile_s  run_s")
   for T in args.T:
     for label, full, partial in (("full", T, 4), ("4", 1, 4)):
-      cells.MAX_FULL_UNROLL, cells.PARTIAL_UNROLL = full, partial
+      cells.scan.MAX_FULL_UNROLL, cells.scan.PARTIAL_UNROLL = full, partial
       fn = functools.partial(run_latch, cfg=LatchConfig(T=T, epochs=args.epochs))
       r = sweep.run(fn, {"w0": [1.25], "s": [0.2], "lr": [0.01]}, 512, 0)
       print(f"{T:5d}  {label:>6s}  {r.compile_s:9.1f}  {r.run_s:5.2f}", flush=True)

@@ -1,4 +1,9 @@
-"""The three benchmark problems of Section VI as (task, network) pairs.
+"""Benchmark problems as (task, cell) pairs: the registry and one span's set-up.
+
+``REGISTRY`` maps a problem name to a :class:`Spec`: a task of
+``vanishing.tasks.TASKS`` (with its targets and options) and a cell of
+``vanishing.cells`` -- the paper's three problems of Section VI, then the
+variants of the random-guessing study. Adding a problem is one line there.
 
 A :class:`Problem` fixes everything static about one problem at one span T:
 the sequence generator (``vanishing.tasks``), the network
@@ -20,14 +25,14 @@ targets than ``d_b``.
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
+import functools
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from vanishing import cells, tasks
 
-PROBLEMS = ("latch", "two_sequence", "parity")
 # The parity net (paper: 2 units, 6 weights and a hidden bias, no output
 # bias) is built layered with a logistic output and 0/1 targets, as HS2001's
 # A1. With no output bias a tanh output with +-targets makes the saturated
@@ -37,6 +42,45 @@ PROBLEMS = ("latch", "two_sequence", "parity")
 # parity in any of those three forms, while layered + logistic solved each
 # set within 655..2,151 draws (python benchmarks/parity_forms.py).
 PARITY_TARGETS = (1.0, 0.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+  """A registered problem: a task paired with the cell that learns it."""
+  task: tasks.Task
+  cell: Callable[[], cells.Cell]
+  summary: str
+
+
+_parity = tasks.get("parity").with_targets(PARITY_TARGETS)
+# name -> problem. The order is part of the key derivation (compare draws
+# problem i from fold_in(key(seed), i)): a new problem goes at the end.
+REGISTRY: dict[str, Spec] = {
+    "latch": Spec(tasks.get("latch"), cells.latch_net,
+                  "the 3-parameter latch (Section VI)"),
+    "two_sequence": Spec(tasks.get("two_sequence"), cells.two_sequence_net,
+                         "the 2-sequence problem, 5 units, 25 weights"),
+    "parity": Spec(_parity, functools.partial(cells.parity_net, "logistic"),
+                   "parity, 2 units (layered, logistic output), 7 weights"),
+    # The random-guessing study (Hochreiter, Schmidhuber & Bengio 2001).
+    "latch1": Spec(tasks.get("latch"), cells.latch_net,
+                   "HS2001 latch I: the 3-parameter latch"),
+    "latch2": Spec(tasks.get("latch").with_options(first=(1.0, -1.0))
+                   .with_targets((1.0, -1.0)), cells.latch2_net,
+                   "HS2001 latch II: first input +-1, 3 weights"),
+    "parity_a1": Spec(_parity, cells.parity_a1, "HS2001 parity A1, 7 weights"),
+    "parity_a2": Spec(_parity, cells.parity_a2, "HS2001 parity A2, 53 weights"),
+    "parity_a2_noself": Spec(_parity, functools.partial(cells.parity_a2,
+                                                        self_loops=False),
+                             "HS2001 A2 without hidden self-loops, 43 weights"),
+}
+# The paper's three problems of Section VI (compare's default).
+PROBLEMS = ("latch", "two_sequence", "parity")
+
+
+def index(name: str) -> int:
+  """The problem's position in ``REGISTRY`` (its key derivation index)."""
+  return list(REGISTRY).index(name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,21 +105,30 @@ class Problem:
   init_scale: float = 0.5
 
   def __post_init__(self):
-    if self.name not in PROBLEMS:
+    if self.name not in REGISTRY:
       raise ValueError(f"unknown problem {self.name!r}; choose from "
-                       f"{', '.join(PROBLEMS)}")
+                       f"{', '.join(REGISTRY)}")
     if self.T < 2:
       raise ValueError(f"T must be >= 2, got {self.T}")
-    if self.name == "two_sequence" and tasks.half_length(self.T) < self.N:
-      raise ValueError(f"two_sequence needs ceil(T/2) >= N = {self.N}, got "
-                       f"T = {self.T}")
+    task = self.task
+    if tasks.half_length(self.T) < task.min_len:
+      raise ValueError(f"{self.name} needs ceil(T/2) >= {task.min_len_option}"
+                       f" = {task.min_len}, got T = {self.T}")
     if self.n_per_class < 1 or self.test_per_class < 1:
       raise ValueError("n_per_class and test_per_class must be >= 1")
 
   @property
-  def net(self) -> cells.Net:
-    return {"latch": cells.latch_net, "two_sequence": cells.two_sequence_net,
-            "parity": lambda: cells.parity_net("logistic")}[self.name]()
+  def net(self) -> cells.Cell:
+    return REGISTRY[self.name].cell()
+
+  @property
+  def task(self) -> tasks.Task:
+    """The registered task, with this problem's prefix length N where the
+    task has one."""
+    task = REGISTRY[self.name].task
+    if "N" in dict(task.options):
+      task = task.with_options(N=self.N)
+    return task
 
   def data(self, key: jax.Array, n_per_class: int, span=None
            ) -> tasks.SequenceBatch:
@@ -90,20 +143,14 @@ class Problem:
     else:
       hi = jnp.asarray(span).astype(jnp.int32)
       lo = (hi + 1) // 2
-    kw = dict(noise=self.noise, size=self.T)
-    if self.name == "latch":
-      return tasks.latch(key, n_per_class, lo, hi, **kw)
-    if self.name == "two_sequence":
-      return tasks.two_sequence(key, n_per_class, lo, hi, self.N, **kw)
-    return tasks.parity(key, n_per_class, lo, hi, targets=PARITY_TARGETS,
-                        **kw)
+    return self.task.sample(key, n_per_class, lo, hi, self.noise, self.T)
 
   def draw(self, key: jax.Array, span=None) -> tuple["Fit", "Fit", jax.Array]:
     """Training fit, test fit and initial parameters of one trial."""
     k_train, k_test, k_init = jax.random.split(key, 3)
     net = self.net
-    return (Fit(net, self.data(k_train, self.n_per_class, span)),
-            Fit(net, self.data(k_test, self.test_per_class, span)),
+    return (Fit(net, self.data(k_train, self.n_per_class, span), self.task),
+            Fit(net, self.data(k_test, self.test_per_class, span), self.task),
             net.init(k_init, self.init_scale))
 
 
@@ -114,9 +161,12 @@ class Eval(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class Fit:
-  """A network bound to one set of sequences."""
-  net: cells.Net
+  """A network bound to one set of sequences, scored by the task's rules
+  (``tasks.Task``: cost, misclassification; every registered task uses the
+  paper's)."""
+  net: cells.Cell
   batch: tasks.SequenceBatch
+  task: tasks.Task = tasks.CLASSIFICATION
 
   @property
   def size(self) -> int:
@@ -129,15 +179,13 @@ class Fit:
 
   def cost(self, theta: jax.Array) -> jax.Array:
     """``C = 1/(2B) sum_b (y_b - d_b)^2``; ``theta`` may be per-step ``(T, P)``."""
-    return 0.5 * jnp.mean((self.outputs(theta) - self.batch.targets) ** 2)
+    return self.task.loss(self.outputs(theta), self.batch.targets)
 
   def misclassified(self, y: jax.Array) -> jax.Array:
-    d = self.batch.targets
-    mid = 0.5 * (jnp.max(d) + jnp.min(d))
-    return (y > mid) != (d > mid)
+    return self.task.misclassified(y, self.batch.targets)
 
   def evaluate(self, theta: jax.Array) -> Eval:
     """Cost and classification error (fraction of sequences) at ``theta``."""
     y = self.outputs(theta)
-    cost = 0.5 * jnp.mean((y - self.batch.targets) ** 2)
-    return Eval(cost, jnp.mean(self.misclassified(y)))
+    d = self.batch.targets
+    return Eval(self.task.loss(y, d), self.task.error(y, d))

@@ -10,7 +10,8 @@ class 0 and -0.8 for class 1.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import dataclasses
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -217,3 +218,108 @@ def parity(key: jax.Array, n_per_class: int, min_len: int, max_len: int,
   bits = jnp.where(is_last, last[None, :], bits)
   x = (2.0 * bits - 1.0) + noise.sample(k_noise, (max_len, n))
   return SequenceBatch(x * mask, _targets(classes, targets), lengths, classes)
+
+
+# ---------------------------------------------------------------------------
+# The task protocol and its registry.
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+  """A sequence-classification task: its generator and its rules.
+
+  A task samples ``SequenceBatch(inputs (T, B), targets (B,), lengths (B,),
+  classes (B,))`` from a key and static sizes (``sample``; ``mask`` gives
+  the ``(T, B)`` mask of the steps inside each sequence), and owns the cost
+  and the error of outputs ``y (B,)`` read at each sequence's end:
+
+      C = 1/(2B) sum_b (y_b - d_b)^2,
+      error = fraction of sequences with y_b on the other side of the
+              midpoint of the two targets than d_b,
+
+  and the rule that a training set is solved: no sequence misclassified and
+  ``C < target_cost`` (the paper's criterion, spec section 3).
+
+  Attributes:
+    name: registry name.
+    generator: ``(key, n_per_class, min_len, max_len, *, noise, targets,
+      size, **options) -> SequenceBatch``.
+    targets: the desired outputs of class 0 and class 1.
+    options: static keyword arguments of the generator, ``(name, value)``
+      pairs (the 2-sequence prefix length N, latch II's first inputs).
+    min_len_option: the option that bounds the shortest length from below
+      (2-sequence: N), or None.
+  """
+  name: str
+  generator: Callable[..., SequenceBatch]
+  targets: tuple[float, float] = (TARGET, -TARGET)
+  options: tuple = ()
+  min_len_option: str | None = None
+
+  def with_targets(self, targets: tuple[float, float]) -> "Task":
+    return dataclasses.replace(self, targets=tuple(targets))
+
+  def with_options(self, **options) -> "Task":
+    """The task with some generator options replaced."""
+    unknown = set(options) - {k for k, _ in self.options}
+    if unknown:
+      raise ValueError(f"task {self.name}: unknown option(s) "
+                       f"{', '.join(sorted(unknown))}")
+    return dataclasses.replace(
+        self, options=tuple({**dict(self.options), **options}.items()))
+
+  @property
+  def min_len(self) -> int:
+    """The shortest sequence the task can generate."""
+    return (dict(self.options)[self.min_len_option]
+            if self.min_len_option else 1)
+
+  def sample(self, key: jax.Array, n_per_class: int, min_len, max_len,
+             noise: Noise = Noise(), size: int | None = None
+             ) -> SequenceBatch:
+    """``2 * n_per_class`` sequences (class 0 first), lengths uniform on
+    ``min_len..max_len`` (may be traced when ``size`` is given)."""
+    return self.generator(key, n_per_class, min_len, max_len, noise=noise,
+                          targets=self.targets, size=size,
+                          **dict(self.options))
+
+  def loss(self, y: jax.Array, targets: jax.Array) -> jax.Array:
+    """``C = 1/(2B) sum_b (y_b - d_b)^2`` (over the last axis)."""
+    return 0.5 * jnp.mean((y - targets) ** 2, axis=-1)
+
+  def misclassified(self, y: jax.Array, targets: jax.Array) -> jax.Array:
+    """Per sequence: ``y`` on the other side of the targets' midpoint."""
+    mid = 0.5 * (jnp.max(targets) + jnp.min(targets))
+    return (y > mid) != (targets > mid)
+
+  def error(self, y: jax.Array, targets: jax.Array) -> jax.Array:
+    """Fraction of sequences misclassified (over the last axis)."""
+    return jnp.mean(self.misclassified(y, targets), axis=-1)
+
+  def solved(self, cost: jax.Array, error: jax.Array,
+             target_cost: float) -> jax.Array:
+    """No sequence misclassified and the cost below ``target_cost``."""
+    return (error == 0) & (cost < target_cost)
+
+
+def mask(batch: SequenceBatch) -> jax.Array:
+  """``(T, B)`` float mask: 1.0 where step t is inside sequence b."""
+  return _mask(batch.lengths, batch.inputs.shape[0])
+
+
+# The rules every registered task shares (for a Fit built without a task).
+CLASSIFICATION = Task("classification", None)
+
+# name -> task. Adding a task is one generator plus one line here.
+TASKS: dict[str, Task] = {
+    "latch": Task("latch", latch, options=(("first", None),)),
+    "two_sequence": Task("two_sequence", two_sequence, options=(("N", 3),),
+                         min_len_option="N"),
+    "parity": Task("parity", parity),
+}
+
+
+def get(name: str) -> Task:
+  """The task ``name``; ValueError listing the registered names."""
+  if name not in TASKS:
+    raise ValueError(f"unknown task {name!r}; choose from {', '.join(TASKS)}")
+  return TASKS[name]

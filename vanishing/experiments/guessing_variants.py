@@ -1,7 +1,8 @@
 """The variants of the guessing experiment: each one's net and its data.
 
-Hochreiter, Schmidhuber & Bengio (2001); the nets are built in
-:mod:`vanishing.cells`, the sequences by :mod:`vanishing.tasks`:
+Hochreiter, Schmidhuber & Bengio (2001); each is an entry of
+``vanishing.problems.REGISTRY`` (a task of :mod:`vanishing.tasks` and a cell
+of :mod:`vanishing.cells`):
 
 * ``latch1``: the 3-parameter latch (self-weight, one free initial input per
   class), targets +-0.8, Gaussian noise of variance 0.2 on every element but
@@ -20,30 +21,23 @@ Hochreiter, Schmidhuber & Bengio (2001); the nets are built in
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import jax
 
-from vanishing import cells, tasks
+from vanishing import cells, problems, tasks
 
+# Entries of ``problems.REGISTRY``; the order is part of the key derivation.
 VARIANTS = ("latch1", "latch2", "parity_a1", "parity_a2", "parity_a2_noself")
 
 
 def net(variant: str, order: str = "layered") -> cells.Net:
   """The network of ``variant``, with ``order`` unit updates."""
-  return dataclasses.replace({"latch1": cells.latch_net, "latch2": cells.latch2_net,
-          "parity_a1": cells.parity_a1, "parity_a2": cells.parity_a2,
-          "parity_a2_noself": functools.partial(cells.parity_a2, self_loops=False),
-          }[variant](), order=order)
+  return dataclasses.replace(problems.REGISTRY[variant].cell(), order=order)
 
 
 def data(variant: str, key: jax.Array, n_per_class: int,
          lengths: tuple[int, int], noise: tasks.Noise) -> tasks.SequenceBatch:
   """``2 * n_per_class`` sequences of ``variant`` (class 0 first)."""
   lo, hi = lengths
-  if variant == "latch1":
-    return tasks.latch(key, n_per_class, lo, hi, noise)
-  if variant == "latch2":
-    return tasks.latch(key, n_per_class, lo, hi, noise, first=(1.0, -1.0),
-                       targets=(1.0, -1.0))
-  return tasks.parity(key, n_per_class, lo, hi, noise, targets=(1.0, 0.0))
+  return problems.REGISTRY[variant].task.sample(key, n_per_class, lo, hi,
+                                                noise)

@@ -1,12 +1,13 @@
-"""Recurrent cells as pure functions.
+"""Masked fully recurrent tanh networks (Section VI), a cell of the protocol.
 
-The latch neuron of Bengio, Simard & Frasconi (1994), Section III:
-
-    a_t = w * tanh(a_{t-1}) + h_t,    x_t = tanh(a_t),    a_0 = 0.
-
-Arrays are time-major: an input sequence batch has shape ``(T, ...)`` and the
-trailing axes are carried through unchanged, so one call runs any number of
-sequences (and, under ``vmap``, any number of runs).
+The nets of the paper's Section VI problems and of the random-guessing study
+(Hochreiter, Schmidhuber & Bengio 2001) are all one cell: n tanh units
+whose free connections are given by masks (:class:`Net`). Besides the
+protocol's ``init`` / ``unpack`` / ``initial_state`` / ``step`` /
+``readout`` (``vanishing.cells``), a Net declares the structure some
+methods need (``provides``): linear pre-activations ``a = W x + v u + b``
+walked phase by phase (:func:`unfold`), the derivatives of its unit
+functions and the inverse of its output function.
 """
 
 from __future__ import annotations
@@ -18,57 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-# Fully unrolling the time loop lets XLA fuse a whole short sequence; on the
-# 2-core CPU it trained 1.2x faster than unroll=4 at T = 20 (0.39 s against
-# 0.46 s). At T = 60 it still ran 1.15x faster but took 7.3 s to compile
-# against 2.7 s, more than it saves on default-size sweeps
-# (benchmarks/unroll.py).
-MAX_FULL_UNROLL = 24
-PARTIAL_UNROLL = 4
-
-
-def _unroll(T: int) -> int | bool:
-  return True if T <= MAX_FULL_UNROLL else PARTIAL_UNROLL
-
-
-def latch_step(w: jax.Array, a: jax.Array, h: jax.Array) -> jax.Array:
-  """One step of the latch neuron: ``a_t = w * tanh(a_{t-1}) + h_t``."""
-  return w * jnp.tanh(a) + h
-
-
-def latch_final(w: jax.Array, inputs: jax.Array, a0: jax.Array | float = 0.0
-                ) -> jax.Array:
-  """Final pre-activation ``a_T`` of the latch neuron.
-
-  Args:
-    w: self-weight (scalar, or broadcastable against ``inputs[0]``).
-    inputs: ``h_1..h_T`` with time on axis 0, shape ``(T, ...)``.
-    a0: initial state ``a_0`` (0 in the paper).
-
-  Returns:
-    ``a_T`` with shape ``inputs.shape[1:]``.
-  """
-  a0 = jnp.broadcast_to(jnp.asarray(a0, inputs.dtype), inputs.shape[1:])
-
-  def body(a, h):
-    return latch_step(w, a, h), None
-
-  a_T, _ = jax.lax.scan(body, a0, inputs, unroll=_unroll(inputs.shape[0]))
-  return a_T
-
-
-def latch_trajectory(w: jax.Array, inputs: jax.Array,
-                     a0: jax.Array | float = 0.0) -> jax.Array:
-  """States ``a_1..a_T`` of the latch neuron, shape ``inputs.shape``."""
-  a0 = jnp.broadcast_to(jnp.asarray(a0, inputs.dtype), inputs.shape[1:])
-
-  def body(a, h):
-    a = latch_step(w, a, h)
-    return a, a
-
-  _, path = jax.lax.scan(body, a0, inputs, unroll=_unroll(inputs.shape[0]))
-  return path
-
+from vanishing.cells import scan
 
 # ---------------------------------------------------------------------------
 # Fully recurrent networks with a chosen set of free parameters (Section VI).
@@ -185,80 +136,26 @@ class Net:
     """Initial ``theta``, i.i.d. uniform on [-scale, scale] (the paper: 0.5)."""
     return jax.random.uniform(key, (self.size,), minval=-scale, maxval=scale)
 
+  # The cell protocol (``vanishing.cells``).
+  provides = frozenset({"linear", "activation_derivatives",
+                        "activation_inverse"})
 
-def full_net(n: int, *, input_unit: int = 0, output: int | None = None,
-             biases: bool = False, name: str = "full") -> Net:
-  """All n x n recurrent weights free; the input is added to one unit with
-  fixed weight 1; optional free biases (the paper's 2-sequence net:
-  n = 5, no biases, 25 free weights)."""
-  v_fixed = tuple(1.0 if i == input_unit else 0.0 for i in range(n))
-  return Net(n, tuple((True,) * n for _ in range(n)), (False,) * n, v_fixed,
-             (biases,) * n, n - 1 if output is None else output, name=name)
+  def initial_state(self, batch: int, dtype) -> jax.Array:
+    """``x_0 = 0``, shape ``(batch, n)``."""
+    return jnp.zeros((batch, self.n), dtype)
 
+  def step(self, p: dict, x: jax.Array, t: jax.Array, u: jax.Array,
+           classes: jax.Array) -> jax.Array:
+    """States ``x_t (B, n)`` from ``x_{t-1}``: each phase recomputes every
+    pre-activation from the current states and updates its own units."""
+    for m in self.phases:
+      x = jnp.where(np.asarray(m), activate(self, net_step(self, p, x, u, t,
+                                                           classes)), x)
+    return x
 
-def latch_net() -> Net:
-  """The 3-parameter latch of Section VI: one tanh unit, free self-weight w,
-  input weight fixed at 1, and a trainable first input per class."""
-  return Net(1, ((True,),), (False,), (1.0,), (False,), 0, class_inputs=True,
-             name="latch")
-
-
-def two_sequence_net(n: int = 5) -> Net:
-  """The 2-sequence net: n fully connected tanh units, no biases, the input
-  added to unit 0, the output read at unit n-1 (25 parameters at n = 5)."""
-  return full_net(n, name="two_sequence")
-
-
-def parity_net(output_fn: str = "tanh", order: str = "layered") -> Net:
-  """The parity net: hidden unit 0 and output unit 1, each seeing the input,
-  the hidden and the output unit, plus a hidden bias (7 parameters).
-  Layered by default: the output reads the hidden unit's state of the same
-  step (the order the paper leaves open; simultaneous updates cannot
-  represent parity with two units)."""
-  return Net(2, ((True, True), (True, True)), (True, True), (0.0, 0.0),
-             (True, False), 1, output_fn=output_fn, name="parity", order=order)
-
-
-# The nets of Hochreiter, Schmidhuber & Bengio (2001), the random-guessing
-# study (vanishing.experiments.guessing): every free input weight, fixed
-# input weights 0, layered updates, a logistic output on parity.
-
-def _layered_net(n: int, W_free, v_free, b_free, output: int, output_fn: str,
-         name: str) -> Net:
-  return Net(n, tuple(tuple(bool(x) for x in r) for r in W_free),
-                   tuple(bool(x) for x in v_free), (0.0,) * n,
-                   tuple(bool(x) for x in b_free), output, output_fn=output_fn,
-                   name=name, order="layered")
-
-
-def parity_a1(n_hidden: int = 1) -> Net:
-  """HS2001's A1: units 0..n-1 hidden (tanh), unit n the logistic output;
-  every unit sees the input and every unit; hidden units biased
-  (``(n+1)^2 + (n+1) + n`` parameters: 7 at n = 1)."""
-  n = n_hidden + 1
-  return _layered_net(n, np.ones((n, n)), np.ones(n), np.arange(n) < n_hidden,
-              n_hidden, "logistic", f"parity_a1_n{n_hidden}")
-
-
-def parity_a2(n_hidden: int = 10, self_loops: bool = True) -> Net:
-  """HS2001's A2: each hidden unit sees the input, the output and (with
-  ``self_loops``) itself; the output unit sees the input, every unit and
-  itself; all biased (53 parameters at n = 10, 43 without self-loops)."""
-  n, out = n_hidden + 1, n_hidden
-  W = np.zeros((n, n), bool)
-  W[:n_hidden, out] = True
-  if self_loops:
-    W[np.arange(n_hidden), np.arange(n_hidden)] = True
-  W[out, :] = True
-  return _layered_net(n, W, np.ones(n), np.ones(n), out, "logistic",
-              "parity_a2" if self_loops else "parity_a2_noself")
-
-
-def latch2_net() -> Net:
-  """Latch variant II: one tanh unit with free self, input and bias
-  weights (3 parameters)."""
-  return _layered_net(1, [[True]], [True], [True], 0, "tanh", "latch2")
-
+  def readout(self, x: jax.Array) -> jax.Array:
+    """The output unit's state, ``(B,)``."""
+    return x[:, self.output]
 
 
 def activate(net: Net, a: jax.Array) -> jax.Array:
@@ -280,12 +177,13 @@ def net_step(net: Net, p: dict, x: jax.Array, u: jax.Array, t: jax.Array,
   return a
 
 
-def run(net: Net, theta: jax.Array, inputs: jax.Array, lengths: jax.Array,
+def run(net, theta: jax.Array, inputs: jax.Array, lengths: jax.Array,
         classes: jax.Array) -> jax.Array:
-  """Output at each sequence's own end, shape ``(B,)``.
+  """Output at each sequence's own end, shape ``(B,)``: the generic
+  forward pass (:func:`vanishing.cells.scan.forward`) of any cell.
 
   Args:
-    net: the architecture.
+    net: the cell.
     theta: free parameters ``(P,)``, or one copy per time step ``(T, P)``
       (the unfolded net of time-weighted pseudo-Newton: the gradient with
       respect to copy t is the contribution of step t).
@@ -293,25 +191,7 @@ def run(net: Net, theta: jax.Array, inputs: jax.Array, lengths: jax.Array,
     lengths: ``(B,)`` sequence lengths in 1..T.
     classes: ``(B,)`` class labels (used by ``class_inputs`` nets).
   """
-  T, B = inputs.shape
-  per_step = theta.ndim == 2
-  p0 = None if per_step else net.unpack(theta)
-  masks = [np.asarray(m) for m in net.phases]
-
-  def body(x, xs):
-    t, u, th = xs
-    p = net.unpack(th) if per_step else p0
-    live = (t < lengths)[:, None]
-    for m in masks:
-      x_new = activate(net, net_step(net, p, x, u, t, classes))
-      x = jnp.where(live & m, x_new, x)
-    return x, None
-
-  ts = jnp.arange(T)
-  x0 = jnp.zeros((B, net.n), inputs.dtype)
-  xT, _ = jax.lax.scan(body, x0, (ts, inputs, theta if per_step else ts),
-                       unroll=_unroll(T))
-  return xT[:, net.output]
+  return scan.forward(net, theta, inputs, lengths, classes)
 
 
 class Unfolded(NamedTuple):
@@ -348,7 +228,7 @@ def unfold(net: Net, theta: jax.Array, inputs: jax.Array, lengths: jax.Array,
   live = ((step[:, None] < lengths[None, :])[..., None]
           & jnp.tile(masks, (T, 1))[:, None, :])           # (T', B, n)
 
-  def body(carry, xs):
+  def body(carry, _, xs):
     x, a_prev = carry
     t, u_t, lv = xs
     a = jnp.where(lv, net_step(net, p, x, u_t, t, classes), a_prev)
@@ -356,6 +236,6 @@ def unfold(net: Net, theta: jax.Array, inputs: jax.Array, lengths: jax.Array,
     return (x_new, a), (a, x, x_new)
 
   z = jnp.zeros((B, net.n), inputs.dtype)
-  _, (a, prev, x) = jax.lax.scan(body, (z, z), (step, u, live))
+  _, (a, prev, x) = scan.scan(body, (z, z), (step, u, live), unroll=1)
   return Unfolded(step, u, a, prev, x, live)
 

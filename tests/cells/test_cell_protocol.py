@@ -1,0 +1,115 @@
+"""Conformance of every registered cell to the cell protocol.
+
+Parametrised over ``cells.CELLS``: a cell added to the registry gets these
+tests, and fails the forward-pass test until a plain NumPy loop of its
+definition exists: a ``numpy_forward`` of the cell's class (as
+``cells.Elman``'s) or an entry of ``NUMPY_FORWARD`` below.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from vanishing import cells
+
+
+def numpy_net(net: cells.Net, theta, inputs, lengths, classes):
+  """The masked net of ``cells.net`` step by step, in float64: each phase
+  recomputes ``a = W x + v u_t + b (+ c[class] on unit 0 at t = 0)`` from
+  the current states and updates its own units (tanh, the output unit
+  logistic where asked), until each sequence's own length."""
+  p = {k: np.asarray(v, np.float64) for k, v in net.unpack(theta).items()}
+  x_in = np.asarray(inputs, np.float64)
+  out = []
+  for b in range(x_in.shape[1]):
+    x = np.zeros(net.n)
+    for t in range(int(lengths[b])):
+      for phase in net.phases:
+        a = p["W"] @ x + p["v"] * x_in[t, b] + p["b"]
+        if net.class_inputs and t == 0:
+          a[0] += p["c"][int(classes[b])]
+        f = np.tanh(a)
+        if net.output_fn == "logistic":
+          f[net.output] = 1 / (1 + np.exp(-a[net.output]))
+        x = np.where(phase, f, x)
+    out.append(x[net.output])
+  return np.asarray(out)
+
+
+# cell class -> plain NumPy forward pass of its definition.
+NUMPY_FORWARD = {cells.Net: numpy_net}
+
+
+def _batch(key, T=7, B=6):
+  k1, k2 = jax.random.split(key)
+  inputs = jax.random.uniform(k1, (T, B), minval=-1.0, maxval=1.0)
+  lengths = jax.random.randint(k2, (B,), 1, T + 1).at[0].set(T)
+  classes = jnp.arange(B, dtype=jnp.int32) % 2
+  return inputs, lengths, classes
+
+
+@pytest.fixture(params=sorted(cells.CELLS))
+def cell(request):
+  return cells.get(request.param)
+
+
+def test_generic_forward_equals_a_numpy_loop(cell):
+  reference = (getattr(type(cell), "numpy_forward", None)
+               or NUMPY_FORWARD.get(type(cell)))
+  assert reference is not None, (
+      f"cell {cell.name}: add a NumPy loop of its definition to NUMPY_FORWARD")
+  inputs, lengths, classes = _batch(jax.random.key(0))
+  for seed in range(3):
+    theta = cell.init(jax.random.key(seed), 2.0)
+    got = jax.jit(cells.forward, static_argnums=0)(cell, theta, inputs,
+                                                   lengths, classes)
+    want = reference(cell, theta, inputs, lengths, classes)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-5)
+
+
+def test_protocol_shapes_and_structure(cell):
+  theta = cell.init(jax.random.key(1), 0.5)
+  assert theta.shape == (cell.size,)
+  assert float(jnp.max(jnp.abs(theta))) <= 0.5
+  state = cell.initial_state(4, jnp.float32)
+  new = cell.step(cell.unpack(theta), state, jnp.int32(0), jnp.ones(4),
+                  jnp.zeros(4, jnp.int32))
+  assert jax.tree_util.tree_structure(new) == jax.tree_util.tree_structure(state)
+  assert cell.readout(new).shape == (4,)
+  assert set(cell.provides) <= set(cells.STRUCTURE)
+  hash(cell)  # static: closed over by compiled sweeps
+
+
+def test_state_is_frozen_after_each_sequences_end(cell):
+  inputs, lengths, classes = _batch(jax.random.key(2))
+  theta = cell.init(jax.random.key(3), 1.0)
+  y = cells.forward(cell, theta, inputs, lengths, classes)
+  # Whatever comes after a sequence's end does not reach its output.
+  later = jnp.arange(inputs.shape[0])[:, None] >= lengths[None, :]
+  noisy = jnp.where(later, 9.0, inputs)
+  np.testing.assert_array_equal(
+      np.asarray(cells.forward(cell, theta, noisy, lengths, classes)),
+      np.asarray(y))
+
+
+def test_per_step_copies_of_theta_give_the_same_output(cell):
+  inputs, lengths, classes = _batch(jax.random.key(4))
+  theta = cell.init(jax.random.key(5), 1.0)
+  copies = jnp.broadcast_to(theta, (inputs.shape[0], cell.size))
+  np.testing.assert_allclose(
+      np.asarray(cells.forward(cell, copies, inputs, lengths, classes)),
+      np.asarray(cells.forward(cell, theta, inputs, lengths, classes)),
+      atol=1e-6)
+
+
+def test_unknown_cell_lists_the_registry():
+  with pytest.raises(ValueError, match="choose from latch"):
+    cells.get("gru_typo")
+
+
+def test_registry_builds_the_papers_nets():
+  assert {n: cells.get(n).size for n in ("latch", "two_sequence", "parity")} \
+      == {"latch": 3, "two_sequence": 25, "parity": 7}
+  assert cells.get("parity_a2").size == 53
+  assert cells.get("parity_a2", self_loops=False).size == 43

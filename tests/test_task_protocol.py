@@ -1,0 +1,118 @@
+"""Conformance of every registered task to the task protocol.
+
+Parametrised over ``tasks.TASKS``: a task added to the registry gets these
+tests, and fails the definition test until a check of its defining property
+is added to ``DEFINITIONS`` below.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from vanishing import problems, tasks
+
+
+def latch_definition(task, b, noise_scale):
+  """Only the first step carries the class (here: nothing, or the task's
+  ``first`` values); every later step is noise in the noise law's range."""
+  x = np.asarray(b.inputs)
+  first = dict(task.options)["first"]
+  want0 = (0.0 if first is None
+           else np.where(np.asarray(b.classes) == 0, first[0], first[1]))
+  np.testing.assert_allclose(x[0], want0)
+  assert np.all(np.abs(x[1:]) <= noise_scale + 1e-6)
+
+
+def two_sequence_definition(task, b, noise_scale):
+  """The first N steps are the class's prototype plus noise; later steps
+  are noise only."""
+  N = dict(task.options)["N"]
+  proto = np.asarray(tasks.prototypes(N))[np.asarray(b.classes)].T   # (N, B)
+  x = np.asarray(b.inputs)
+  assert np.all(np.abs(x[:N] - proto) <= noise_scale + 1e-6)
+  live = np.arange(x.shape[0])[:, None] < np.asarray(b.lengths)[None]
+  assert np.all(np.abs(x[N:][live[N:]]) <= noise_scale + 1e-6)
+
+
+def parity_definition(task, b, noise_scale):
+  """Bits are +-1 plus noise; class 0 has an odd number of +1 bits."""
+  x = np.asarray(b.inputs)
+  live = np.arange(x.shape[0])[:, None] < np.asarray(b.lengths)[None]
+  assert np.all(np.abs(np.abs(x[live]) - 1) <= noise_scale + 1e-6)
+  ones = np.sum((x > 0) & live, axis=0)
+  np.testing.assert_array_equal(ones % 2 == 1, np.asarray(b.classes) == 0)
+
+
+# task name -> check of the generator against the task's definition.
+DEFINITIONS = {"latch": latch_definition,
+               "two_sequence": two_sequence_definition,
+               "parity": parity_definition}
+
+
+@pytest.fixture(params=sorted(tasks.TASKS))
+def task(request):
+  return tasks.get(request.param)
+
+
+@pytest.mark.parametrize("size", [None, 12])
+def test_batch_layout(task, size):
+  lo, hi = max(task.min_len, 4), 9
+  b = task.sample(jax.random.key(0), 5, lo, hi, tasks.Noise("uniform", 0.2),
+                  size=size)
+  T = hi if size is None else size
+  assert b.inputs.shape == (T, 10)
+  assert b.lengths.dtype == jnp.int32 and b.classes.dtype == jnp.int32
+  lengths = np.asarray(b.lengths)
+  assert lengths.min() >= lo and lengths.max() <= hi
+  np.testing.assert_array_equal(np.asarray(b.classes), [0] * 5 + [1] * 5)
+  np.testing.assert_array_equal(
+      np.asarray(b.targets), np.where(np.asarray(b.classes) == 0,
+                                      *task.targets).astype(np.float32))
+  m = np.asarray(tasks.mask(b))
+  np.testing.assert_array_equal(m.sum(0), lengths)
+  assert np.all(np.asarray(b.inputs)[m == 0] == 0)  # zero after each end
+
+
+def test_generator_matches_its_definition(task):
+  check = DEFINITIONS.get(task.name)
+  assert check is not None, (
+      f"task {task.name}: add a check of its definition to DEFINITIONS")
+  for seed in range(3):
+    b = task.sample(jax.random.key(seed), 50, max(task.min_len, 5), 12,
+                    tasks.Noise("uniform", 0.2))
+    check(task, b, 0.2)
+
+
+def test_sampling_is_a_function_of_the_key(task):
+  draw = lambda k: task.sample(jax.random.key(k), 4, max(task.min_len, 4), 8)
+  for x, y in zip(draw(3), draw(3)):
+    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+  assert not np.array_equal(np.asarray(draw(3).inputs),
+                            np.asarray(draw(4).inputs))
+
+
+def test_rules_cost_error_solved(task):
+  d = jnp.asarray([task.targets[0], task.targets[1], task.targets[0]])
+  y = jnp.asarray(d).at[2].set(task.targets[1])   # one of three wrong
+  assert float(task.loss(d, d)) == 0.0
+  gap = task.targets[0] - task.targets[1]
+  assert float(task.loss(y, d)) == pytest.approx(0.5 * gap ** 2 / 3)
+  assert float(task.error(y, d)) == pytest.approx(1 / 3)
+  assert bool(task.solved(task.loss(d, d), task.error(d, d), 0.01))
+  assert not bool(task.solved(task.loss(y, d), task.error(y, d), 10.0))
+
+
+def test_every_problem_pairs_a_registered_task_with_a_registered_cell():
+  for name, spec in problems.REGISTRY.items():
+    assert spec.task.generator in {t.generator for t in tasks.TASKS.values()}
+    cell = spec.cell()
+    assert cell.size >= 1, name
+  assert problems.PROBLEMS == tuple(problems.REGISTRY)[:3]
+
+
+def test_unknown_names_list_the_registry():
+  with pytest.raises(ValueError, match="choose from latch"):
+    tasks.get("adding_typo")
+  with pytest.raises(ValueError, match="unknown option"):
+    tasks.get("parity").with_options(N=3)

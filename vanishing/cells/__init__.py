@@ -1,0 +1,95 @@
+"""Recurrent cells: the cell protocol, its one forward pass, the registry.
+
+**The protocol.** A cell is a hashable object (a frozen dataclass) with
+
+* ``name`` and ``size``: the number P of free parameters. Every method
+  moves one flat float vector ``theta (P,)`` (gradient steps, annealing's
+  coordinate moves, random draws alike);
+* ``init(key, scale) -> theta``: the initial parameters of a trial;
+* ``unpack(theta) -> params``: the parameters as the pytree ``step`` reads;
+* ``initial_state(batch, dtype) -> state``: a pytree with the sequence
+  axis first;
+* ``step(params, state, t, u_t, context) -> state``: one time step, on a
+  batch of sequences (``u_t (B,)``, ``context`` per-sequence side input
+  such as class labels);
+* ``readout(state) -> y (B,)``: the output;
+* ``provides``: a frozenset of the structure tags (``STRUCTURE``) the cell
+  exposes to methods that need more than the forward pass (a gated cell
+  provides none of them; ``vanishing.methods.check_supported`` refuses a
+  method that needs what the cell lacks, before anything compiles).
+
+:func:`forward` (``scan.forward``) is the forward pass of every cell,
+written once: states masked by each sequence's length, the output read at
+its end. ``run`` is the same function under the name the methods use.
+
+**The registry.** ``CELLS`` maps a name to a function building the cell
+(keyword arguments allowed); :func:`get` looks one up. Adding a cell is
+one module defining it plus one line in ``CELLS``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Protocol
+
+import jax
+
+from vanishing.cells import paper
+from vanishing.cells.elman import Elman
+from vanishing.cells.latch import latch_final, latch_step, latch_trajectory
+from vanishing.cells.net import (ORDERS, OUTPUT_FNS, Net, Unfolded, activate,
+                                 net_step, run, unfold)
+from vanishing.cells.paper import (full_net, latch2_net, latch_net, parity_a1,
+                                   parity_a2, parity_net, two_sequence_net)
+from vanishing.cells.scan import (MAX_FULL_UNROLL, PARTIAL_UNROLL, forward,
+                                  scan as time_scan)
+
+# Structure a cell can expose beyond the protocol's forward pass:
+# ``linear``: pre-activations a = W x + v u + b of a masked net, its
+# ``unpack`` into W, v, b, its phases and ``unfold``; the derivatives of
+# its unit functions; the inverse of its output function.
+STRUCTURE = ("linear", "activation_derivatives", "activation_inverse")
+
+
+class Cell(Protocol):
+  """What every cell provides (see the module docstring)."""
+  name: str
+  provides: frozenset
+
+  @property
+  def size(self) -> int: ...
+  def init(self, key: jax.Array, scale: float) -> jax.Array: ...
+  def unpack(self, theta: jax.Array) -> Any: ...
+  def initial_state(self, batch: int, dtype) -> Any: ...
+  def step(self, params: Any, state: Any, t: jax.Array, u: jax.Array,
+           context: Any) -> Any: ...
+  def readout(self, state: Any) -> jax.Array: ...
+
+
+# name -> constructor. The paper's nets (Section VI) and HS2001's.
+CELLS: dict[str, Callable[..., Cell]] = {
+    "latch": latch_net,
+    "two_sequence": two_sequence_net,
+    "parity": parity_net,
+    "parity_a1": parity_a1,
+    "parity_a2": parity_a2,
+    "latch2": latch2_net,
+    "elman": Elman,
+}
+
+
+def get(name: str, **kwargs) -> Cell:
+  """The cell ``name`` of ``CELLS`` built with ``kwargs``; ValueError
+  listing the registered names for an unknown one."""
+  if name not in CELLS:
+    raise ValueError(f"unknown cell {name!r}; choose from "
+                     f"{', '.join(CELLS)}")
+  return CELLS[name](**kwargs)
+
+
+__all__ = [
+    "CELLS", "Cell", "Elman", "MAX_FULL_UNROLL", "Net", "ORDERS", "OUTPUT_FNS",
+    "PARTIAL_UNROLL", "STRUCTURE", "Unfolded", "activate", "forward",
+    "full_net", "get", "latch2_net", "latch_final", "latch_net", "latch_step",
+    "latch_trajectory", "net_step", "paper", "parity_a1", "parity_a2",
+    "parity_net", "run", "time_scan", "two_sequence_net", "unfold",
+]

@@ -1,0 +1,85 @@
+"""The nets of the papers, as :class:`vanishing.cells.net.Net` masks.
+
+Bengio, Simard & Frasconi (1994), Section VI: the 3-parameter latch, the
+5-unit 2-sequence net, the 2-unit parity net. Hochreiter, Schmidhuber &
+Bengio (2001), the random-guessing study: A1, A2 and latch variant II
+(every free input weight, fixed input weights 0, layered updates, a
+logistic output on parity).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vanishing.cells.net import Net
+
+
+def full_net(n: int, *, input_unit: int = 0, output: int | None = None,
+             biases: bool = False, name: str = "full") -> Net:
+  """All n x n recurrent weights free; the input is added to one unit with
+  fixed weight 1; optional free biases (the paper's 2-sequence net:
+  n = 5, no biases, 25 free weights)."""
+  v_fixed = tuple(1.0 if i == input_unit else 0.0 for i in range(n))
+  return Net(n, tuple((True,) * n for _ in range(n)), (False,) * n, v_fixed,
+             (biases,) * n, n - 1 if output is None else output, name=name)
+
+
+def latch_net() -> Net:
+  """The 3-parameter latch of Section VI: one tanh unit, free self-weight w,
+  input weight fixed at 1, and a trainable first input per class."""
+  return Net(1, ((True,),), (False,), (1.0,), (False,), 0, class_inputs=True,
+             name="latch")
+
+
+def two_sequence_net(n: int = 5) -> Net:
+  """The 2-sequence net: n fully connected tanh units, no biases, the input
+  added to unit 0, the output read at unit n-1 (25 parameters at n = 5)."""
+  return full_net(n, name="two_sequence")
+
+
+def parity_net(output_fn: str = "tanh", order: str = "layered") -> Net:
+  """The parity net: hidden unit 0 and output unit 1, each seeing the input,
+  the hidden and the output unit, plus a hidden bias (7 parameters).
+  Layered by default: the output reads the hidden unit's state of the same
+  step (the order the paper leaves open; simultaneous updates cannot
+  represent parity with two units)."""
+  return Net(2, ((True, True), (True, True)), (True, True), (0.0, 0.0),
+             (True, False), 1, output_fn=output_fn, name="parity", order=order)
+
+
+def _layered_net(n: int, W_free, v_free, b_free, output: int, output_fn: str,
+                 name: str) -> Net:
+  """HS2001's form: the given masks, fixed input weights 0, layered."""
+  return Net(n, tuple(tuple(bool(x) for x in r) for r in W_free),
+             tuple(bool(x) for x in v_free), (0.0,) * n,
+             tuple(bool(x) for x in b_free), output, output_fn=output_fn,
+             name=name, order="layered")
+
+
+def parity_a1(n_hidden: int = 1) -> Net:
+  """HS2001's A1: units 0..n-1 hidden (tanh), unit n the logistic output;
+  every unit sees the input and every unit; hidden units biased
+  (``(n+1)^2 + (n+1) + n`` parameters: 7 at n = 1)."""
+  n = n_hidden + 1
+  return _layered_net(n, np.ones((n, n)), np.ones(n), np.arange(n) < n_hidden,
+              n_hidden, "logistic", f"parity_a1_n{n_hidden}")
+
+
+def parity_a2(n_hidden: int = 10, self_loops: bool = True) -> Net:
+  """HS2001's A2: each hidden unit sees the input, the output and (with
+  ``self_loops``) itself; the output unit sees the input, every unit and
+  itself; all biased (53 parameters at n = 10, 43 without self-loops)."""
+  n, out = n_hidden + 1, n_hidden
+  W = np.zeros((n, n), bool)
+  W[:n_hidden, out] = True
+  if self_loops:
+    W[np.arange(n_hidden), np.arange(n_hidden)] = True
+  W[out, :] = True
+  return _layered_net(n, W, np.ones(n), np.ones(n), out, "logistic",
+              "parity_a2" if self_loops else "parity_a2_noself")
+
+
+def latch2_net() -> Net:
+  """Latch variant II: one tanh unit with free self, input and bias
+  weights (3 parameters)."""
+  return _layered_net(1, [[True]], [True], [True], 0, "tanh", "latch2")
