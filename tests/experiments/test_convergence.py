@@ -71,15 +71,6 @@ def test_bad_config_raises(kwargs, match):
     LatchConfig(**kwargs)
 
 
-def test_binomial_interval():
-  p, se, lo, hi = convergence.binomial_interval(np.array([0, 5, 10]), np.array([10, 10, 10]))
-  np.testing.assert_allclose(p, [0, 0.5, 1])
-  np.testing.assert_allclose(se, [0, np.sqrt(0.025), 0])
-  assert lo[0] == 0 and 0.2 < hi[0] < 0.35  # Wilson: not degenerate at 0
-  np.testing.assert_allclose(lo[1] + hi[1], 1.0)  # symmetric at p = 1/2
-  assert hi[2] == 1 and 0.65 < lo[2] < 0.8
-
-
 def test_summarize_counts_per_cell():
   def fake(key, swept):
     u = jax.random.uniform(key)

@@ -27,10 +27,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from vanishing import methods, problems, sweep, tasks
+from vanishing import methods, problems, statistics, sweep, tasks
 from vanishing.experiments.common import Outcome, SweepOptions, sweep_options
 from vanishing.experiments.compare_report import figure, markdown
-from vanishing.experiments.convergence import binomial_interval
 from vanishing.methods import base
 from vanishing.validation import FlagError, parse_grid
 
@@ -185,41 +184,27 @@ def _concat(parts) -> dict[str, np.ndarray]:
 
 def summarize(rec: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
   """One row per (problem, method, T): means, spreads and counts."""
-  keys = list(dict.fromkeys(zip(rec["problem"], rec["method"], rec["T"])))
-  cols: dict[str, list] = {k: [] for k in (
-      "problem", "method", "T", "trials", "final_error", "final_error_sd",
-      "test_error", "test_error_sd", "cost", "evaluations", "evaluations_sd",
-      "evaluations_median", "presentations", "solved", "solved_rate",
-      "solved_lo", "solved_hi", "evaluations_solved", "stuck", "diverged")}
-  for p, m, T in keys:
-    sel = (rec["problem"] == p) & (rec["method"] == m) & (rec["T"] == T)
+  rows = []
+  for (p, m, T), sel in statistics.groups(rec, ("problem", "method", "T")):
     ev = rec["evaluations"][sel].astype(np.float64)
     solved = rec["solved"][sel].astype(bool)
     n = int(sel.sum())
-    rate, _, lo, hi = binomial_interval(np.array([solved.sum()]), np.array([n]))
+    rate, _, lo, hi = statistics.wilson(solved.sum(), n)
     err, terr = rec["final_error"][sel], rec["test_error"][sel]
-    cols["problem"].append(p)
-    cols["method"].append(m)
-    cols["T"].append(int(T))
-    cols["trials"].append(n)
-    cols["final_error"].append(err.mean())
-    cols["final_error_sd"].append(err.std(ddof=1) if n > 1 else np.nan)
-    cols["test_error"].append(terr.mean())
-    cols["test_error_sd"].append(terr.std(ddof=1) if n > 1 else np.nan)
-    cols["cost"].append(rec["cost"][sel].mean())
-    cols["evaluations"].append(ev.mean())
-    cols["evaluations_sd"].append(ev.std(ddof=1) if n > 1 else np.nan)
-    cols["evaluations_median"].append(np.median(ev))
-    cols["presentations"].append(rec["presentations"][sel].mean())
-    cols["solved"].append(int(solved.sum()))
-    cols["solved_rate"].append(float(rate[0]))
-    cols["solved_lo"].append(float(lo[0]))
-    cols["solved_hi"].append(float(hi[0]))
-    cols["evaluations_solved"].append(ev[solved].mean() if solved.any()
-                                      else np.nan)
-    cols["stuck"].append(int(rec["stuck"][sel].sum()))
-    cols["diverged"].append(int(rec["diverged"][sel].sum()))
-  return {k: np.asarray(v) for k, v in cols.items()}
+    rows.append({"problem": p, "method": m, "T": int(T), "trials": n,
+                 "final_error": err.mean(), "final_error_sd": statistics.sd(err),
+                 "test_error": terr.mean(), "test_error_sd": statistics.sd(terr),
+                 "cost": rec["cost"][sel].mean(), "evaluations": ev.mean(),
+                 "evaluations_sd": statistics.sd(ev),
+                 "evaluations_median": np.median(ev),
+                 "presentations": rec["presentations"][sel].mean(),
+                 "solved": int(solved.sum()), "solved_rate": float(rate),
+                 "solved_lo": float(lo), "solved_hi": float(hi),
+                 "evaluations_solved": (ev[solved].mean() if solved.any()
+                 else np.nan),
+                 "stuck": int(rec["stuck"][sel].sum()),
+                 "diverged": int(rec["diverged"][sel].sum())})
+  return {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
 
 
 def execute(settings: Settings, options: SweepOptions | None = None

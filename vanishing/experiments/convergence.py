@@ -17,14 +17,13 @@ Frasconi 1994, Section III). A run:
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from typing import Mapping
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vanishing import cells, tasks
+from vanishing import cells, statistics, tasks
 from vanishing.methods import bptt
 
 NOISE_MODES = ("fixed", "fresh")
@@ -129,27 +128,6 @@ def run_latch(key: jax.Array, swept: Mapping[str, jax.Array],
   }
 
 
-def binomial_interval(k, n, z: float = 1.96):
-  """Point estimate, standard error and Wilson score interval of k/n.
-
-  Args:
-    k: successes (array). n: trials (array, > 0). z: normal quantile
-      (1.96 for 95%).
-
-  Returns:
-    ``(p, se, lo, hi)`` with ``se = sqrt(p (1 - p) / n)``; the Wilson
-    interval (Wilson 1927) stays inside [0, 1] and is not degenerate at
-    p = 0 or 1.
-  """
-  k, n = np.asarray(k, float), np.asarray(n, float)
-  p = k / n
-  se = np.sqrt(p * (1 - p) / n)
-  denom = 1 + z ** 2 / n
-  centre = (p + z ** 2 / (2 * n)) / denom
-  half = z * np.sqrt(p * (1 - p) / n + z ** 2 / (4 * n ** 2)) / denom
-  return p, se, np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
-
-
 def summarize(result, heldout_acc: float = 0.9, rate_name: str = "rate"
               ) -> dict[str, np.ndarray]:
   """One row per grid cell of a ``run_latch`` sweep.
@@ -185,13 +163,12 @@ def _summarize_cells(rec, names, trials, heldout_acc, rate_name):
   conv = cell("converged").astype(bool)
   n = np.full(len(conv), trials)
   k = conv.sum(1)
-  p, se, lo, hi = binomial_interval(k, n)
+  p, se, lo, hi = statistics.wilson(k, n)
   epoch = np.where(conv, cell("epoch"), np.nan)
   acc = np.where(conv, cell("test_acc"), np.nan)
-  with warnings.catch_warnings():  # all-NaN rows (nothing converged) -> NaN
-    warnings.simplefilter("ignore", RuntimeWarning)
-    median_epoch = np.nanmedian(epoch, 1)
-    test_acc = np.nanmean(acc, 1)
+  # All-NaN rows (nothing converged) -> NaN.
+  median_epoch = statistics.quiet_nanmedian(epoch, 1)
+  test_acc = statistics.quiet_nanmean(acc, 1)
   cols = {name: cell(name)[:, 0] for name in names}
   cols.update(
       trials=n, converged=k, **{rate_name: p}, se=se, lo=lo, hi=hi,

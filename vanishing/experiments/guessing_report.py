@@ -8,10 +8,11 @@
 from __future__ import annotations
 
 import math
-import warnings
 from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
+
+from vanishing import statistics
 
 if TYPE_CHECKING:
   from vanishing.experiments.guessing import Settings
@@ -38,10 +39,8 @@ def summarize(variant: str, noise_kind: str, params: int, criterion: str,
   k = int(solved.sum())
   t = trials[solved]
   q = (np.percentile(t, [25, 50, 75]) if k else np.full(3, np.nan))
-  with warnings.catch_warnings():
-    warnings.simplefilter("ignore", RuntimeWarning)
-    tol = float(np.nanmean(rec["test_error_tol"])) if k else math.nan
-    mid = float(np.nanmean(rec["test_error_mid"])) if k else math.nan
+  tol = float(statistics.quiet_nanmean(rec["test_error_tol"])) if k else math.nan
+  mid = float(statistics.quiet_nanmean(rec["test_error_mid"])) if k else math.nan
   return {"variant": variant, "input_noise": noise_kind,
           "params": params, "criterion": criterion,
           "runs": len(solved), "solved": k, "censored": len(solved) - k,
@@ -82,10 +81,6 @@ def figure(table, records, settings: Settings):
   return fig
 
 
-def _fmt(x, spec: str = ",.0f") -> str:
-  return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
-
-
 # The statistics columns of both tables, in order, with their formats.
 _STATS = (("trials_mean", ",.0f"), ("trials_median", ",.0f"),
           ("trials_q25", ",.0f"), ("trials_q75", ",.0f"),
@@ -95,7 +90,7 @@ _STATS = (("trials_mean", ",.0f"), ("trials_median", ",.0f"),
 
 def _stats(table, i: int) -> list[str]:
   """Row i's statistics columns, formatted ("-" where undefined)."""
-  return [_fmt(table[c][i], spec) for c, spec in _STATS]
+  return [statistics.fmt(table[c][i], spec) for c, spec in _STATS]
 
 
 def markdown(table, settings: Settings) -> str:
