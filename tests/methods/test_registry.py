@@ -7,12 +7,13 @@ import pytest
 from vanishing import methods
 
 
-def test_every_listed_method_is_available_with_solve():
+def test_every_listed_method_is_available_with_the_protocol():
   assert methods.available() == methods.NAMES
   for name in methods.NAMES:
     m = methods.get(name)
-    assert m.NAME == name and callable(m.solve)
+    assert m.NAME == name and callable(m.init) and callable(m.step)
     assert isinstance(m.DEFAULTS, dict)
+    assert m.STATIC <= set(m.DEFAULTS) and m.REQUIRES <= methods.TAGS
 
 
 def test_unknown_name_lists_the_valid_ones():
@@ -33,7 +34,9 @@ def test_a_method_whose_import_fails_raises_naming_it(monkeypatch, tmp_path):
   _extra_method(monkeypatch, tmp_path, "broken",
                 "import a_dependency_that_is_not_installed\n"
                 "NAME = 'broken'\n"
-                "def solve(key, fit, theta0, budget, hp=None):\n"
+                "def init(run):\n"
+                "  pass\n"
+                "def step(run, state, tracker):\n"
                 "  pass\n")
   for call in (methods.available, lambda: methods.get("broken")):
     with pytest.raises(ImportError, match="method 'broken'.*"
@@ -44,7 +47,8 @@ def test_a_method_whose_import_fails_raises_naming_it(monkeypatch, tmp_path):
   assert methods.get("bptt").NAME == "bptt"
 
 
-def test_a_method_without_solve_raises(monkeypatch, tmp_path):
-  _extra_method(monkeypatch, tmp_path, "no_solve", "NAME = 'no_solve'\n")
-  with pytest.raises(ImportError, match="method 'no_solve'.*no solve"):
+def test_a_method_without_step_raises(monkeypatch, tmp_path):
+  _extra_method(monkeypatch, tmp_path, "no_step",
+                "NAME = 'no_step'\ndef init(run):\n  pass\n")
+  with pytest.raises(ImportError, match=r"method 'no_step'.*no step\(\)"):
     methods.available()
