@@ -1,4 +1,4 @@
-"""What every training method shares: the protocol, its one loop, counters.
+"""What every training method shares: the protocol, stop rules, counters.
 
 The protocol of Section V (paper spec, section 3): batch mode; one *function
 evaluation* is the cost over the whole training set (a cost-and-gradient
@@ -20,7 +20,10 @@ training-set size. A method stops
   names among them that are static choices (an optimizer's name, a
   curvature kind, a population size, a criterion: they pick code or shapes
   and form the hashable :class:`Config`); every other one is a *number*,
-  which may be a traced array (swept without recompiling);
+  which may be a traced array (swept without recompiling; a Python number
+  stays a compile-time constant, as before, and XLA may fold an expression
+  of constants, such as ``log(accept0)``, to a last bit other than the
+  compiled kernel's);
 * ``REQUIRES``: the cell structure it reads, a frozenset of the tags of
   ``vanishing.methods.TAGS`` (``linear``, ``activation_derivatives``,
   ``activation_inverse``); ``vanishing.methods.check_supported`` refuses an
@@ -41,9 +44,8 @@ choice), ``adjust_budget(budget, config)`` (guessing has no stall rule) and
 best one).
 
 ``vanishing.methods.loop.solve`` owns everything else, once for every
-method: the
-``lax.while_loop``, the :class:`Tracker`, the budget, stuck, diverged and
-solved, and the sequential counting of proposals (:func:`record` for
+method: the ``lax.while_loop``, the :class:`Tracker`, the budget, stuck,
+diverged and solved, and the sequential counting of proposals (:func:`record` for
 K = 1, :func:`record_many` for K > 1: a population is counted as if
 evaluated one by one, stopping at the first that solves and never past the
 budget). A proposal whose ``finite`` flag is False (its gradient or
@@ -52,6 +54,7 @@ counting, ``healthy`` False (the method's own update is not finite) marks it
 diverged too, keeping the point just counted. Under ``vmap`` a block of
 trials stops when its last trial stops and finished trials are frozen, so no
 trial depends on the others. The result is the best point evaluated.
+Adding a method is one module and its name in ``vanishing.methods.NAMES``.
 
 A method's state changes that depend on how its proposals were counted (a
 box re-centred on the new best point, a walk restarted from it) are made at
