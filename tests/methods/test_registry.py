@@ -2,6 +2,8 @@
 
 import importlib
 
+import jax
+import jax.numpy as jnp
 import pytest
 
 from vanishing import methods
@@ -52,3 +54,45 @@ def test_a_method_without_step_raises(monkeypatch, tmp_path):
                 "NAME = 'no_step'\ndef init(run):\n  pass\n")
   with pytest.raises(ImportError, match=r"method 'no_step'.*no step\(\)"):
     methods.available()
+
+
+NEW_METHOD = '''
+"""Random search: one Gaussian move from the best point per evaluation."""
+import jax
+from vanishing.methods import base, loop
+
+NAME = "gaussian_search"
+DEFAULTS = {"sigma": 0.5}
+STATIC = frozenset()
+REQUIRES = frozenset()
+
+
+def init(run):
+  e = run.fit.evaluate(run.theta0)
+  return (), (base.one(run.theta0, e.cost, e.error),)
+
+
+def step(run, state, tracker):
+  key = jax.random.fold_in(run.key, tracker.evaluations)
+  theta = tracker.best_theta + run.numbers["sigma"] * jax.random.normal(
+      key, tracker.best_theta.shape)
+  e = run.fit.evaluate(theta)
+  return state, base.one(theta, e.cost, e.error)
+
+
+solve = loop.solver(__name__)
+'''
+
+
+def test_a_new_method_is_one_file_and_one_name(monkeypatch, tmp_path, quad,
+                                               never):
+  # The recipe of BUILD_NOTES.md ("The method protocol"): a module with
+  # NAME, DEFAULTS, STATIC, REQUIRES, init and step, and its name in NAMES.
+  _extra_method(monkeypatch, tmp_path, "gaussian_search", NEW_METHOD)
+  assert methods.available()[-1] == "gaussian_search"
+  budget = never._replace(evaluations=300)
+  r = jax.jit(lambda k: methods.solve("gaussian_search", k, quad, jnp.zeros(4),
+                                      budget))(jax.random.key(0))
+  assert int(r.evaluations) == 300
+  assert float(r.cost) < float(quad.cost(jnp.zeros(4)))
+  methods.check_supported("gaussian_search", object())  # needs no structure

@@ -12,9 +12,10 @@ function evaluation in the protocol of ``base``). Candidate j of a search
 
     theta_j = U[low, high]^P  drawn from  fold_in(key, j),
 
-so the stream of candidates depends on the key only. The search evaluates
-``batch`` = K candidates at a time (vmapped) inside a ``lax.while_loop`` and
-counts them with ``base.record_many``: as the sequential procedure would, it
+so the stream of candidates depends on the key only. Each ``step`` of the
+method protocol (``base``) evaluates ``batch`` = K candidates at a time
+(vmapped); the shared loop (``loop.solve``) counts them with
+``base.record_many``: as the sequential procedure would, it
 stops at the first candidate that solves and never counts past the budget,
 so ``evaluations`` = (index of the first solving candidate) + 1, whatever K
 (K only sets how much work is done past that candidate and thrown away).
