@@ -118,8 +118,8 @@ def trial(key: jax.Array, swept, *, problem: problems.Problem, method: str,
           budget: base.Budget, hp) -> dict[str, jax.Array]:
   """One trial at span ``swept["T"]``: draw, train, test."""
   fit, test, theta0 = problem.draw(key, swept["T"])
-  r = methods.get(method).solve(jax.random.fold_in(key, 1), fit, theta0,
-                                budget, dict(hp))
+  r = methods.solve(method, jax.random.fold_in(key, 1), fit, theta0, budget,
+                    dict(hp))
   test_eval = test.evaluate(r.theta)
   return {"final_error": r.error, "test_error": test_eval.error,
           "cost": r.cost, "test_cost": test_eval.cost,
@@ -148,6 +148,8 @@ def run(settings: Settings, options: SweepOptions | None = None):
   runs, compile_s, run_s = [], 0.0, 0.0
   for pname in settings.problems:
     problem = settings.problem(pname)
+    for mname in settings.methods:  # refuse a (method, cell) pair early
+      methods.check_supported(mname, problem.net)
     for mname in settings.methods:
       fn = functools.partial(trial, problem=problem, method=mname,
                              budget=budget, hp=tuple(settings.hp(mname).items()))

@@ -1,11 +1,15 @@
-"""Training methods, one module each, sharing the protocol of ``base``.
+"""Training methods, one module each, on the protocol of ``base``.
 
 ``NAMES`` lists the methods in table order; each is the module
-``vanishing.methods.<name>`` with ``NAME``, ``DEFAULTS`` (hyper-parameters)
-and ``solve(key, fit, theta0, budget, hp)``. Every listed method is part of
-the suite: one whose module fails to import (a missing dependency, a broken
-import) or has no ``solve`` raises ``ImportError`` naming it, rather than
+``vanishing.methods.<name>`` with ``NAME``, ``DEFAULTS`` (hyper-parameters),
+``STATIC`` (the static ones), ``REQUIRES`` (cell structure it reads) and
+``init``/``step`` (see ``base``); :func:`solve` runs one trial of any of
+them through the one shared loop. Every listed method is part of the suite:
+one whose module fails to import (a missing dependency, a broken import) or
+lacks ``init`` or ``step`` raises ``ImportError`` naming it, rather than
 silently dropping out of the comparison.
+
+Adding a method: one module here and its name in ``NAMES``.
 """
 
 from __future__ import annotations
@@ -13,29 +17,41 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from vanishing.methods import base, loop
+
 # In the order of the comparison table: gradient methods, then the paper's
 # alternatives, then the baseline.
 NAMES = ("bptt", "pseudo_newton", "time_weighted_newton", "annealing",
          "multigrid", "discrete", "guessing")
 
+# Cell structure a method may require (``REQUIRES``) and a cell provide
+# (its ``provides``): ``linear``: pre-activations a = W x + v u + b of a
+# ``cells.Net``, its ``unpack``, ``unfold`` and ``phases``;
+# ``activation_derivatives``: first and second derivatives of the unit
+# functions; ``activation_inverse``: the inverse of the output function.
+TAGS = frozenset({"linear", "activation_derivatives", "activation_inverse"})
+
 
 def _load(name: str) -> ModuleType:
   """The module of the listed method ``name``; ImportError naming the
-  method if it does not import or has no ``solve``."""
+  method if it does not import or lacks ``init`` or ``step``."""
   path = f"vanishing.methods.{name}"
   try:
     mod = importlib.import_module(path)
   except ImportError as e:
     raise ImportError(f"method {name!r}: its module {path} failed to "
                       f"import ({type(e).__name__}: {e})") from e
-  if not callable(getattr(mod, "solve", None)):
-    raise ImportError(f"method {name!r}: module {path} has no solve()")
+  missing = [f for f in ("init", "step") if not callable(getattr(mod, f, None))]
+  if missing:
+    raise ImportError(f"method {name!r}: module {path} has no "
+                      f"{' or '.join(f + '()' for f in missing)}")
   return mod
 
 
 def available() -> tuple[str, ...]:
   """Every method name, in table order, once each has been checked to
-  import and to have ``solve`` (ImportError naming the first that fails)."""
+  import and to have ``init`` and ``step`` (ImportError naming the first
+  that fails)."""
   for name in NAMES:
     _load(name)
   return NAMES
@@ -48,3 +64,29 @@ def get(name: str) -> ModuleType:
     raise ValueError(f"unknown method {name!r}; choose from "
                      f"{', '.join(NAMES)}")
   return _load(name)
+
+
+def solve(name: str, key, fit, theta0, budget: base.Budget, hp=None
+          ) -> base.Result:
+  """One trial of method ``name`` (``loop.solve``)."""
+  return loop.solve(get(name), key, fit, theta0, budget, hp)
+
+
+def provided(cell) -> frozenset:
+  """The structure tags ``cell`` provides (its ``provides``; a
+  ``cells.Net`` without one provides all of ``TAGS``)."""
+  from vanishing import cells
+  default = TAGS if isinstance(cell, cells.Net) else frozenset()
+  return frozenset(getattr(cell, "provides", default))
+
+
+def check_supported(name: str, cell) -> None:
+  """ValueError, one line naming the method, the cell and the missing
+  structure, if method ``name`` requires structure ``cell`` lacks."""
+  missing = get(name).REQUIRES - provided(cell)
+  if missing:
+    label = getattr(cell, "name", None) or type(cell).__name__
+    raise ValueError(
+        f"method {name!r} cannot train cell {label!r}: it needs "
+        f"{', '.join(sorted(missing))}, which the cell does not provide "
+        f"(it provides: {', '.join(sorted(provided(cell))) or 'nothing'})")

@@ -38,12 +38,13 @@ his termination test, which the shared protocol of ``base`` takes over):
 
 from __future__ import annotations
 
+import sys
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from vanishing.methods import base
+from vanishing.methods import base, loop
 
 NAME = "annealing"
 DEFAULTS = {
@@ -57,6 +58,10 @@ DEFAULTS = {
     "v0": 1.0,       # initial step length, every coordinate
     "vmax": 10.0,    # cap on the step lengths
 }
+# t0 picks the procedure (probes or not) and probes their number.
+STATIC = frozenset({"t0", "probes"})
+# Only ``fit.evaluate``: any cell.
+REQUIRES = frozenset()
 
 # Floor on the automatic initial temperature (a flat start gives mean |dC| 0).
 _T_MIN = 1e-6
@@ -88,7 +93,7 @@ class _State(NamedTuple):
   stage: jax.Array      # adaptations at this temperature
   adaptations: jax.Array  # adaptations in all
   ratios: jax.Array     # (history, P) acceptance ratios of each adaptation
-  tr: base.Tracker
+  cool: jax.Array       # the last step cooled: resume at the best point
 
 
 def _move(key: jax.Array, x: jax.Array, h: jax.Array, v: jax.Array
@@ -97,88 +102,87 @@ def _move(key: jax.Array, x: jax.Array, h: jax.Array, v: jax.Array
   return x.at[h].add(u * v[h])
 
 
+def init(run):
+  """Evaluation 0 at theta0; with ``t0 = 0`` the ``probes`` random moves
+  that set the initial temperature (counted)."""
+  hp, theta0 = run.numbers, run.theta0
+  P = theta0.shape[0]
+  e0 = run.fit.evaluate(theta0)
+  counted = (base.one(theta0, e0.cost, e0.error),)
+  v = jnp.full((P,), hp["v0"], jnp.float32)
+  if run.config["t0"] > 0:
+    temp = jnp.asarray(run.config["t0"], jnp.float32)
+  else:
+    def probe(i):
+      k_h, k_u = jax.random.split(jax.random.fold_in(run.key, i))
+      h = jax.random.randint(k_h, (), 0, P)
+      return _move(k_u, theta0, h, v)
+    thetas = jax.vmap(probe)(jnp.arange(1, run.config["probes"] + 1))
+    es = jax.vmap(run.fit.evaluate)(thetas)
+    counted += (base.many(thetas, es.cost, es.error),)
+    dc = jnp.abs(es.cost - e0.cost)
+    mean_dc = jnp.mean(jnp.where(jnp.isfinite(dc), dc, 0.0))
+    temp = jnp.maximum(mean_dc / -jnp.log(hp["accept0"]), _T_MIN)
+  zero = jnp.zeros((), jnp.int32)
+  history = run.config.get("history", 0)
+  return _State(theta0, e0.cost, v, temp, jnp.zeros((P,), jnp.int32), zero,
+                zero, zero, zero, jnp.full((history, P), jnp.nan, jnp.float32),
+                jnp.zeros((), bool)), counted
+
+
+def step(run, s: _State, tracker: base.Tracker):
+  """One Metropolis move of coordinate ``h`` (one evaluation), then the
+  cycle, step-adaptation and temperature bookkeeping."""
+  hp = run.numbers
+  P = s.x.shape[0]
+  ns = jnp.asarray(hp["ns"]).astype(jnp.int32)
+  nt = jnp.asarray(hp["nt"]).astype(jnp.int32)
+  nt = jnp.where(nt > 0, nt, max(100, 5 * P))
+  # Corana: after the temperature step the walk resumes at the best point.
+  x = jnp.where(s.cool, tracker.best_theta, s.x)
+  cost = jnp.where(s.cool, tracker.best_cost, s.cost)
+  k_u, k_a = jax.random.split(jax.random.fold_in(run.key, tracker.evaluations))
+  xn = _move(k_u, x, s.h, s.v)
+  e = run.fit.evaluate(xn)
+  take = (jax.random.uniform(k_a) < accept_probability(e.cost - cost, s.temp)
+          ) & jnp.isfinite(e.cost)
+  x = jnp.where(take, xn, x)
+  cost = jnp.where(take, e.cost, cost)
+  accepted = s.accepted.at[s.h].add(take.astype(jnp.int32))
+
+  h = s.h + 1
+  wrapped = h == P
+  h = jnp.where(wrapped, 0, h)
+  cycle = s.cycle + wrapped
+  adapt = cycle == ns
+  ratio = accepted / ns
+  v = jnp.where(adapt, adapt_step(s.v, ratio, hp["c"], hp["vmax"]), s.v)
+  ratios = s.ratios
+  if ratios.shape[0]:
+    ratios = jnp.where(adapt, ratios.at[s.adaptations].set(ratio, mode="drop"),
+                       ratios)
+  accepted = jnp.where(adapt, 0, accepted)
+  cycle = jnp.where(adapt, 0, cycle)
+  stage = s.stage + adapt
+  cool = stage == nt
+  return _State(
+      x=x, cost=cost, v=v, temp=jnp.where(cool, s.temp * hp["rt"], s.temp),
+      accepted=accepted, h=h, cycle=cycle, stage=jnp.where(cool, 0, stage),
+      adaptations=s.adaptations + adapt, ratios=ratios, cool=cool
+  ), base.one(xn, e.cost, e.error)
+
+
 def anneal(key: jax.Array, fit, theta0: jax.Array, budget: base.Budget,
            hp=None, history: int = 0) -> tuple[base.Result, jax.Array]:
   """:func:`solve`, also returning the acceptance ratios of the first
   ``history`` step adaptations, ``(history, P)`` (NaN where none took
   place). Evaluation i draws from ``fold_in(key, i)``; evaluation 0 is
   theta0 itself."""
-  hp = base.check_hp(NAME, DEFAULTS, hp)
-  P = theta0.shape[0]
-  ns = int(hp["ns"])
-  nt = int(hp["nt"]) or max(100, 5 * P)
-  evaluate = lambda th: fit.evaluate(th)
-
-  e0 = evaluate(theta0)
-  tr = base.record(base.start(theta0), theta0, e0.cost, e0.error, budget)
-  v = jnp.full((P,), hp["v0"], jnp.float32)
-  if hp["t0"] > 0:
-    temp = jnp.asarray(hp["t0"], jnp.float32)
-  else:
-    m = int(hp["probes"])
-    def probe(i):
-      k_h, k_u = jax.random.split(jax.random.fold_in(key, i))
-      h = jax.random.randint(k_h, (), 0, P)
-      return _move(k_u, theta0, h, v)
-    thetas = jax.vmap(probe)(jnp.arange(1, m + 1))
-    es = jax.vmap(evaluate)(thetas)
-    tr = base.record_many(tr, thetas, es.cost, es.error, budget)
-    dc = jnp.abs(es.cost - e0.cost)
-    mean_dc = jnp.mean(jnp.where(jnp.isfinite(dc), dc, 0.0))
-    temp = jnp.maximum(mean_dc / -jnp.log(hp["accept0"]), _T_MIN)
-
-  def body(s: _State) -> _State:
-    k_u, k_a = jax.random.split(jax.random.fold_in(key, s.tr.evaluations))
-    xn = _move(k_u, s.x, s.h, s.v)
-    e = evaluate(xn)
-    tr = base.record(s.tr, xn, e.cost, e.error, budget)
-    take = (jax.random.uniform(k_a) < accept_probability(e.cost - s.cost, s.temp)
-            ) & jnp.isfinite(e.cost)
-    x = jnp.where(take, xn, s.x)
-    cost = jnp.where(take, e.cost, s.cost)
-    accepted = s.accepted.at[s.h].add(take.astype(jnp.int32))
-
-    h = s.h + 1
-    wrapped = h == P
-    h = jnp.where(wrapped, 0, h)
-    cycle = s.cycle + wrapped
-    adapt = cycle == ns
-    ratio = accepted / ns
-    v = jnp.where(adapt, adapt_step(s.v, ratio, hp["c"], hp["vmax"]), s.v)
-    ratios = s.ratios
-    if history:
-      ratios = jnp.where(adapt, ratios.at[s.adaptations].set(ratio, mode="drop"),
-                         ratios)
-    accepted = jnp.where(adapt, 0, accepted)
-    cycle = jnp.where(adapt, 0, cycle)
-    stage = s.stage + adapt
-    cool = stage == nt
-    # Corana: after the temperature step the walk resumes at the best point.
-    return _State(
-        x=jnp.where(cool, tr.best_theta, x),
-        cost=jnp.where(cool, tr.best_cost, cost),
-        v=v, temp=jnp.where(cool, s.temp * hp["rt"], s.temp),
-        accepted=accepted, h=h, cycle=cycle,
-        stage=jnp.where(cool, 0, stage),
-        adaptations=s.adaptations + adapt, ratios=ratios, tr=tr)
-
-  zero = jnp.zeros((), jnp.int32)
-  s = _State(theta0, e0.cost, v, temp, jnp.zeros((P,), jnp.int32), zero, zero,
-             zero, zero, jnp.full((history, P), jnp.nan, jnp.float32), tr)
-  s = jax.lax.while_loop(lambda s: base.running(s.tr, budget), body, s)
-  return base.finish(s.tr, budget), s.ratios
+  mod = sys.modules[__name__]
+  run = loop.setup(mod, key, fit, theta0, budget, hp)
+  run = run._replace(config=run.config.replace(history=int(history)))
+  r, s = loop.loop(mod, run)
+  return r, s.ratios
 
 
-def solve(key: jax.Array, fit, theta0: jax.Array, budget: base.Budget,
-          hp=None) -> base.Result:
-  """Corana's simulated annealing on ``fit.evaluate`` until the protocol
-  stops it (solved, stuck, diverged or out of budget).
-
-  Args:
-    key: PRNG key of the trial; evaluation i uses ``fold_in(key, i)``.
-    fit: anything with ``evaluate(theta) -> Eval(cost, error)``.
-    theta0: initial point ``(P,)``, evaluation 0.
-    budget: a :class:`vanishing.methods.base.Budget`.
-    hp: overrides of ``DEFAULTS``.
-  """
-  return anneal(key, fit, theta0, budget, hp)[0]
+solve = loop.solver(__name__)

@@ -1,4 +1,4 @@
-"""What every training method shares: budget, stopping rule, counters.
+"""What every training method shares: the protocol, stop rules, counters.
 
 The protocol of Section V (paper spec, section 3): batch mode; one *function
 evaluation* is the cost over the whole training set (a cost-and-gradient
@@ -13,18 +13,58 @@ training-set size. A method stops
   recorded failure with its evaluation count);
 * at the **budget** of evaluations.
 
-A method is a module with ``NAME``, ``DEFAULTS`` (its hyper-parameters) and
+**The method protocol.** A method is a module ``vanishing.methods.<name>``
+(listed in ``vanishing.methods.NAMES``) with
 
-    solve(key, fit, theta0, budget, hp) -> Result
+* ``NAME``; ``DEFAULTS``, its documented hyper-parameters; ``STATIC``, the
+  names among them that are static choices (an optimizer's name, a
+  curvature kind, a population size, a criterion: they pick code or shapes
+  and form the hashable :class:`Config`); every other one is a *number*,
+  which may be a traced array (swept without recompiling; a Python number
+  stays a compile-time constant, as before, and XLA may fold an expression
+  of constants, such as ``log(accept0)``, to a last bit other than the
+  compiled kernel's);
+* ``REQUIRES``: the cell structure it reads, a frozenset of the tags of
+  ``vanishing.methods.TAGS`` (``linear``, ``activation_derivatives``,
+  ``activation_inverse``); ``vanishing.methods.check_supported`` refuses an
+  unsupported (method, cell) pair before anything is compiled;
+* ``init(run) -> (state, proposals)``: the first state (a pytree) and the
+  evaluations made before the loop (a tuple of :class:`Proposals`, counted
+  in order; may be empty);
+* ``step(run, state, tracker) -> (state, proposals)``: one iteration from
+  ``state``; ``tracker`` is the read-only :class:`Tracker` left by the
+  iterations before (best point so far, evaluations so far: what a key
+  ``fold_in(run.key, tracker.evaluations)`` or a search centred on the best
+  point reads). ``proposals`` are the K points it evaluated (K static).
 
-a pure, traceable function of one trial (vmapped over trials by the caller).
-It reports the best point it evaluated. Loops are ``lax.while_loop``s: under
-``vmap`` a block of trials stops when its last trial stops, and finished
-trials are frozen, so no trial depends on the others.
+``run`` is the :class:`Run` of the trial (key, fit, theta0, budget, config,
+numbers). Optional: ``check(config, numbers)`` (ValueError for a bad
+choice), ``adjust_budget(budget, config)`` (guessing has no stall rule) and
+``REPORTS = "solution"`` (report the first solving point rather than the
+best one).
+
+``vanishing.methods.loop.solve`` owns everything else, once for every
+method: the ``lax.while_loop``, the :class:`Tracker`, the budget, stuck,
+diverged and solved, and the sequential counting of proposals (:func:`record` for
+K = 1, :func:`record_many` for K > 1: a population is counted as if
+evaluated one by one, stopping at the first that solves and never past the
+budget). A proposal whose ``finite`` flag is False (its gradient or
+curvature was not finite) is counted and marks the run diverged; after
+counting, ``healthy`` False (the method's own update is not finite) marks it
+diverged too, keeping the point just counted. Under ``vmap`` a block of
+trials stops when its last trial stops and finished trials are frozen, so no
+trial depends on the others. The result is the best point evaluated.
+Adding a method is one module and its name in ``vanishing.methods.NAMES``.
+
+A method's state changes that depend on how its proposals were counted (a
+box re-centred on the new best point, a walk restarted from it) are made at
+the start of the next step, from ``tracker``: after the last step they
+would change nothing that is reported.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping, NamedTuple
 
 import jax
@@ -99,19 +139,30 @@ def record(tr: Tracker, theta: jax.Array, cost: jax.Array, error: jax.Array,
       diverged=tr.diverged | ~ok)
 
 
+def first_stop(costs: jax.Array, errors: jax.Array, budget: Budget,
+               finite: jax.Array | bool = True) -> tuple[jax.Array, jax.Array]:
+  """``(ok, first)`` of K evaluations in order: which are finite, and the
+  index of the first that stops a sequential run (solves or is not
+  finite), K if none does."""
+  K = costs.shape[0]
+  ok = jnp.isfinite(costs) & finite
+  stops = (ok & is_solved(costs, errors, budget)) | ~ok
+  return ok, jnp.min(jnp.where(stops, jnp.arange(K), K))
+
+
 def record_many(tr: Tracker, thetas: jax.Array, costs: jax.Array,
-                errors: jax.Array, budget: Budget) -> Tracker:
+                errors: jax.Array, budget: Budget,
+                finite: jax.Array | bool = True) -> Tracker:
   """Counts a batch of K independent evaluations as if made one by one.
 
   The sequential procedure would stop at the first candidate that solves
   (or diverges), or when the budget runs out: only candidates up to that one
-  are counted and can become the best point.
+  are counted and can become the best point. ``finite`` (per candidate) as
+  in :func:`record`.
   """
   K = costs.shape[0]
   idx = jnp.arange(K)
-  ok = jnp.isfinite(costs)
-  stops = (ok & is_solved(costs, errors, budget)) | ~ok
-  first = jnp.min(jnp.where(stops, idx, K))
+  ok, first = first_stop(costs, errors, budget, finite)
   left = budget.evaluations - tr.evaluations
   counted = (idx <= first) & (idx < left)
   c = jnp.where(counted & ok, costs, jnp.inf)
@@ -156,3 +207,74 @@ def check_hp(name: str, defaults: Mapping[str, Any],
     raise ValueError(f"{name}: unknown hyper-parameter(s) {', '.join(unknown)}; "
                      f"known: {', '.join(sorted(defaults))}")
   return {**defaults, **hp}
+
+
+# ---------------------------------------------------------------------------
+# The method protocol (its one loop: ``vanishing.methods.loop``).
+
+class Proposals(NamedTuple):
+  """K points a step evaluated, in the order a sequential method would have.
+
+  Attributes:
+    thetas: ``(K, P)``.
+    costs, errors: ``(K,)``.
+    finite: ``(K,)`` bools: the point's derivatives (gradient, curvature)
+      were finite; False counts the point and marks the run diverged.
+    healthy: a bool: the method's update after these points is finite;
+      False marks the run diverged after counting them.
+  """
+  thetas: jax.Array
+  costs: jax.Array
+  errors: jax.Array
+  finite: jax.Array
+  healthy: jax.Array
+
+
+def one(theta: jax.Array, cost: jax.Array, error: jax.Array,
+        finite: jax.Array | bool = True, healthy: jax.Array | bool = True
+        ) -> Proposals:
+  """A single evaluated point (K = 1)."""
+  return Proposals(theta[None], cost[None], error[None],
+                   jnp.asarray(finite, bool)[None], jnp.asarray(healthy, bool))
+
+
+def many(thetas: jax.Array, costs: jax.Array, errors: jax.Array) -> Proposals:
+  """K independent evaluated points (a population)."""
+  return Proposals(thetas, costs, errors, jnp.ones(costs.shape, bool),
+                   jnp.ones((), bool))
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  """A method's static choices, ``((name, value), ...)``; hashable, so it
+  can be a static argument of ``jit`` or part of a cache key."""
+  items: tuple[tuple[str, Any], ...] = ()
+
+  def __getitem__(self, name: str) -> Any:
+    return dict(self.items)[name]
+
+  def get(self, name: str, default: Any = None) -> Any:
+    return dict(self.items).get(name, default)
+
+  def replace(self, **changes) -> "Config":
+    return Config(tuple(sorted({**dict(self.items), **changes}.items())))
+
+
+class Run(NamedTuple):
+  """What one trial of a method reads and never changes.
+
+  ``numbers`` holds the numeric hyper-parameters (Python numbers or traced
+  arrays), ``config`` the static ones; ``budget`` is the method's own
+  (``adjust_budget``).
+  """
+  key: jax.Array
+  fit: Any
+  theta0: jax.Array
+  budget: Budget
+  config: Config
+  numbers: dict[str, Any]
+
+
+def concrete(x: Any) -> bool:
+  """Whether ``x`` is a Python number (a check on it can run in Python)."""
+  return isinstance(x, (int, float)) and not isinstance(x, bool)

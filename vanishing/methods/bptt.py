@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import optax
 
 from vanishing import optimizers
+from vanishing.methods import base, loop
 
 Params = Any
 # loss_fn(params, epoch) -> (cost, criterion_met)
@@ -145,44 +146,39 @@ def train(loss_fn: LossFn, params: Params, learning_rate: jax.Array | float, *,
 
 NAME = "bptt"
 DEFAULTS = {"lr": 0.5, "momentum": 0.8, "optimizer": "momentum"}
+STATIC = frozenset({"optimizer"})
+# Only ``fit.evaluate`` and its gradient: any differentiable cell.
+REQUIRES = frozenset()
 
 
-def solve(key: jax.Array, fit, theta0: jax.Array, budget, hp=None):
-  """Full-batch BPTT on ``fit.cost`` until the protocol stops it.
+def _optimizer(run):
+  return optimizers.make(run.config["optimizer"], run.numbers["lr"],
+                         run.numbers["momentum"])
 
-  Each iteration evaluates ``C, dC/dtheta`` at the current point (one
-  function evaluation), then takes one optimizer step
-  ``theta <- theta - lr * (dC/dtheta + momentum * velocity)`` (with the
-  default heavy-ball ``momentum`` optimizer; ``sgd`` has no momentum).
 
-  Args:
-    key: unused (BPTT is deterministic given ``theta0``); kept for the
-      common signature.
-    fit: a :class:`vanishing.problems.Fit` (the training set).
-    theta0: initial parameters ``(P,)``.
-    budget: a :class:`vanishing.methods.base.Budget`.
-    hp: overrides of ``DEFAULTS``.
-  """
-  from vanishing.methods import base
-  del key
-  hp = base.check_hp(NAME, DEFAULTS, hp)
-  opt = optimizers.make(hp["optimizer"], hp["lr"], hp["momentum"])
+def init(run):
+  """The state ``(theta, optimizer state)`` at ``theta0``; nothing counted."""
+  return (run.theta0, _optimizer(run).init(run.theta0)), ()
 
-  def value(theta):
-    e = fit.evaluate(theta)
+
+def step(run, state, tracker):
+  """One epoch: ``C, dC/dtheta`` at the current point (one function
+  evaluation, counted with the gradient's finiteness) and one optimizer
+  step, ``theta <- theta - lr * (dC/dtheta + momentum * velocity)`` with
+  the default heavy-ball ``momentum`` optimizer (``sgd`` has none); updated
+  parameters that are not finite mark the run diverged."""
+  del tracker
+  theta, opt_state = state
+
+  def value(th):
+    e = run.fit.evaluate(th)
     return e.cost, e.error
 
-  grad_fn = jax.value_and_grad(value, has_aux=True)
+  (cost, error), g = jax.value_and_grad(value, has_aux=True)(theta)
+  updates, opt_state = _optimizer(run).update(g, opt_state, theta)
+  new = optax.apply_updates(theta, updates)
+  return (new, opt_state), base.one(theta, cost, error, _all_finite(g),
+                                    _all_finite(new))
 
-  def body(c):
-    theta, state, tr = c
-    (cost, error), g = grad_fn(theta)
-    tr = base.record(tr, theta, cost, error, budget, _all_finite(g))
-    updates, new_state = opt.update(g, state, theta)
-    new = optax.apply_updates(theta, updates)
-    tr = tr._replace(diverged=tr.diverged | ~_all_finite(new))
-    return new, new_state, tr
 
-  c = (theta0, opt.init(theta0), base.start(theta0))
-  _, _, tr = jax.lax.while_loop(lambda c: base.running(c[2], budget), body, c)
-  return base.finish(tr, budget)
+solve = loop.solver(__name__)

@@ -60,7 +60,7 @@ import jax
 import jax.numpy as jnp
 
 from vanishing import cells
-from vanishing.methods import base
+from vanishing.methods import base, loop
 
 NAME = "discrete"
 # lr: step of the normalised delta rule (stable below 2); margin: lambda,
@@ -75,6 +75,11 @@ NAME = "discrete"
 HOLDS = ("stochastic", "always", "none")
 DEFAULTS = {"lr": 1.0, "margin": 2.0, "gain": 1.0, "ridge": 0.01,
             "hold": "stochastic", "residual": False}
+STATIC = frozenset({"hold", "residual"})
+# The pre-activations, unfolding and phases of a ``cells.Net`` (and its
+# ``net_step``), and the inverse of the output function for the output's
+# target pre-activation.
+REQUIRES = frozenset({"linear", "activation_inverse"})
 
 # The output's target pre-activation is f^{-1}(d); d is kept this far inside
 # the range of f so that it is finite.
@@ -279,41 +284,33 @@ def delta_rule(net: cells.Net, theta: jax.Array, batch, req: Requests,
   return vjp(both(flips, output))[0] / energy
 
 
-def solve(key: jax.Array, fit, theta0: jax.Array, budget: base.Budget,
-          hp=None) -> base.Result:
-  """Discrete error propagation on ``fit`` until the protocol stops it.
+def check(config, numbers) -> None:
+  del numbers
+  if config["hold"] not in HOLDS:
+    raise ValueError(f"{NAME}: hold must be one of {HOLDS}, got "
+                     f"{config['hold']!r}")
 
-  Each iteration is one pass over the training set (one function
-  evaluation, recorded at the current point), the discrete backward pass
-  and one update ``theta += lr * delta_rule(...)``; the flips of iteration
-  ``i`` are drawn with ``fold_in(key, i)``.
 
-  Args:
-    key: PRNG key of the trial.
-    fit: a :class:`vanishing.problems.Fit` (the training set).
-    theta0: initial parameters ``(P,)``.
-    budget: a :class:`vanishing.methods.base.Budget`.
-    hp: overrides of ``DEFAULTS``.
-  """
-  hp = base.check_hp(NAME, DEFAULTS, hp)
-  if hp["hold"] not in HOLDS:
-    raise ValueError(f"{NAME}: hold must be one of {HOLDS}, got {hp['hold']!r}")
-  net, batch = fit.net, fit.batch
+def init(run):
+  """The state is the current point, ``theta0``; nothing counted."""
+  return run.theta0, ()
 
-  def body(c):
-    theta, tr = c
-    k = jax.random.fold_in(key, tr.evaluations)
-    req = requests(k, net, theta, batch, hp["margin"], hp["gain"],
-                   hp["ridge"], hp["hold"])
-    cost = 0.5 * jnp.mean((req.y - batch.targets) ** 2)
-    error = jnp.mean(fit.misclassified(req.y))
-    step = hp["lr"] * delta_rule(net, theta, batch, req, hp["residual"])
-    tr = base.record(tr, theta, cost, error, budget,
-                     jnp.all(jnp.isfinite(step)))
-    new = theta + step
-    tr = tr._replace(diverged=tr.diverged | ~jnp.all(jnp.isfinite(new)))
-    return new, tr
 
-  _, tr = jax.lax.while_loop(lambda c: base.running(c[1], budget), body,
-                             (theta0, base.start(theta0)))
-  return base.finish(tr, budget)
+def step(run, theta: jax.Array, tracker: base.Tracker):
+  """One pass over the training set (one function evaluation, counted at
+  the current point with the finiteness of the update), the discrete
+  backward pass and the update ``theta += lr * delta_rule(...)``; the flips
+  of evaluation ``i`` are drawn with ``fold_in(key, i)``."""
+  hp, net, batch = run.numbers, run.fit.net, run.fit.batch
+  k = jax.random.fold_in(run.key, tracker.evaluations)
+  req = requests(k, net, theta, batch, hp["margin"], hp["gain"], hp["ridge"],
+                 run.config["hold"])
+  cost = 0.5 * jnp.mean((req.y - batch.targets) ** 2)
+  error = jnp.mean(run.fit.misclassified(req.y))
+  dtheta = hp["lr"] * delta_rule(net, theta, batch, req, run.config["residual"])
+  new = theta + dtheta
+  return new, base.one(theta, cost, error, jnp.all(jnp.isfinite(dtheta)),
+                       jnp.all(jnp.isfinite(new)))
+
+
+solve = loop.solver(__name__)

@@ -12,9 +12,10 @@ function evaluation in the protocol of ``base``). Candidate j of a search
 
     theta_j = U[low, high]^P  drawn from  fold_in(key, j),
 
-so the stream of candidates depends on the key only. The search evaluates
-``batch`` = K candidates at a time (vmapped) inside a ``lax.while_loop`` and
-counts them with ``base.record_many``: as the sequential procedure would, it
+so the stream of candidates depends on the key only. Each ``step`` of the
+method protocol (``base``) evaluates ``batch`` = K candidates at a time
+(vmapped); the shared loop (``loop.solve``) counts them with
+``base.record_many``: as the sequential procedure would, it
 stops at the first candidate that solves and never counts past the budget,
 so ``evaluations`` = (index of the first solving candidate) + 1, whatever K
 (K only sets how much work is done past that candidate and thrown away).
@@ -39,14 +40,12 @@ The starting point ``theta0`` of the common signature is ignored.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from vanishing import cells, tasks
-from vanishing.methods import base
+from vanishing.methods import base, loop
 
 NAME = "guessing"
 # HS2001 draw every weight from [-100, 100]. batch: candidates evaluated
@@ -56,6 +55,11 @@ NAME = "guessing"
 DEFAULTS = {"low": -100.0, "high": 100.0, "batch": 32,
             "criterion": "protocol", "tolerance": 0.1}
 CRITERIA = ("protocol", "tolerance", "midpoint")
+STATIC = frozenset({"batch", "criterion"})
+# ``outputs`` reads the masks, order and output function of a ``cells.Net``.
+REQUIRES = frozenset({"linear"})
+# For a solved search, the solving candidate (not the lowest cost seen).
+REPORTS = "solution"
 # Scan unroll of the time loop. Unrolling made the 1-unit latch nets 8x
 # slower on the CPU (1.6M pairs/s at 1, 0.19M at 4) and did not help the
 # parity nets (benchmarks/guessing_speed.py).
@@ -184,11 +188,45 @@ def failures(y: jax.Array, targets: jax.Array, criterion: str,
   raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
 
 
-class _Carry(NamedTuple):
-  tr: base.Tracker
-  found: jax.Array       # the first solving candidate (P,)
-  found_cost: jax.Array
-  found_error: jax.Array
+def check(config, numbers) -> None:
+  """Static choices, and the numbers where they are Python numbers."""
+  crit, K = config["criterion"], config["batch"]
+  low, high, tol = numbers["low"], numbers["high"], numbers["tolerance"]
+  if crit not in CRITERIA:
+    raise ValueError(f"{NAME}: criterion must be one of {CRITERIA}, got {crit!r}")
+  if base.concrete(low) and base.concrete(high) and not low < high:
+    raise ValueError(f"{NAME}: needs low < high, got {low}, {high}")
+  if K < 1:
+    raise ValueError(f"{NAME}: batch must be >= 1, got {K}")
+  if crit == "tolerance" and base.concrete(tol) and not tol > 0:
+    raise ValueError(f"{NAME}: tolerance must be > 0, got {tol}")
+
+
+def adjust_budget(budget: base.Budget, config) -> base.Budget:
+  """No stall rule (independent draws have no trajectory to stall); only
+  the ``protocol`` criterion has a cost condition."""
+  b = budget._replace(patience=budget.evaluations + 1)
+  if config["criterion"] != "protocol":
+    b = b._replace(target_cost=float("inf"))
+  return b
+
+
+def init(run):
+  """No state but the candidate stream's key (in ``run``); nothing counted."""
+  return (), ()
+
+
+def step(run, state, tracker: base.Tracker):
+  """The next ``batch`` candidates of the stream, evaluated together."""
+  hp, net, batch = run.numbers, run.fit.net, run.fit.batch
+  thetas = candidates(run.key, tracker.evaluations, run.config["batch"],
+                      net.size, hp["low"], hp["high"])
+  y = outputs(net, thetas, batch)
+  d = batch.targets
+  costs = 0.5 * jnp.mean((y - d) ** 2, axis=-1)
+  errors = jnp.mean(failures(y, d, run.config["criterion"], hp["tolerance"]),
+                    axis=-1)
+  return state, base.many(thetas, costs, errors)
 
 
 def search(key: jax.Array, net: cells.Net, batch: tasks.SequenceBatch,
@@ -210,56 +248,11 @@ def search(key: jax.Array, net: cells.Net, batch: tasks.SequenceBatch,
     is the fraction of training sequences failing the criterion (for
     ``protocol``: misclassified); ``stuck`` is always False.
   """
-  hp = base.check_hp(NAME, DEFAULTS, hp)
-  crit, tol = hp["criterion"], float(hp["tolerance"])
-  low, high, K = float(hp["low"]), float(hp["high"]), int(hp["batch"])
-  if crit not in CRITERIA:
-    raise ValueError(f"{NAME}: criterion must be one of {CRITERIA}, got {crit!r}")
-  if not low < high:
-    raise ValueError(f"{NAME}: needs low < high, got {low}, {high}")
-  if K < 1:
-    raise ValueError(f"{NAME}: batch must be >= 1, got {K}")
-  if crit == "tolerance" and not tol > 0:
-    raise ValueError(f"{NAME}: tolerance must be > 0, got {tol}")
-  # No stall rule; only the protocol criterion has a cost condition.
-  b = budget._replace(patience=budget.evaluations + 1)
-  if crit != "protocol":
-    b = b._replace(target_cost=float("inf"))
-  P = net.size
-  d = batch.targets
-
-  def body(c: _Carry) -> _Carry:
-    thetas = candidates(key, c.tr.evaluations, K, P, low, high)
-    y = outputs(net, thetas, batch)
-    costs = 0.5 * jnp.mean((y - d) ** 2, axis=-1)
-    errors = jnp.mean(failures(y, d, crit, tol), axis=-1)
-    tr = base.record_many(c.tr, thetas, costs, errors, b)
-    # The candidate that solved, as record_many found it (the first stop).
-    stops = ~jnp.isfinite(costs) | base.is_solved(costs, errors, b)
-    first = jnp.argmax(stops)
-    new = tr.solved & ~c.tr.solved
-    pick = lambda a, old: jnp.where(new, a[first], old)
-    return _Carry(tr, pick(thetas, c.found), pick(costs, c.found_cost),
-                  pick(errors, c.found_error))
-
-  zero = jnp.zeros((), jnp.float32)
-  init = _Carry(base.start(jnp.zeros((P,), jnp.float32)),
-                jnp.zeros((P,), jnp.float32), zero, zero)
-  c = jax.lax.while_loop(lambda c: base.running(c.tr, b), body, init)
-  r = base.finish(c.tr, b)
-  s = c.tr.solved
-  return r._replace(theta=jnp.where(s, c.found, r.theta),
-                    cost=jnp.where(s, c.found_cost, r.cost),
-                    error=jnp.where(s, c.found_error, r.error),
-                    stuck=jnp.zeros((), bool))
+  from vanishing import problems
+  return solve(key, problems.Fit(net, batch),
+               jnp.zeros((net.size,), jnp.float32), budget, hp)
 
 
-def solve(key: jax.Array, fit, theta0: jax.Array, budget: base.Budget,
-          hp=None) -> base.Result:
-  """Random weight guessing on ``fit`` (the registry's common signature).
-
-  ``theta0`` is ignored: every candidate is a fresh draw of all parameters.
-  See :func:`search` for the arguments and the result.
-  """
-  del theta0
-  return search(key, fit.net, fit.batch, budget, hp)
+# The common signature; ``theta0`` only fills the best point until a
+# candidate is counted (every candidate is a fresh draw of all parameters).
+solve = loop.solver(__name__)

@@ -36,7 +36,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from vanishing.methods import base
+from vanishing.methods import base, loop
 
 NAME = "multigrid"
 DEFAULTS = {
@@ -47,47 +47,54 @@ DEFAULTS = {
 }
 
 
+STATIC = frozenset({"k"})
+# Only ``fit.evaluate``: any cell.
+REQUIRES = frozenset()
+
+
 class _State(NamedTuple):
   width: jax.Array    # half-widths (P,)
   failed: jax.Array   # candidates since the last improvement or shrink
-  tr: base.Tracker
+  seen_cost: jax.Array   # best cost before the last round
+  seen_evals: jax.Array  # evaluations before the last round
 
 
-def solve(key: jax.Array, fit, theta0: jax.Array, budget: base.Budget,
-          hp=None) -> base.Result:
-  """Multi-grid random search on ``fit.evaluate`` until the protocol stops
-  it (solved, stuck, diverged or out of budget).
+def check(config, numbers) -> None:
+  del numbers
+  if config["k"] < 1:
+    raise ValueError(f"{NAME}: k must be >= 1, got {config['k']}")
 
-  Args:
-    key: PRNG key of the trial.
-    fit: anything with ``evaluate(theta) -> Eval(cost, error)``.
-    theta0: initial point ``(P,)``, evaluation 0 and the first centre.
-    budget: a :class:`vanishing.methods.base.Budget`.
-    hp: overrides of ``DEFAULTS``.
-  """
-  hp = base.check_hp(NAME, DEFAULTS, hp)
-  P = theta0.shape[0]
-  k = int(hp["k"])
-  fails = int(hp["fails"])
-  if k < 1:
-    raise ValueError(f"{NAME}: k must be >= 1, got {k}")
 
-  e0 = fit.evaluate(theta0)
-  tr = base.record(base.start(theta0), theta0, e0.cost, e0.error, budget)
+def init(run):
+  """Evaluation 0 at theta0, the first centre."""
+  e0 = run.fit.evaluate(run.theta0)
+  P = run.theta0.shape[0]
+  # As if a round had just counted theta0 (one evaluation, no improvement).
+  s = _State(jnp.full((P,), run.numbers["width0"], jnp.float32),
+             jnp.zeros((), jnp.int32), e0.cost, jnp.ones((), jnp.int32))
+  return s, (base.one(run.theta0, e0.cost, e0.error),)
 
-  def body(s: _State) -> _State:
-    u = jax.random.uniform(jax.random.fold_in(key, s.tr.evaluations), (k, P),
-                           minval=-1.0, maxval=1.0)
-    thetas = s.tr.best_theta + u * s.width
-    es = jax.vmap(fit.evaluate)(thetas)
-    tr = base.record_many(s.tr, thetas, es.cost, es.error, budget)
-    improved = tr.best_cost < s.tr.best_cost
-    failed = jnp.where(improved, 0, s.failed + (tr.evaluations - s.tr.evaluations))
-    shrink = improved | ((fails > 0) & (failed >= max(fails, 1)))
-    return _State(jnp.where(shrink, s.width * hp["shrink"], s.width),
-                  jnp.where(shrink, 0, failed), tr)
 
-  s = _State(jnp.full((P,), hp["width0"], jnp.float32),
-             jnp.zeros((), jnp.int32), tr)
-  s = jax.lax.while_loop(lambda s: base.running(s.tr, budget), body, s)
-  return base.finish(s.tr, budget)
+def step(run, s: _State, tracker: base.Tracker):
+  """Settles the last round (shrink on improvement, or after ``fails``
+  candidates without one), then draws ``k`` candidates in the box around
+  the best point so far (``k`` evaluations)."""
+  hp, k = run.numbers, run.config["k"]
+  fails = hp["fails"]
+  improved = tracker.best_cost < s.seen_cost
+  failed = jnp.where(improved, 0,
+                     s.failed + (tracker.evaluations - s.seen_evals))
+  shrink = improved | ((fails > 0) & (failed >= jnp.maximum(fails, 1)))
+  width = jnp.where(shrink, s.width * hp["shrink"], s.width)
+  failed = jnp.where(shrink, 0, failed)
+
+  P = run.theta0.shape[0]
+  u = jax.random.uniform(jax.random.fold_in(run.key, tracker.evaluations),
+                         (k, P), minval=-1.0, maxval=1.0)
+  thetas = tracker.best_theta + u * width
+  es = jax.vmap(run.fit.evaluate)(thetas)
+  return (_State(width, failed, tracker.best_cost, tracker.evaluations),
+          base.many(thetas, es.cost, es.error))
+
+
+solve = loop.solver(__name__)

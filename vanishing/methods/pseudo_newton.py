@@ -33,7 +33,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from vanishing.methods import base, curvature
+from vanishing.methods import base, curvature, loop
 
 NAME = "pseudo_newton"
 # The paper's (secondary reading) eta = 0.01 and momentum 0.8, mu = 0.03 in
@@ -44,6 +44,8 @@ NAME = "pseudo_newton"
 # local minimum in 5 of 16 trials, mu = 0.03 in none. See BUILD_NOTES.md.
 DEFAULTS = {"lr": 0.01, "mu": 0.03, "momentum": 0.8,
             "curvature": "becker_lecun"}
+STATIC = frozenset({"curvature"})
+REQUIRES = frozenset({"linear", "activation_derivatives"})
 CURVATURES = ("becker_lecun", "exact", "copies")
 
 
@@ -59,57 +61,53 @@ def derivatives(fit, theta: jax.Array, kind: str) -> curvature.Derivatives:
   return d._replace(grad=jnp.sum(d.grad, 0), curv=jnp.sum(d.curv, 0))
 
 
-def newton_loop(step_fn, theta0: jax.Array, budget, momentum: float):
-  """The shared loop of both pseudo-Newton methods.
+def checker(name: str, curvatures: tuple):
+  """A method's ``check``: the ``curvature`` choice is one of
+  ``curvatures``."""
+  def check(config, numbers) -> None:
+    del numbers
+    if config["curvature"] not in curvatures:
+      raise ValueError(f"{name}: curvature must be one of {curvatures}, got "
+                       f"{config['curvature']!r}")
+  return check
 
-  ``step_fn(theta) -> (cost, error, dw, finite)``: one evaluation and the
-  proposed update; ``finite`` says its gradient and curvature were finite.
-  A non-finite gradient, curvature, update or new point marks the run
-  diverged (recorded with its evaluation count).
+
+check = checker(NAME, CURVATURES)
+
+
+def init(run):
+  """The state ``(theta, velocity)``: ``theta0`` at rest; nothing counted."""
+  return (run.theta0, jnp.zeros_like(run.theta0)), ()
+
+
+def newton_step(run, state, scaled):
+  """The step of both pseudo-Newton methods.
+
+  ``scaled(run, theta) -> (Derivatives, dw)``: one evaluation, with the
+  gradient and curvature the update ``dw`` is made of (where the two
+  methods differ). The point is counted with the finiteness of its gradient
+  and curvature; a velocity or new point that is not finite marks the run
+  diverged after it.
   """
-  def body(c):
-    theta, vel, tr = c
-    cost, error, dw, finite = step_fn(theta)
-    tr = base.record(tr, theta, cost, error, budget, finite)
-    vel = momentum * vel + dw
-    new = theta + vel
-    bad = ~(jnp.all(jnp.isfinite(vel)) & jnp.all(jnp.isfinite(new)))
-    tr = tr._replace(diverged=tr.diverged | bad)
-    return new, vel, tr
-
-  c = (theta0, jnp.zeros_like(theta0), base.start(theta0))
-  _, _, tr = jax.lax.while_loop(lambda c: base.running(c[2], budget), body, c)
-  return base.finish(tr, budget)
+  theta, vel = state
+  d, dw = scaled(run, theta)
+  finite = jnp.all(jnp.isfinite(d.grad)) & jnp.all(jnp.isfinite(d.curv))
+  vel = run.numbers["momentum"] * vel + dw
+  new = theta + vel
+  healthy = jnp.all(jnp.isfinite(vel)) & jnp.all(jnp.isfinite(new))
+  return (new, vel), base.one(theta, d.cost, d.error, finite, healthy)
 
 
-def checked_hp(name: str, defaults: dict, curvatures: tuple, hp) -> dict:
-  """``base.check_hp`` plus a check of the ``curvature`` choice."""
-  hp = base.check_hp(name, defaults, hp)
-  if hp["curvature"] not in curvatures:
-    raise ValueError(f"{name}: curvature must be one of {curvatures}, got "
-                     f"{hp['curvature']!r}")
-  return hp
+def _scaled(run, theta):
+  """``dw_i = -lr * dC/dw_i / (|d2C/dw_i^2| + mu)`` on the shared weights."""
+  d = derivatives(run.fit, theta, run.config["curvature"])
+  return d, -run.numbers["lr"] * d.grad / (jnp.abs(d.curv) + run.numbers["mu"])
 
 
-def solve(key: jax.Array, fit, theta0: jax.Array, budget, hp=None
-          ) -> base.Result:
-  """Pseudo-Newton on ``fit.cost`` from ``theta0`` until the protocol stops.
+def step(run, state, tracker):
+  """One pseudo-Newton iteration (one function evaluation)."""
+  del tracker
+  return newton_step(run, state, _scaled)
 
-  Args:
-    key: unused (the method is deterministic given ``theta0``).
-    fit: a :class:`vanishing.problems.Fit` (the training set).
-    theta0: initial parameters ``(P,)``.
-    budget: a :class:`vanishing.methods.base.Budget`.
-    hp: overrides of ``DEFAULTS`` (``lr`` = eta, ``mu``, ``momentum``,
-      ``curvature``).
-  """
-  del key
-  hp = checked_hp(NAME, DEFAULTS, CURVATURES, hp)
 
-  def step_fn(theta):
-    d = derivatives(fit, theta, hp["curvature"])
-    dw = -hp["lr"] * d.grad / (jnp.abs(d.curv) + hp["mu"])
-    finite = jnp.all(jnp.isfinite(d.grad)) & jnp.all(jnp.isfinite(d.curv))
-    return d.cost, d.error, dw, finite
-
-  return newton_loop(step_fn, theta0, budget, hp["momentum"])
+solve = loop.solver(__name__)

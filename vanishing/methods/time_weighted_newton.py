@@ -32,11 +32,9 @@ epochs count a forward and backward pass as one).
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
-from vanishing.methods import base, curvature
-from vanishing.methods.pseudo_newton import checked_hp, newton_loop
+from vanishing.methods import curvature, loop, pseudo_newton
 
 NAME = "time_weighted_newton"
 # The paper's (secondary reading) eta = 0.01 and momentum 0.8, mu = 0.03 in
@@ -44,28 +42,25 @@ NAME = "time_weighted_newton"
 # {0.01, 0.03} x mu in {0.03, 0.1} on the 2-sequence problem at T = 20
 # (0.58 of 64 solved); see BUILD_NOTES.md.
 DEFAULTS = {"lr": 0.01, "mu": 0.03, "momentum": 0.8, "curvature": "exact"}
+STATIC = frozenset({"curvature"})
+REQUIRES = frozenset({"linear", "activation_derivatives"})
 CURVATURES = curvature.PER_COPY_MODES
 
+check = pseudo_newton.checker(NAME, CURVATURES)
+init = pseudo_newton.init
 
-def solve(key: jax.Array, fit, theta0: jax.Array, budget, hp=None
-          ) -> base.Result:
-  """Time-weighted pseudo-Newton on ``fit.cost`` until the protocol stops.
 
-  Args:
-    key: unused (the method is deterministic given ``theta0``).
-    fit: a :class:`vanishing.problems.Fit` (the training set).
-    theta0: initial parameters ``(P,)``.
-    budget: a :class:`vanishing.methods.base.Budget`.
-    hp: overrides of ``DEFAULTS`` (``lr`` = eta, ``mu``, ``momentum``,
-      ``curvature``).
-  """
-  del key
-  hp = checked_hp(NAME, DEFAULTS, CURVATURES, hp)
+def _scaled(run, theta):
+  """``dw_i = -sum_t lr * dC/dw_{i,t} / (|d2C/dw_{i,t}^2| + mu)``."""
+  d = curvature.per_copy(run.fit, theta, run.config["curvature"])
+  return d, -run.numbers["lr"] * jnp.sum(
+      d.grad / (jnp.abs(d.curv) + run.numbers["mu"]), axis=0)
 
-  def step_fn(theta):
-    d = curvature.per_copy(fit, theta, hp["curvature"])
-    dw = -hp["lr"] * jnp.sum(d.grad / (jnp.abs(d.curv) + hp["mu"]), axis=0)
-    finite = jnp.all(jnp.isfinite(d.grad)) & jnp.all(jnp.isfinite(d.curv))
-    return d.cost, d.error, dw, finite
 
-  return newton_loop(step_fn, theta0, budget, hp["momentum"])
+def step(run, state, tracker):
+  """One time-weighted iteration (one function evaluation)."""
+  del tracker
+  return pseudo_newton.newton_step(run, state, _scaled)
+
+
+solve = loop.solver(__name__)
