@@ -233,7 +233,7 @@ def test_a_flag_the_experiment_does_not_read_is_refused(tmp_path, invoke, args):
   flag = args[1][2:].split("=")[0]
   assert rejected(invoke, tmp_path, *args) == (
       f"error: --{flag}: does not apply to {args[0]} "
-      f"(see python -m vanishing {args[0]} --helpfull)")
+      f"(python -m vanishing {args[0]} --help lists its flags)")
 
 
 def test_compare_end_to_end(tmp_path):
