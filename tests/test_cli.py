@@ -125,7 +125,8 @@ def rejected(invoke, tmp_path, *args):
     ["density", "--no_such_flag=1"], ["density", "--s=-1"],
     ["length", "--T=2", "--L=3"], ["density", "--optimizer=nope"],
     ["gradients", "--T=-5"], ["gradients", "--w=1,nan"],
-    ["experiment_x"], [],
+    ["experiment_x"], [], ["density", "--trials"], ["density", "--norecords=1"],
+    ["density", "--records=maybe"], ["density", "compare"],
 ])
 def test_command_line_rejects_bad_input_with_status_2(tmp_path, invoke, args):
   rejected(invoke, tmp_path, *args)

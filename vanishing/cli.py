@@ -15,7 +15,6 @@ import os
 import sys
 import textwrap
 import types
-from pathlib import Path
 from typing import Any
 
 from absl import app, flags, logging
@@ -91,13 +90,14 @@ class Invocation:
       flag), the last where a flag is repeated.
     unknown: flags no experiment declares, as given.
     help: ``-h``/``--help`` was given.
-    error: a word that could not be read (a flag without its value).
+    error: ``(flag, message)`` of the first word that could not be read (a
+      flag without its value).
   """
   positional: list[str]
   given: dict[str, Any]
   unknown: list[str]
   help: bool = False
-  error: str | None = None
+  error: tuple[str, str] | None = None
 
 
 def _parse_flags(argv: list[str]) -> Invocation:
@@ -126,8 +126,8 @@ def _parse_flags(argv: list[str]) -> Invocation:
     elif name.startswith("no") and kinds.get(name[2:]) is bool:
       inv.given[name[2:]] = False
       if eq:
-        inv.error = inv.error or (f"--{name}: takes no value (--{name[2:]}"
-                                  "=false is the same)")
+        inv.error = inv.error or (name, f"takes no value (--{name[2:]}=false "
+                                  "is the same)")
     elif name not in kinds:
       inv.unknown.append(name)
     elif eq:
@@ -135,7 +135,7 @@ def _parse_flags(argv: list[str]) -> Invocation:
     elif words:
       inv.given[name] = words.pop(0)
     else:
-      inv.error = inv.error or f"--{name}: needs a value"
+      inv.error = inv.error or (name, "needs a value")
   return inv
 
 
@@ -219,38 +219,39 @@ def build_settings(name: str, fv):
   return protocol.build(experiments.get(name), fv)
 
 
-def _scale_out(run: dict) -> None:
+def _scale_out(how: dict) -> None:
   """The scale-out flags against each other."""
-  n, pid = run["num_processes"], run["process_id"]
+  n, pid = how["num_processes"], how["process_id"]
   if not pid < n:
     raise FlagError("process_id", f"must be in [0, {n}), got {pid}")
   if n > 1:
-    addr = run["coordinator_address"] or ""
+    addr = how["coordinator_address"] or ""
     host, _, port = addr.rpartition(":")
     if not host or not port.isdigit():
       raise FlagError("coordinator_address", "a multi-process sweep needs "
                       f"host:port of process 0, got {addr!r}")
-    if run["overwrite"]:
+    if how["overwrite"]:
       raise FlagError("overwrite", "not with --num_processes > 1 (processes "
                       "would clear each other's chunks); empty --out_dir first")
 
 
 def _settings(exp, inv: Invocation):
-  """``(settings, run flag values, flag values for the sidecar)``."""
+  """``(settings, values of the common flags, every flag's value for the
+  sidecar)``."""
   name, mine = exp.NAME, _flags_of(exp)
   for flag in [*inv.unknown, *inv.given]:
     if flag not in mine:
       known = flag not in inv.unknown
       raise FlagError(flag, f"{'does not apply to' if known else 'unknown flag for'}"
                       f" {name} ({PROG} {name} --help lists its flags)")
-  run = {f.name: f.read(inv.given[f.name]) if f.name in inv.given else f.default
+  how = {f.name: f.read(inv.given[f.name]) if f.name in inv.given else f.default
          for f in RUN_FLAGS}
-  _scale_out(run)
+  _scale_out(how)
   given = {f.name: f.convert(inv.given[f.name]) for f in exp.FLAGS
            if f.name in inv.given}
   settings = protocol.build(exp, types.SimpleNamespace(
-      **given, seed=run["seed"], paper=run["paper"]))
-  return settings, run, {**{f.name: given.get(f.name) for f in exp.FLAGS}, **run}
+      **given, seed=how["seed"], paper=how["paper"]))
+  return settings, how, {**{f.name: given.get(f.name) for f in exp.FLAGS}, **how}
 
 
 def _print_help(text: str) -> None:
@@ -279,12 +280,11 @@ def main(inv: Invocation) -> None:
     _print_help(experiment_usage(exp))
   try:
     if inv.error:
-      raise FlagError(*inv.error[2:].split(": ", 1))
-    settings, run, flag_values = _settings(exp, inv)
-    how = runner.Run(Path(run["out_dir"]), run["overwrite"], run["records"],
-                     run["keep_chunks"], run["devices"], run["process_id"],
-                     run["num_processes"], run["coordinator_address"])
-    runner.run(exp, settings, how, {"command": sys.argv, "flags": flag_values})
+      raise FlagError(*inv.error)
+    settings, how, flag_values = _settings(exp, inv)
+    runner.run(exp, settings, runner.Run(**{
+        f.name: how[f.name] for f in dataclasses.fields(runner.Run)}),
+               {"command": sys.argv, "flags": flag_values})
   except FlagError as e:
     _fail(str(e))
 

@@ -70,10 +70,8 @@ TRAINING = (
     protocol.integer("L", "class-carrying steps, 1 <= L < T", field="config.L"),
     protocol.integer("epochs", "full-batch update budget",
                      field="config.epochs"),
-    protocol.integer("n_per_class", "training sequences per class",
-                     field="config.n_per_class"),
-    protocol.integer("test_per_class", "held-out sequences per class",
-                     field="config.test_per_class"),
+    dataclasses.replace(protocol.N_PER_CLASS, field="config.n_per_class"),
+    dataclasses.replace(protocol.TEST_PER_CLASS, field="config.test_per_class"),
     protocol.Flag("optimizer", str, "sgd (plain gradient descent), momentum, "
                   "nesterov, or an optax optimizer", "sgd, momentum, nesterov "
                   "or an optax optimizer name (adam, rmsprop, ...)",

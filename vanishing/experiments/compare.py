@@ -308,8 +308,8 @@ FLAGS = (
     protocol.choice("noise_kind", "input noise law", tasks.NOISE_KINDS),
     protocol.real("noise_scale", "uniform noise half-width or gaussian "
                   "variance", low=0, high=1),
-    protocol.integer("n_per_class", "training sequences per class"),
-    protocol.integer("test_per_class", "test sequences per class"),
+    protocol.N_PER_CLASS,
+    protocol.TEST_PER_CLASS,
     protocol.CHUNK,
 )
 

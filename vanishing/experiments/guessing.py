@@ -335,8 +335,8 @@ FLAGS = (
     protocol.pair("length_range", "sequence lengths, uniform on the integers",
                   integer=True, form="integers 'min,max'",
                   check=lambda v: 1 <= v[0] <= v[1], need="1 <= min <= max"),
-    protocol.integer("n_per_class", "training sequences per class"),
-    protocol.integer("test_per_class", "test sequences per class"),
+    protocol.N_PER_CLASS,
+    protocol.TEST_PER_CLASS,
     dataclasses.replace(protocol.CHUNK, default_text=f"unset (at most {CHUNK} "
                         "runs, in equal chunks)"),
 )

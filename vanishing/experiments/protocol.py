@@ -288,5 +288,9 @@ def pair(name: str, help: str, *, integer: bool, form: str,
               metavar="A,B", **kw)
 
 
+# Flags several experiments declare (``dataclasses.replace(N_PER_CLASS,
+# field="config.n_per_class")`` where the field is elsewhere).
+N_PER_CLASS = integer("n_per_class", "training sequences per class")
+TEST_PER_CLASS = integer("test_per_class", "held-out (test) sequences per class")
 CHUNK = integer("chunk", "runs per compiled call and per chunk file; bounds "
                 "memory, never changes results", default_text="unset (4096)")
