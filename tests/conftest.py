@@ -41,29 +41,42 @@ def pytest_configure(config):
   config.add_cleanup(cleanup)
 
 
-@pytest.fixture
-def invoke(capsys):
-  """``python -m vanishing ARGS`` in this process: ``invoke(*args)`` gives
-  ``(exit status, stderr)``.
+def _invoke(capsys, args) -> tuple[int, str, str]:
+  """``python -m vanishing ARGS`` in this process: ``(status, stdout,
+  stderr)``.
 
   It does what ``cli.run`` does once absl is set up: the command line's own
-  flag parser, then ``main``. An exception other than ``SystemExit`` (what
-  would print a traceback) fails the test. The flags are unparsed afterwards,
-  so no value carries over to the next test.
+  parser, then ``main``. An exception other than ``SystemExit`` (what would
+  print a traceback) fails the test. absl's own flags are unparsed
+  afterwards, as in a fresh interpreter.
   """
   from vanishing import cli
+  try:
+    cli.main(cli._parse_flags(["vanishing", *args]))
+    code = 0
+  except SystemExit as e:
+    code = e.code or 0
+  finally:
+    cli.FLAGS.unparse_flags()
+  out = capsys.readouterr()
+  return code, out.out, out.err
 
+
+@pytest.fixture
+def invoke(capsys):
+  """``invoke(*args)``: ``(exit status, stderr)`` of ``python -m vanishing
+  ARGS``, run in this process."""
   def run(*args):
-    try:
-      cli.main(cli._parse_flags(["vanishing", *args]))
-      code = 0
-    except SystemExit as e:
-      code = e.code or 0
-    finally:
-      cli.FLAGS.unparse_flags()
-    return code, capsys.readouterr().err
-
+    code, _, err = _invoke(capsys, args)
+    return code, err
   return run
+
+
+@pytest.fixture
+def helped(capsys):
+  """``helped(*args)``: ``(exit status, stdout, stderr)`` of ``python -m
+  vanishing ARGS``, run in this process."""
+  return lambda *args: _invoke(capsys, args)
 
 
 REGRESSION = Path(__file__).resolve().parents[1] / "benchmarks" / "regression.py"

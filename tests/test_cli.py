@@ -125,7 +125,8 @@ def rejected(invoke, tmp_path, *args):
     ["density", "--no_such_flag=1"], ["density", "--s=-1"],
     ["length", "--T=2", "--L=3"], ["density", "--optimizer=nope"],
     ["gradients", "--T=-5"], ["gradients", "--w=1,nan"],
-    ["experiment_x"], [],
+    ["experiment_x"], [], ["density", "--trials"], ["density", "--norecords=1"],
+    ["density", "--records=maybe"], ["density", "compare"],
 ])
 def test_command_line_rejects_bad_input_with_status_2(tmp_path, invoke, args):
   rejected(invoke, tmp_path, *args)
@@ -233,7 +234,7 @@ def test_a_flag_the_experiment_does_not_read_is_refused(tmp_path, invoke, args):
   flag = args[1][2:].split("=")[0]
   assert rejected(invoke, tmp_path, *args) == (
       f"error: --{flag}: does not apply to {args[0]} "
-      f"(see python -m vanishing {args[0]} --helpfull)")
+      f"(python -m vanishing {args[0]} --help lists its flags)")
 
 
 def test_compare_end_to_end(tmp_path):

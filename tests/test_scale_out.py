@@ -142,9 +142,8 @@ def test_disk_full_is_a_clear_error_and_keeps_finished_chunks(tmp_path, monkeypa
   out = tmp_path / "full"
   argv = ["vanishing", *SMALL, f"--out_dir={out}", "--keep_chunks"]
   try:
-    cli.FLAGS(argv)
     with pytest.raises(SystemExit) as e:
-      cli.main(argv[:2])
+      cli.main(cli._parse_flags(argv))
   finally:
     cli.FLAGS.unparse_flags()
   assert e.value.code == 2

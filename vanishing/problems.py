@@ -73,6 +73,11 @@ REGISTRY: dict[str, Spec] = {
     "parity_a2_noself": Spec(_parity, functools.partial(cells.parity_a2,
                                                         self_loops=False),
                              "HS2001 A2 without hidden self-loops, 43 weights"),
+    # README's worked example: a cell written from scratch on a paper task.
+    "latch2_elman": Spec(tasks.get("latch").with_options(first=(1.0, -1.0))
+                         .with_targets((1.0, -1.0)),
+                         functools.partial(cells.Elman, n=4),
+                         "latch II on a 4-unit Elman net, 29 weights"),
 }
 # The paper's three problems of Section VI (compare's default).
 PROBLEMS = ("latch", "two_sequence", "parity")

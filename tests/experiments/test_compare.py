@@ -6,10 +6,16 @@ import pytest
 
 from vanishing import methods
 from vanishing.experiments import compare, compare_report
+from vanishing.experiments import protocol
 from vanishing.validation import FlagError
 
 COLUMNS = {"problem", "method", "T", "trials", "final_error", "test_error",
            "evaluations", "presentations", "solved", "stuck", "diverged"}
+
+
+def settings_from_flags(fv):
+  """Validated compare settings from flag values, as the command line builds them."""
+  return protocol.build(compare, fv)
 
 
 def flags(**kw):
@@ -69,17 +75,17 @@ def test_same_seed_same_numbers(testing_run):
 
 
 def test_flag_defaults():
-  st = compare.settings_from_flags(flags())
+  st = settings_from_flags(flags())
   assert st.problems == compare.DEFAULT.problems
   assert set(st.methods) == set(methods.available())
-  assert compare.settings_from_flags(flags(paper=True)).trials == compare.PAPER.trials
-  st = compare.settings_from_flags(flags(hparams="bptt.lr=0.1,bptt.optimizer=sgd",
+  assert settings_from_flags(flags(paper=True)).trials == compare.PAPER.trials
+  st = settings_from_flags(flags(hparams="bptt.lr=0.1,bptt.optimizer=sgd",
                                          T_values="8,16"))
   assert st.hp("bptt") == {"lr": 0.1, "optimizer": "sgd"} and st.T == (8, 16)
   # Explicit spans apply to every problem; the default grid is per problem
   # (2-sequence starts where its sequences outlast the prefix).
   assert st.spans("two_sequence") == st.spans("parity") == (8, 16)
-  st = compare.settings_from_flags(flags())
+  st = settings_from_flags(flags())
   assert st.spans("parity") == (4, 8, 16, 32)
   assert st.spans("two_sequence") == (8, 16, 32)
 
@@ -97,7 +103,7 @@ def test_flag_defaults():
     (dict(noise_scale=1.5), "--noise_scale: must be in [0, 1]"),
     (dict(noise_scale=-0.1), "--noise_scale: must be in [0, 1]"),
     (dict(noise_kind="laplace"), "--noise_kind: must be one of"),
-    (dict(target_cost=0.0), "--target_cost: must be > 0"),
+    (dict(target_cost=0.0), "--target_cost: must be finite and > 0"),
     (dict(hparams="bptt.eta=1"), "--hparams: bptt has no 'eta'"),
     (dict(hparams="sgd.lr=1"), "--hparams: unknown method 'sgd'"),
     (dict(hparams="bptt.lr=fast"), "--hparams: bptt.lr needs a float"),
@@ -105,10 +111,10 @@ def test_flag_defaults():
 ])
 def test_bad_flags_name_the_flag(kw, message):
   with pytest.raises(FlagError) as e:
-    compare.settings_from_flags(flags(**kw))
+    settings_from_flags(flags(**kw))
   assert str(e.value).startswith(message), str(e.value)
 
 
 def test_parity_at_T_4_is_allowed_without_two_sequence():
-  st = compare.settings_from_flags(flags(T_values="4", problems="parity"))
+  st = settings_from_flags(flags(T_values="4", problems="parity"))
   assert st.T == (4,)

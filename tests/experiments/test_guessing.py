@@ -8,10 +8,16 @@ import pytest
 from vanishing import cells
 from vanishing.experiments import common
 from vanishing.experiments import guessing, guessing_variants
+from vanishing.experiments import protocol
 from vanishing.validation import FlagError
 
 FLAGS = ("variants", "runs", "max_trials", "weight_range", "input_noise",
          "length_range", "n_per_class", "test_per_class", "chunk")
+
+
+def settings_from_flags(fv):
+  """Validated guessing settings from flag values, as the command line builds them."""
+  return protocol.build(guessing, fv)
 
 
 def flag_values(**given):
@@ -22,10 +28,10 @@ def flag_values(**given):
 
 
 def test_defaults_and_paper_preset_from_flags():
-  assert guessing.settings_from_flags(flag_values()) == guessing.DEFAULT
-  st = guessing.settings_from_flags(flag_values(paper=True, seed=4, runs=3))
+  assert settings_from_flags(flag_values()) == guessing.DEFAULT
+  st = settings_from_flags(flag_values(paper=True, seed=4, runs=3))
   assert st == dataclasses.replace(guessing.PAPER, seed=4, runs=3)
-  st = guessing.settings_from_flags(flag_values(
+  st = settings_from_flags(flag_values(
       variants="parity_a2,latch1", weight_range="-5,5", length_range="50,60",
       input_noise="none", max_trials=7))
   assert st.variants == ("parity_a2", "latch1")
@@ -44,12 +50,12 @@ def test_defaults_and_paper_preset_from_flags():
     ("length_range", "5.5,6"), ("chunk", 0)])
 def test_bad_flag_values_name_their_flag(flag, value):
   with pytest.raises(FlagError, match=f"^--{flag}: "):
-    guessing.settings_from_flags(flag_values(**{flag: value}))
+    settings_from_flags(flag_values(**{flag: value}))
 
 
 def test_unknown_variant_message_lists_the_valid_ones():
   with pytest.raises(FlagError) as e:
-    guessing.settings_from_flags(flag_values(variants="latch1,parity"))
+    settings_from_flags(flag_values(variants="latch1,parity"))
   assert all(v in str(e.value) for v in guessing.VARIANTS)
 
 

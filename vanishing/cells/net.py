@@ -157,13 +157,40 @@ class Net:
     """The output unit's state, ``(B,)``."""
     return x[:, self.output]
 
+  # Structure beyond the protocol (``provides``).
+  def output_activation(self, a: jax.Array) -> jax.Array:
+    """The output unit's function: tanh, or logistic (``output_fn``)."""
+    return jax.nn.sigmoid(a) if self.output_fn == "logistic" else jnp.tanh(a)
+
+  def activation_derivatives(self, a: jax.Array
+                             ) -> tuple[jax.Array, jax.Array]:
+    """``f'(a), f''(a)`` elementwise, ``a (..., n)`` (tanh; the output
+    unit logistic where ``output_fn`` says so)."""
+    t = jnp.tanh(a)
+    d1 = 1 - t * t
+    d2 = -2 * t * d1
+    if self.output_fn == "logistic":
+      s = jax.nn.sigmoid(a[..., self.output])
+      s1 = s * (1 - s)
+      d1 = d1.at[..., self.output].set(s1)
+      d2 = d2.at[..., self.output].set(s1 * (1 - 2 * s))
+    return d1, d2
+
+  def inverse_output(self, d: jax.Array, edge: float) -> jax.Array:
+    """The pre-activation at which the output unit outputs ``d``, with
+    ``d`` kept ``edge`` inside the function's range."""
+    if self.output_fn == "logistic":
+      d = jnp.clip(d, edge, 1 - edge)
+      return jnp.log(d) - jnp.log1p(-d)
+    return jnp.arctanh(jnp.clip(d, -1 + edge, 1 - edge))
+
 
 def activate(net: Net, a: jax.Array) -> jax.Array:
   """States from pre-activations ``a (..., n)``: tanh, the output unit
   logistic where ``net.output_fn`` says so."""
   x = jnp.tanh(a)
   if net.output_fn == "logistic":
-    x = x.at[..., net.output].set(jax.nn.sigmoid(a[..., net.output]))
+    x = x.at[..., net.output].set(net.output_activation(a[..., net.output]))
   return x
 
 

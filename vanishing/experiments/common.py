@@ -10,7 +10,9 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from vanishing import results
-from vanishing.experiments.convergence import LatchConfig
+from vanishing.experiments import protocol
+from vanishing.experiments.convergence import NOISE_MODES, LatchConfig
+from vanishing.validation import FlagError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +46,59 @@ class Settings:
 
   def to_json(self) -> dict[str, Any]:
     return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------------------
+# Flags of the latch experiments (density, length, gradients), declared once.
+
+def _optimizer(flag: str, name: str) -> str:
+  from vanishing import optimizers
+  if name not in optimizers.available():
+    raise FlagError(flag, f"unknown {name!r}; choose sgd, momentum, nesterov, "
+                    "or an optax optimizer such as adam, rmsprop")
+  return name
+
+
+W0 = protocol.grid("w0", "initial self-weights")
+S = protocol.grid("s", "noise variances after step L", low=0,
+                  noun="noise variances")
+LR = protocol.grid("lr", "learning rates, swept without recompiling", low=0,
+                   low_open=True, noun="learning rates")
+TRIALS = protocol.integer("trials", "runs per grid cell")
+# How one latch network is trained (LatchConfig).
+TRAINING = (
+    protocol.integer("L", "class-carrying steps, 1 <= L < T", field="config.L"),
+    protocol.integer("epochs", "full-batch update budget",
+                     field="config.epochs"),
+    dataclasses.replace(protocol.N_PER_CLASS, field="config.n_per_class"),
+    dataclasses.replace(protocol.TEST_PER_CLASS, field="config.test_per_class"),
+    protocol.Flag("optimizer", str, "sgd (plain gradient descent), momentum, "
+                  "nesterov, or an optax optimizer", "sgd, momentum, nesterov "
+                  "or an optax optimizer name (adam, rmsprop, ...)",
+                  "config.optimizer", _optimizer, metavar="NAME"),
+    protocol.real("momentum", "momentum of momentum and nesterov", low=0,
+                  high=1, high_open=True, field="config.momentum"),
+    protocol.choice("noise", "fixed: one training set per run; fresh: new "
+                    "noise every epoch", NOISE_MODES, field="config.noise"),
+    protocol.real("h_init", "initial h ~ U[-h_init, h_init]", low=0,
+                  field="config.h_init"),
+    protocol.real("tol", "converged when every training sequence has "
+                  "|x_T - d| < tol", low=0, high=1.6, low_open=True,
+                  field="config.tol"),
+)
+HELDOUT_ACC = protocol.real("heldout_acc", "held-out accuracy a converged run "
+                            "needs to count as heldout_ok", low=0, high=1)
+
+
+def latch_settings(given: protocol.Given, train_T: int) -> Any:
+  """Settings of a latch experiment: every T and the training length
+  ``train_T`` (its ``config.T``) above L."""
+  L, T = given.value("L"), given.value("T")
+  if min(T) <= L:
+    raise FlagError("T", f"every T must exceed L = {L}, got {min(T)}")
+  if train_T <= L:
+    raise FlagError("L", f"must be below the training length T = {train_T}")
+  return given.settings({"config.T": int(train_T)})
 
 
 # options(tag) -> extra keyword arguments for ``sweep.run`` (store, devices,

@@ -27,13 +27,15 @@ from typing import Any
 import jax
 import numpy as np
 
-from vanishing import methods, problems, statistics, sweep, tasks
+from vanishing import methods, problems, statistics, tasks
+from vanishing.experiments import protocol, runner
 from vanishing.experiments.common import Outcome, SweepOptions, sweep_options
 from vanishing.experiments.compare_report import figure, markdown
 from vanishing.methods import base
-from vanishing.validation import FlagError, parse_grid
+from vanishing.validation import FlagError
 
 NAME = "compare"
+SUMMARY = "training methods on latch, 2-sequence and parity (Table I)"
 TABLES = ("", "runs")  # compare.csv, compare_runs.csv
 
 # Trials are vmapped in blocks of this many lanes (fixed: it sets the
@@ -45,7 +47,8 @@ class Settings:
   """Settings of the comparison (everything that decides its numbers).
 
   Attributes:
-    problems: problem names (``vanishing.problems.PROBLEMS``).
+    problems: problem names (``vanishing.problems.REGISTRY``; the paper's
+      three by default).
     methods: method names (``vanishing.methods.NAMES``).
     T: spans, integers >= 2, for every problem not in ``T_by_problem``.
     T_by_problem: ``((problem, spans), ...)``: a problem's own spans.
@@ -129,7 +132,7 @@ def trial(key: jax.Array, swept, *, problem: problems.Problem, method: str,
 
 def root_key(settings: Settings, problem: str) -> jax.Array:
   return jax.random.fold_in(jax.random.key(settings.seed),
-                            problems.PROBLEMS.index(problem))
+                            problems.index(problem))
 
 
 def tag(problem: str, method: str) -> str:
@@ -145,36 +148,40 @@ def run(settings: Settings, options: SweepOptions | None = None):
   Returns None on a process other than 0 of a multi-process sweep.
   """
   budget = settings.budget_()
-  runs, compile_s, run_s = [], 0.0, 0.0
-  for pname in settings.problems:
-    problem = settings.problem(pname)
-    for mname in settings.methods:  # refuse a (method, cell) pair early
-      methods.check_supported(mname, problem.net)
+  for pname in settings.problems:  # refuse a (method, cell) pair early
     for mname in settings.methods:
-      fn = functools.partial(trial, problem=problem, method=mname,
-                             budget=budget, hp=tuple(settings.hp(mname).items()))
-      res = sweep.run(fn, {"T": np.asarray(settings.spans(pname), np.float64)},
-                      settings.trials, root_key(settings, pname),
-                      **{"chunk": settings.chunk, "block": BLOCK,
-                         **(options(tag(pname, mname)) if options else {})})
-      if res is None:
-        continue
-      compile_s += res.compile_s
-      run_s += res.run_s
-      rec = _concat(res.iter_chunks())
-      n = len(rec["run"])
-      rec = {"problem": np.full(n, pname), "method": np.full(n, mname),
-             "T": rec["T"].astype(np.int64), "trial": rec["trial"],
-             **{k: rec[k] for k in ("final_error", "test_error", "cost",
-                                    "test_cost", "evaluations", "solved",
-                                    "stuck", "diverged")}}
-      rec["presentations"] = rec["evaluations"].astype(np.int64) * (
-          2 * settings.n_per_class)
-      runs.append(rec)
-  if not runs:
+      methods.check_supported(mname, settings.problem(pname).net)
+
+  def sweeps():
+    for pname in settings.problems:
+      problem = settings.problem(pname)
+      for mname in settings.methods:
+        fn = functools.partial(trial, problem=problem, method=mname,
+                               budget=budget,
+                               hp=tuple(settings.hp(mname).items()))
+        yield runner.Sweep(
+            (pname, mname), tag(pname, mname), fn,
+            {"T": np.asarray(settings.spans(pname), np.float64)},
+            settings.trials, root_key(settings, pname),
+            {"chunk": settings.chunk, "block": BLOCK})
+
+  done = runner.run_sweeps(sweeps(), options)
+  if done is None:
     return None
+  runs = []
+  for (pname, mname), res in done[0]:
+    rec = _concat(res.iter_chunks())
+    n = len(rec["run"])
+    rec = {"problem": np.full(n, pname), "method": np.full(n, mname),
+           "T": rec["T"].astype(np.int64), "trial": rec["trial"],
+           **{k: rec[k] for k in ("final_error", "test_error", "cost",
+                                  "test_cost", "evaluations", "solved",
+                                  "stuck", "diverged")}}
+    rec["presentations"] = rec["evaluations"].astype(np.int64) * (
+        2 * settings.n_per_class)
+    runs.append(rec)
   records = {k: np.concatenate([r[k] for r in runs]) for k in runs[0]}
-  return summarize(records), records, (compile_s, run_s)
+  return summarize(records), records, done[1]
 
 
 def _concat(parts) -> dict[str, np.ndarray]:
@@ -240,89 +247,79 @@ def execute(settings: Settings, options: SweepOptions | None = None
 # ---------------------------------------------------------------------------
 # Flags.
 
-def _names(text: str | None, flag: str, valid, default) -> tuple[str, ...]:
-  if text is None:
-    return tuple(default)
-  names = tuple(t.strip() for t in text.split(",") if t.strip())
-  if not names:
-    raise FlagError(flag, f"empty; choose from {', '.join(valid)}")
-  for n in names:
-    if n not in valid:
-      raise FlagError(flag, f"unknown {n!r}; choose from {', '.join(valid)}")
-  if len(set(names)) != len(names):
-    raise FlagError(flag, f"names must be distinct, got {text!r}")
-  return names
-
-
-def _hparams(text: str | None, chosen) -> tuple:
-  if text is None or not text.strip():
+def _hparams(flag: str, text: str) -> tuple:
+  if not text.strip():
     return ()
   out = []
   for item in text.split(","):
     lhs, eq, value = item.partition("=")
     method, dot, name = lhs.strip().partition(".")
     if not (eq and dot and name and value.strip()):
-      raise FlagError("hparams", f"expected method.name=value, got {item!r}")
+      raise FlagError(flag, f"expected method.name=value, got {item!r}")
     if method not in methods.available():
-      raise FlagError("hparams", f"unknown method {method!r}; choose from "
+      raise FlagError(flag, f"unknown method {method!r}; choose from "
                       f"{', '.join(methods.available())}")
     defaults = methods.get(method).DEFAULTS
     if name not in defaults:
-      raise FlagError("hparams", f"{method} has no {name!r}; known: "
+      raise FlagError(flag, f"{method} has no {name!r}; known: "
                       f"{', '.join(sorted(defaults))}")
     kind = type(defaults[name])
     try:
       v = (value.strip() if kind is str else
            int(value) if kind is int else float(value))
     except ValueError:
-      raise FlagError("hparams", f"{method}.{name} needs a {kind.__name__}, "
+      raise FlagError(flag, f"{method}.{name} needs a {kind.__name__}, "
                       f"got {value!r}") from None
     if kind is not str and not math.isfinite(v):
-      raise FlagError("hparams", f"{method}.{name} must be finite")
+      raise FlagError(flag, f"{method}.{name} must be finite")
     out.append((method, name, v))
   return tuple(out)
 
 
-def settings_from_flags(fv) -> Settings:
-  """Validated settings from the flag values (``FlagError`` otherwise)."""
-  base_s = PAPER if fv.paper else DEFAULT
-  get = lambda flag, default: default if getattr(fv, flag) is None else getattr(fv, flag)
-  probs = _names(fv.problems, "problems", problems.PROBLEMS, base_s.problems)
-  meths = _names(fv.methods, "methods", methods.available(),
-                 [m for m in base_s.methods if m in methods.available()])
-  by_problem = base_s.T_by_problem
-  if fv.T_values is not None:
-    T, by_problem = parse_grid(fv.T_values, "T_values", integer=True), ()
-    if min(T) < 2:
-      raise FlagError("T_values", f"every T must be >= 2, got {min(T)}")
-    N = base_s.N
-    if "two_sequence" in probs and tasks.half_length(min(T)) < N:
+FLAGS = (
+    protocol.names("problems", "problems", lambda: tuple(problems.REGISTRY)),
+    protocol.names("methods", "training methods", methods.available),
+    protocol.grid("T_values", "spans T, for every problem (unset: "
+                  "the preset's, per problem)", integer=True, low=2,
+                  noun="every T", field="T",
+                  default_text=lambda st: protocol.show(st.T) + "".join(
+                      f" ({p}: {protocol.show(t)})" for p, t in st.T_by_problem)),
+    protocol.integer("trials", "trials per (problem, method, T)"),
+    protocol.integer("budget", "function evaluations per trial"),
+    protocol.integer("patience", "stop as stuck after this many evaluations "
+                     "without improvement"),
+    protocol.real("target_cost", "solved when the training set is classified "
+                  "without error and the cost is below this", low=0,
+                  low_open=True),
+    protocol.Flag("hparams", str, "method hyper-parameters",
+                  "method.name=value,... (names and defaults: README)",
+                  "hparams", _hparams, metavar="LIST"),
+    protocol.choice("noise_kind", "input noise law", tasks.NOISE_KINDS),
+    protocol.real("noise_scale", "uniform noise half-width or gaussian "
+                  "variance", low=0, high=1),
+    protocol.N_PER_CLASS,
+    protocol.TEST_PER_CLASS,
+    protocol.CHUNK,
+)
+
+
+def from_flags(given: protocol.Given) -> Settings:
+  """Explicit spans apply to every problem; two_sequence needs spans whose
+  sequences outlast its prefix."""
+  changes: dict[str, Any] = {"methods": tuple(
+      m for m in given.value("methods") if m in methods.available())}
+  for pname in given.value("problems"):
+    cell = problems.REGISTRY[pname].cell()
+    for mname in changes["methods"]:
+      try:
+        methods.check_supported(mname, cell)
+      except ValueError as e:
+        raise FlagError("methods", f"{e} (problem {pname})") from None
+  if given.given("T_values"):
+    T, N = given.value("T_values"), given.preset.N
+    if ("two_sequence" in given.value("problems")
+        and tasks.half_length(min(T)) < N):
       raise FlagError("T_values", f"two_sequence needs T/2 >= N = {N} (its "
                       f"prefix), got T = {min(T)}")
-  else:
-    T = base_s.T
-  checks = {"trials": 1, "budget": 1, "patience": 1, "n_per_class": 1,
-            "test_per_class": 1}
-  vals = {}
-  for flag, low in checks.items():
-    v = get(flag, getattr(base_s, flag))
-    if v < low:
-      raise FlagError(flag, f"must be >= {low}, got {v}")
-    vals[flag] = v
-  target = get("target_cost", base_s.target_cost)
-  if not (math.isfinite(target) and target > 0):
-    raise FlagError("target_cost", f"must be > 0, got {target}")
-  kind = get("noise_kind", base_s.noise_kind)
-  if kind not in tasks.NOISE_KINDS:
-    raise FlagError("noise_kind", f"must be one of {', '.join(tasks.NOISE_KINDS)}"
-                    f", got {kind!r}")
-  scale = get("noise_scale", base_s.noise_scale)
-  if not (math.isfinite(scale) and 0 <= scale <= 1):
-    raise FlagError("noise_scale", f"must be in [0, 1], got {scale}")
-  if fv.chunk is not None and fv.chunk < 1:
-    raise FlagError("chunk", f"must be >= 1, got {fv.chunk}")
-  return dataclasses.replace(
-      base_s, problems=probs, methods=meths, T=tuple(int(t) for t in T),
-      T_by_problem=by_problem,
-      seed=fv.seed, target_cost=float(target), hparams=_hparams(fv.hparams, meths),
-      noise_kind=kind, noise_scale=float(scale), chunk=fv.chunk, **vals)
+    changes["T_by_problem"] = ()
+  return given.settings(changes)

@@ -15,12 +15,32 @@ import functools
 import numpy as np
 
 from vanishing import sweep
+from vanishing.experiments import common, protocol
 from vanishing.experiments.common import (Outcome, Settings, SweepOptions,
                                          sweep_options)
 from vanishing.experiments.convergence import LatchConfig, run_latch, summarize
+from vanishing.validation import FlagError
 
 NAME = "density"
+SUMMARY = "convergence density of the latch over (w0, s) (Sec. III)"
 TABLES = ("", "runs")  # density.csv, density_runs.csv
+
+
+def _one_length(flag: str, text: str) -> tuple[int, ...]:
+  T = protocol.grid("T", "", integer=True).parse(flag, text)
+  if len(T) != 1:
+    raise FlagError(flag, f"density takes one sequence length, got {text!r}")
+  return T
+
+
+FLAGS = (common.W0, common.S, common.LR,
+         protocol.Flag("T", str, "sequence length", "one integer > L", "T",
+                       _one_length, metavar="INT"),
+         common.TRIALS, *common.TRAINING, common.HELDOUT_ACC, protocol.CHUNK)
+
+
+def from_flags(given: protocol.Given) -> Settings:
+  return common.latch_settings(given, train_T=given.value("T")[0])
 
 DEFAULT = Settings(
     w0=tuple(np.linspace(0.5, 3.0, 11).tolist()),

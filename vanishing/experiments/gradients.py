@@ -29,9 +29,21 @@ import jax.numpy as jnp
 import numpy as np
 
 from vanishing import sweep, tasks, theory
+from vanishing.experiments import common, protocol
 from vanishing.experiments.convergence import LatchConfig, train_latch
 
 NAME = "gradients"
+SUMMARY = "attractors, h* and the vanishing gradient of latches (Sec. III-IV)"
+FLAGS = (
+    protocol.grid("w", "self-weights whose state-Jacobian decay is measured"),
+    protocol.integer("steps", "horizon of the decay measurement", low=2),
+    common.W0, common.S, common.LR,
+    protocol.grid("T", "lengths on which the trained networks' gradients are "
+                  "measured", integer=True),
+    common.TRIALS,
+    protocol.integer("eval_per_class", "held-out sequences per class and "
+                     "trained network"),
+    *common.TRAINING)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +85,12 @@ class Settings:
 
   def to_json(self):
     return dataclasses.asdict(self)
+
+
+def from_flags(given: protocol.Given) -> Settings:
+  """The trained networks learn at the preset's length (T = 20); ``--T``
+  only sets where their gradients are measured."""
+  return common.latch_settings(given, train_T=given.preset.config.T)
 
 
 DEFAULT = Settings()

@@ -34,23 +34,23 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from typing import Any, Iterator, Mapping
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vanishing import cells, sweep, tasks
+from vanishing import cells, tasks
+from vanishing.experiments import protocol, runner
 from vanishing.experiments.common import Outcome, SweepOptions, sweep_options
 from vanishing.experiments.guessing_report import (SUMMARY_COLUMNS, figure,
                                                    markdown, summarize,
                                                    summary_text)
 from vanishing.experiments.guessing_variants import VARIANTS, data, net
 from vanishing.methods import base, guessing
-from vanishing.validation import FlagError
 
 NAME = "guessing"
+SUMMARY = "random weight guessing on latch and parity (Hochreiter et al. 2001)"
 TABLES = ("", "runs")  # guessing.csv, guessing_runs.csv
 
 INPUT_NOISES = ("none", "uniform", "both")
@@ -241,12 +241,6 @@ def _noise_scale(settings: Settings, kind: str) -> float:
 # ---------------------------------------------------------------------------
 # Running.
 
-@dataclasses.dataclass(frozen=True)
-class Timing:
-  compile_s: float
-  run_s: float
-
-
 def run(settings: Settings, options: SweepOptions | None = None):
   """One sweep per (variant, noise) configuration.
 
@@ -257,32 +251,33 @@ def run(settings: Settings, options: SweepOptions | None = None):
   index of v in VARIANTS), id of n)``, so adding or removing a
   configuration leaves the others unchanged.
   """
-  rows, results = [], []
-  compile_s = run_s = 0.0
   root = jax.random.key(settings.seed)
-  for variant, kind in settings.configurations():
-    cfg = run_config(settings, variant, kind)
-    key = jax.random.fold_in(jax.random.fold_in(root, VARIANTS.index(variant)),
-                             _NOISE_IDS[kind])
-    res = sweep.run(functools.partial(run_one, cfg=cfg),
-                    {"noise": np.asarray([_noise_scale(settings, kind)])},
-                    settings.runs, key, chunk=chunk_size(settings),
-                    block=settings.block,
-                    **(options(tag(variant, kind)) if options else {}))
-    if res is None:
-      continue
-    compile_s += res.compile_s
-    run_s += res.run_s
+
+  def sweeps():
+    for variant, kind in settings.configurations():
+      cfg = run_config(settings, variant, kind)
+      key = jax.random.fold_in(jax.random.fold_in(
+          root, VARIANTS.index(variant)), _NOISE_IDS[kind])
+      yield runner.Sweep(
+          (variant, kind, cfg), tag(variant, kind),
+          functools.partial(run_one, cfg=cfg),
+          {"noise": np.asarray([_noise_scale(settings, kind)])},
+          settings.runs, key,
+          {"chunk": chunk_size(settings), "block": settings.block})
+
+  done = runner.run_sweeps(sweeps(), options)
+  if done is None:
+    return None
+  rows, results = [], []
+  for (variant, kind, cfg), res in done[0]:
     keys = ("solved", "trials", "test_error_tol", "test_error_mid")
     parts = [{k: np.asarray(p[k]) for k in keys} for p in res.iter_chunks()]
     rec = {k: np.concatenate([p[k] for p in parts]) for k in keys}
     rows.append(summarize(variant, kind, net(variant).size, cfg.criterion,
                           rec))
     results.append((variant, kind, res))
-  if not rows:
-    return None
   table = {c: np.asarray([r[c] for r in rows]) for c in SUMMARY_COLUMNS}
-  return table, _records(results), Timing(compile_s, run_s)
+  return table, _records(results), done[1]
 
 
 RUN_COLUMNS = ("variant", "input_noise", "run", "noise", "solved", "trials",
@@ -325,64 +320,27 @@ def execute(settings: Settings, options: SweepOptions | None = None
 
 
 # ---------------------------------------------------------------------------
-# Command line.
+# Flags.
 
-def _pair(text: str, flag: str, integer: bool, form: str):
-  parts = (text or "").split(",")
-  try:
-    if len(parts) != 2:
-      raise ValueError
-    vals = tuple(int(p) if integer else float(p) for p in parts)
-  except ValueError:
-    raise FlagError(flag, f"cannot parse {text!r}; expected {form}") from None
-  if not all(math.isfinite(v) for v in vals):
-    raise FlagError(flag, f"values must be finite, got {text!r}")
-  return vals
+FLAGS = (
+    protocol.names("variants", "nets and problems", lambda: VARIANTS),
+    protocol.integer("runs", "independent runs per configuration"),
+    protocol.integer("max_trials", "weight draws per run before the run is "
+                     "reported as censored"),
+    protocol.pair("weight_range", "range of the uniform weight draws",
+                  integer=False, form="'low,high'",
+                  check=lambda v: v[0] < v[1], need="low < high"),
+    protocol.choice("input_noise", "parity input noise: none, uniform or both "
+                    "(two configurations)", INPUT_NOISES),
+    protocol.pair("length_range", "sequence lengths, uniform on the integers",
+                  integer=True, form="integers 'min,max'",
+                  check=lambda v: 1 <= v[0] <= v[1], need="1 <= min <= max"),
+    protocol.N_PER_CLASS,
+    protocol.TEST_PER_CLASS,
+    dataclasses.replace(protocol.CHUNK, default_text=f"unset (at most {CHUNK} "
+                        "runs, in equal chunks)"),
+)
 
 
-def settings_from_flags(fv) -> Settings:
-  """Validated ``Settings`` from flag values (None: the preset's value).
-
-  Raises:
-    FlagError: the first flag whose value is not allowed.
-  """
-  st = PAPER if getattr(fv, "paper", False) else DEFAULT
-  get = lambda flag: getattr(fv, flag, None)
-  changes: dict[str, Any] = {"seed": int(fv.seed)}
-  if get("variants") is not None:
-    names = [v.strip() for v in fv.variants.split(",")]
-    bad = [v for v in names if v not in VARIANTS]
-    if not fv.variants.strip() or bad:
-      raise FlagError("variants", f"unknown variant(s) "
-                      f"{', '.join(repr(v) for v in bad) or repr(fv.variants)}"
-                      f"; choose from {', '.join(VARIANTS)}")
-    if len(set(names)) != len(names):
-      raise FlagError("variants", f"variants must be distinct, got {fv.variants!r}")
-    changes["variants"] = tuple(names)
-  for flag in ("runs", "max_trials", "n_per_class", "test_per_class"):
-    v = get(flag)
-    if v is not None:
-      if v < 1:
-        raise FlagError(flag, f"must be >= 1, got {v}")
-      changes[flag] = int(v)
-  if get("weight_range") is not None:
-    lo, hi = _pair(fv.weight_range, "weight_range", False, "'low,high'")
-    if not lo < hi:
-      raise FlagError("weight_range", f"needs low < high, got {fv.weight_range!r}")
-    changes["weight_range"] = (lo, hi)
-  if get("input_noise") is not None:
-    if fv.input_noise not in INPUT_NOISES:
-      raise FlagError("input_noise", f"must be one of {', '.join(INPUT_NOISES)}, "
-                      f"got {fv.input_noise!r}")
-    changes["input_noise"] = fv.input_noise
-  if get("length_range") is not None:
-    a, b = _pair(fv.length_range, "length_range", True, "integers 'min,max'")
-    if not 1 <= a <= b:
-      raise FlagError("length_range", f"needs 1 <= min <= max, got "
-                      f"{fv.length_range!r}")
-    changes["length_range"] = (a, b)
-  if get("chunk") is not None:
-    if fv.chunk < 1:
-      raise FlagError("chunk", f"must be >= 1, got {fv.chunk}")
-    changes["chunk"] = int(fv.chunk)
-  return dataclasses.replace(st, **changes)
+def from_flags(given: protocol.Given) -> Settings:
+  return given.settings()

@@ -16,12 +16,21 @@ import jax
 import numpy as np
 
 from vanishing import sweep
+from vanishing.experiments import common, protocol, runner
 from vanishing.experiments.common import (Outcome, Settings, SweepOptions,
                                          sweep_options)
 from vanishing.experiments.convergence import LatchConfig, run_latch, summarize
 
 NAME = "length"
+SUMMARY = "frequency of convergence of the latch versus T (Sec. III)"
 TABLES = ("", "runs")  # length.csv, length_runs.csv
+FLAGS = (common.W0, common.S, common.LR,
+         protocol.grid("T", "sequence lengths, one sweep each", integer=True),
+         common.TRIALS, *common.TRAINING, common.HELDOUT_ACC, protocol.CHUNK)
+
+
+def from_flags(given: protocol.Given) -> Settings:
+  return common.latch_settings(given, train_T=given.value("T")[0])
 
 DEFAULT = Settings(
     w0=(1.25,), s=(0.2,), lr=(0.01,), T=(5, 10, 15, 20, 30, 40, 60, 80, 100),
@@ -35,12 +44,6 @@ PAPER = Settings(
 
 TESTING = Settings(w0=(1.25,), s=(0.2,), lr=(0.01,), T=(5, 30), trials=8,
                    config=LatchConfig(T=5, L=3, epochs=50))
-
-
-@dataclasses.dataclass(frozen=True)
-class Timing:
-  compile_s: float
-  run_s: float
 
 
 def tag(T: int) -> str:
@@ -61,27 +64,23 @@ def run(settings: Settings, options: SweepOptions | None = None):
   Returns:
     None on a process other than 0 of a multi-process sweep.
   """
-  tables, runs = [], []
-  compile_s = run_s = 0.0
-  for T in settings.T:
-    cfg = dataclasses.replace(settings.config, T=int(T))
-    key = jax.random.fold_in(jax.random.key(settings.seed), int(T))
-    res = sweep.run(functools.partial(run_latch, cfg=cfg), settings.axes(),
-                    settings.trials, key, chunk=settings.chunk,
-                    **(options(tag(T)) if options else {}))
-    if res is None:
-      continue
-    compile_s += res.compile_s
-    run_s += res.run_s
-    t = summarize(res, settings.heldout_acc, rate_name="frequency")
-    tables.append({"T": np.full(len(t["trials"]), int(T)), **t})
-    runs.append((int(T), res))
-  if not tables:
+  done = runner.run_sweeps((runner.Sweep(
+      int(T), tag(T), functools.partial(
+          run_latch, cfg=dataclasses.replace(settings.config, T=int(T))),
+      settings.axes(), settings.trials,
+      jax.random.fold_in(jax.random.key(settings.seed), int(T)),
+      {"chunk": settings.chunk}) for T in settings.T), options)
+  if done is None:
     return None
+  runs, timing = done
+  tables = []
+  for T, res in runs:
+    t = summarize(res, settings.heldout_acc, rate_name="frequency")
+    tables.append({"T": np.full(len(t["trials"]), T), **t})
   table = {k: np.concatenate([t[k] for t in tables]) for k in tables[0]}
   records = ({"T": np.full(len(part["run"]), T), **part}
              for T, res in runs for part in res.iter_chunks())
-  return table, records, Timing(compile_s, run_s)
+  return table, records, timing
 
 
 def figure(table, settings: Settings):

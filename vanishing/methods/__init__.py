@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from vanishing import cells
 from vanishing.methods import base, loop
 
 # In the order of the comparison table: gradient methods, then the paper's
@@ -25,11 +26,12 @@ NAMES = ("bptt", "pseudo_newton", "time_weighted_newton", "annealing",
          "multigrid", "discrete", "guessing")
 
 # Cell structure a method may require (``REQUIRES``) and a cell provide
-# (its ``provides``): ``linear``: pre-activations a = W x + v u + b of a
-# ``cells.Net``, its ``unpack``, ``unfold`` and ``phases``;
-# ``activation_derivatives``: first and second derivatives of the unit
-# functions; ``activation_inverse``: the inverse of the output function.
-TAGS = frozenset({"linear", "activation_derivatives", "activation_inverse"})
+# (its ``provides``), ``cells.STRUCTURE``: ``linear``: pre-activations
+# a = W x + v u + b of a ``cells.Net``, its ``unpack``, ``unfold`` and
+# ``phases``; ``activation_derivatives``: first and second derivatives of
+# the unit functions; ``activation_inverse``: the inverse of the output
+# function.
+TAGS = frozenset(cells.STRUCTURE)
 
 
 def _load(name: str) -> ModuleType:
@@ -73,11 +75,9 @@ def solve(name: str, key, fit, theta0, budget: base.Budget, hp=None
 
 
 def provided(cell) -> frozenset:
-  """The structure tags ``cell`` provides (its ``provides``; a
-  ``cells.Net`` without one provides all of ``TAGS``)."""
-  from vanishing import cells
-  default = TAGS if isinstance(cell, cells.Net) else frozenset()
-  return frozenset(getattr(cell, "provides", default))
+  """The structure tags ``cell`` provides (its ``provides``; none for an
+  object without one)."""
+  return frozenset(getattr(cell, "provides", ()))
 
 
 def check_supported(name: str, cell) -> None:

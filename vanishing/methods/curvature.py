@@ -119,7 +119,7 @@ def shared_diagonal(fit, theta: jax.Array) -> Derivatives:
   R, C, dv, db, dcls = _unit_tangents(net)
   dc = (jnp.asarray(dcls)[:, bt.classes].T[..., None]
         * (jnp.arange(net.n) == 0))                      # (B, P, n)
-  d1, d2 = _act_derivs(net, uf.pre)
+  d1, d2 = net.activation_derivatives(uf.pre)
   live = uf.live[:, :, None, :]                          # (T', B, 1, n)
 
   def fwd(carry, xs):
@@ -159,20 +159,6 @@ def _unit_tangents(net: cells.Net):
   return R, C, d["v"], d["b"], d["c"]
 
 
-def _act_derivs(net: cells.Net, a: jax.Array) -> tuple[jax.Array, jax.Array]:
-  """``f'(a), f''(a)`` elementwise, ``a (..., n)`` (tanh; the output unit
-  logistic where ``net.output_fn`` says so)."""
-  t = jnp.tanh(a)
-  d1 = 1 - t * t
-  d2 = -2 * t * d1
-  if net.output_fn == "logistic":
-    s = jax.nn.sigmoid(a[..., net.output])
-    s1 = s * (1 - s)
-    d1 = d1.at[..., net.output].set(s1)
-    d2 = d2.at[..., net.output].set(s1 * (1 - 2 * s))
-  return d1, d2
-
-
 def _pack(net: cells.Net, theta: jax.Array):
   """The transpose of ``net.unpack``: full ``{W, v, b, c}`` -> ``(P,)``."""
   _, pull = jax.vjp(net.unpack, theta)
@@ -207,7 +193,7 @@ def per_copy(fit, theta: jax.Array, mode: str = "exact") -> Derivatives:
     K_end = jnp.broadcast_to(jnp.outer(e, e) / B, (B, n, n))
   else:
     K_end = jnp.broadcast_to(e / B, (B, n))
-  d1, d2 = _act_derivs(net, uf.pre)
+  d1, d2 = net.activation_derivatives(uf.pre)
   live = uf.live.astype(theta.dtype)                            # (T', B, n)
 
   def back(carry, xs):

@@ -131,13 +131,6 @@ def input_change(a: jax.Array, dy: jax.Array, margin: float,
   return jnp.where(dy != 0, -(a + margin * s), keep)
 
 
-def _inverse_output(net: cells.Net, d: jax.Array) -> jax.Array:
-  if net.output_fn == "logistic":
-    d = jnp.clip(d, _EDGE, 1 - _EDGE)
-    return jnp.log(d) - jnp.log1p(-d)
-  return jnp.arctanh(jnp.clip(d, -1 + _EDGE, 1 - _EDGE))
-
-
 class Requests(NamedTuple):
   """What one pass over a set of sequences asks of each unit, ``(T', B, n)``
   over the phases of every step (``cells.unfold``; ``T' = T`` for
@@ -188,7 +181,7 @@ def requests(key: jax.Array, net: cells.Net, theta: jax.Array, batch,
   F = len(net.phases)
   W = net.unpack(theta)["W"]
   out = net.output
-  target = _inverse_output(net, batch.targets)
+  target = net.inverse_output(batch.targets, _EDGE)
   is_out = jnp.arange(n) == out
   W2 = W * W
   last = (jnp.arange(T) % F == F - 1)

@@ -162,7 +162,7 @@ def outputs(net: cells.Net, thetas: jax.Array, batch: tasks.SequenceBatch,
         a = a + w_oh[:, j] * src[:, j]
     if start is not None and out == 0:
       a = start(a)
-    y = jax.nn.sigmoid(a) if net.output_fn == "logistic" else jnp.tanh(a)
+    y = net.output_activation(a)
     return (h_new, jnp.where(live, y, o)), None
 
   # A net without hidden units carries no hidden array at all.

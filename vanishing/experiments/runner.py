@@ -1,0 +1,167 @@
+"""Runs experiments: their sweeps, and the whole run behind ``python -m vanishing``.
+
+:func:`run_sweeps` is the loop an experiment of several compiled sweeps
+(one per T, per (problem, method), per configuration) needs: each sweep
+under its own tag (its chunk store), skipped off process 0, timings summed.
+:func:`run` is one experiment from settings to files: the output
+directory, devices and processes, a chunk store per sweep, ``execute``, the
+output files and the chunks' removal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, NamedTuple
+
+from vanishing.experiments import common
+from vanishing.validation import FlagError
+
+
+class Timing(NamedTuple):
+  """Seconds spent compiling and running, summed over an experiment's sweeps."""
+  compile_s: float
+  run_s: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+  """``sweep.run(fn, axes, trials, key, **kwargs)`` of one configuration.
+
+  Attributes:
+    label: what the experiment calls the configuration (handed back with
+      its result).
+    tag: its name for ``options`` (its chunk store's subdirectory).
+    kwargs: ``chunk``, ``block``...; ``options(tag)`` may override them.
+  """
+  label: Any
+  tag: str
+  fn: Callable
+  axes: Mapping[str, Any]
+  trials: int
+  key: Any
+  kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def run_sweeps(sweeps: Iterable[Sweep], options: common.SweepOptions | None
+               ) -> tuple[list[tuple[Any, Any]], Timing] | None:
+  """Runs each sweep in turn: ``([(label, SweepResult), ...], Timing)``.
+
+  None on a process other than 0 of a multi-process sweep (it computes its
+  share of every sweep's chunks; process 0 gathers the results).
+  """
+  from vanishing import sweep
+  done, compile_s, run_s = [], 0.0, 0.0
+  for sw in sweeps:
+    res = sweep.run(sw.fn, sw.axes, sw.trials, sw.key,
+                    **{**sw.kwargs, **(options(sw.tag) if options else {})})
+    if res is None:
+      continue
+    compile_s += res.compile_s
+    run_s += res.run_s
+    done.append((sw.label, res))
+  if not done:
+    return None
+  return done, Timing(compile_s, run_s)
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """How and where an experiment runs (the command line's common flags)."""
+  out_dir: Path
+  overwrite: bool = False
+  records: bool = True
+  keep_chunks: bool = False
+  devices: int = 0
+  process_id: int = 0
+  num_processes: int = 1
+  coordinator_address: str | None = None
+
+
+def run(exp, settings, how: Run, meta: Mapping[str, Any] | None = None,
+        log=print) -> list[Path] | None:
+  """Runs experiment module ``exp`` with ``settings``; writes its files.
+
+  ``meta`` joins the JSON sidecar (the command, its flags). Returns the
+  paths written, None on a process other than 0.
+
+  Raises:
+    FlagError: on ``--out_dir`` (results already there, not writable, a
+      chunk store of another configuration, a failed write) or
+      ``--devices``, before anything is computed where it can be.
+  """
+  from vanishing import results, store, sweep
+  name, out_dir = exp.NAME, Path(how.out_dir)
+  existing = common.existing_outputs(out_dir, name, exp.TABLES)
+  complete = common.output_paths(out_dir, name, exp.TABLES)["meta"] in existing
+  if complete and not how.overwrite:
+    raise FlagError("out_dir", f"{out_dir} already holds {name} results "
+                    f"({', '.join(p.name for p in existing)}); pass "
+                    "--overwrite or choose another --out_dir")
+  try:
+    results.check_writable(out_dir)
+  except OSError as e:
+    raise FlagError("out_dir", f"cannot write to {out_dir}: {e.strerror or e}")
+
+  import jax
+  n_proc, proc_id = how.num_processes, how.process_id
+  if n_proc > 1:
+    jax.distributed.initialize(how.coordinator_address, n_proc, proc_id)
+  local = jax.local_devices()
+  if how.devices > len(local):
+    raise FlagError("devices", f"{how.devices} requested, this process has "
+                    f"{len(local)}")
+  devices = local[:how.devices] if how.devices else local
+
+  # Everything that decides the results, for the chunk stores' manifests;
+  # chunk size, device and process counts do not.
+  # The block width is the experiment's own where it sets one.
+  config = {"experiment": name, "block": getattr(exp, "BLOCK", sweep.BLOCK),
+            "settings": {k: v for k, v in settings.to_json().items() if k != "chunk"}}
+  chunk_root = out_dir / f".{name}_chunks"
+  if how.overwrite and chunk_root.exists():
+    shutil.rmtree(chunk_root)  # also stores of sweeps this run will not make
+  stores = {}
+
+  def options(tag: str) -> dict:
+    stores[tag] = store.ChunkStore(chunk_root / (tag or "all"),
+                                   dict(config, sweep=tag))
+    return {"store": stores[tag], "devices": devices,
+            "process": (proc_id, n_proc), "collect": False}
+
+  t0 = time.perf_counter()
+  try:
+    outcome = exp.execute(settings, options)
+  except store.ConfigMismatch as e:
+    raise FlagError("out_dir", f"{e}; pass --overwrite or choose another "
+                    "--out_dir")
+  except OSError as e:
+    raise FlagError("out_dir", f"writing to {out_dir} failed: {e.strerror or e}")
+  for st in stores.values():
+    for line in st.reports:
+      print(f"{name}: {line}", file=sys.stderr)
+  if outcome is None:
+    log(f"{name}: process {proc_id} of {n_proc} finished its share of the "
+        "chunks; process 0 writes the results")
+    return None
+  if not how.records:
+    outcome.tables.pop("runs", None)
+  meta = {"experiment": name, **(meta or {}), "settings": settings.to_json(),
+          **outcome.meta, "devices": len(devices), "processes": n_proc,
+          "wall_s": time.perf_counter() - t0, **results.environment()}
+  try:
+    paths = common.write_outputs(out_dir, name, exp.TABLES, outcome, meta)
+  except OSError as e:
+    raise FlagError("out_dir", f"writing results to {out_dir} failed: "
+                    f"{e.strerror or e}")
+  if not how.keep_chunks:
+    for st in stores.values():
+      st.remove()
+    if chunk_root.exists() and not any(chunk_root.iterdir()):
+      chunk_root.rmdir()
+  log(outcome.summary)
+  log("wrote " + ", ".join(str(p) for p in paths))
+  return paths
