@@ -36,6 +36,7 @@ import jax
 import numpy as np
 
 from vanishing import tasks
+from vanishing.cells import lanes
 from vanishing.experiments import guessing as experiment
 from vanishing.methods import base, guessing
 
@@ -83,10 +84,10 @@ def main():
   ap.add_argument("--batch", type=int, default=32)
   ap.add_argument("--runs", type=int, default=1)
   ap.add_argument("--order", default="layered")
-  ap.add_argument("--unroll", type=int, default=guessing.UNROLL,
+  ap.add_argument("--unroll", type=int, default=lanes.UNROLL,
                   help="scan unroll of the time loop")
   args = ap.parse_args()
-  guessing.UNROLL = args.unroll
+  lanes.UNROLL = args.unroll
   print(f"{os.cpu_count()} CPUs, load average "
         f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}; devices "
         f"{jax.devices()}")

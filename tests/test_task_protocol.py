@@ -116,3 +116,31 @@ def test_unknown_names_list_the_registry():
     tasks.get("adding_typo")
   with pytest.raises(ValueError, match="unknown option"):
     tasks.get("parity").with_options(N=3)
+
+
+def sign_task(key, n_per_class, min_len, max_len, *, noise, targets, size):
+  """README's worked example of a task: the class is the sign of the first
+  input (+1 for class 0), every input after it is noise."""
+  k_len, k_noise = jax.random.split(key)
+  classes = jnp.repeat(jnp.arange(2, dtype=jnp.int32), n_per_class)
+  lengths = tasks.draw_lengths(k_len, 2 * n_per_class, min_len, max_len)
+  T = max_len if size is None else size
+  x = noise.sample(k_noise, (T, 2 * n_per_class)).at[0].set(
+      jnp.where(classes == 0, 1.0, -1.0))
+  live = jnp.arange(T)[:, None] < lengths[None, :]
+  return tasks.SequenceBatch(x * live, jnp.where(classes == 0, *targets),
+                             lengths, classes)
+
+
+def test_a_new_task_is_one_generator_and_one_registry_line(monkeypatch):
+  from vanishing import cells, methods
+  from vanishing.methods import base
+  monkeypatch.setitem(tasks.TASKS, "sign", tasks.Task("sign", sign_task))
+  monkeypatch.setitem(problems.REGISTRY, "sign", problems.Spec(
+      tasks.get("sign"), cells.latch2_net, "sign of the first input"))
+  fit, test, theta0 = problems.Problem("sign", 6).draw(jax.random.key(0))
+  check = DEFINITIONS["latch"]  # the same definition as latch with first=+-1
+  check(tasks.get("latch").with_options(first=(1.0, -1.0)), fit.batch, 0.2)
+  r = methods.solve("multigrid", jax.random.key(1), fit, theta0,
+                    base.Budget(evaluations=2000, patience=2000))
+  assert bool(r.solved) and float(test.evaluate(r.theta).error) < 0.1

@@ -113,3 +113,14 @@ def test_registry_builds_the_papers_nets():
       == {"latch": 3, "two_sequence": 25, "parity": 7}
   assert cells.get("parity_a2").size == 53
   assert cells.get("parity_a2", self_loops=False).size == 43
+
+
+def test_forward_many_equals_vmap_of_the_forward_pass(cell):
+  inputs, lengths, classes = _batch(jax.random.key(6))
+  thetas = jax.random.uniform(jax.random.key(7), (5, cell.size), minval=-3,
+                              maxval=3)
+  want = jax.vmap(lambda th: cells.forward(cell, th, inputs, lengths,
+                                           classes))(thetas)
+  got = cells.forward_many(cell, thetas, inputs, lengths, classes)
+  assert got.shape == (5, inputs.shape[1])
+  np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-5)

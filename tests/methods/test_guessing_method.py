@@ -44,7 +44,8 @@ def test_outputs_equal_cells_run(net_name, order):
   th = jax.random.uniform(jax.random.key(2), (5, net.size), minval=-3, maxval=3)
   ref = jax.vmap(lambda t: cells.run(net, t, batch.inputs, batch.lengths,
                                      batch.classes))(th)
-  np.testing.assert_allclose(guessing.outputs(net, th, batch), ref, atol=1e-5)
+  np.testing.assert_allclose(cells.forward_many(net, th, batch.inputs, batch.lengths,
+                           batch.classes), ref, atol=1e-5)
 
 
 def test_layered_outputs_let_the_output_read_this_steps_hidden_state():
@@ -52,7 +53,8 @@ def test_layered_outputs_let_the_output_read_this_steps_hidden_state():
   batch = tasks.parity(jax.random.key(3), 2, 4, 6, targets=(1.0, 0.0))
   th = jax.random.uniform(jax.random.key(4), (3, net.size), minval=-2, maxval=2)
   assert net.order == "layered"
-  got = guessing.outputs(net, th, batch)
+  got = cells.forward_many(net, th, batch.inputs, batch.lengths,
+                           batch.classes)
   x, L = np.asarray(batch.inputs, np.float64), np.asarray(batch.lengths)
   for k in range(3):
     p = {n: np.asarray(v, np.float64) for n, v in net.unpack(th[k]).items()}

@@ -21,6 +21,9 @@
 :func:`forward` (``scan.forward``) is the forward pass of every cell,
 written once: states masked by each sequence's length, the output read at
 its end. ``run`` is the same function under the name the methods use.
+:func:`forward_many` runs K parameter vectors at once (random guessing);
+a cell may bring a faster layout of it (``Net``: ``lanes.py``), which the
+tests hold equal to ``vmap`` of :func:`forward`.
 
 **The registry.** ``CELLS`` maps a name to a function building the cell
 (keyword arguments allowed); :func:`get` looks one up. Adding a cell is
@@ -77,6 +80,19 @@ CELLS: dict[str, Callable[..., Cell]] = {
 }
 
 
+def forward_many(cell: Cell, thetas: jax.Array, inputs: jax.Array,
+                 lengths: jax.Array, context: Any = None) -> jax.Array:
+  """Outputs ``(K, B)`` of K parameter vectors ``thetas (K, P)`` on one
+  batch: the cell's own ``forward_many`` where it has one (a Net's lane
+  layout, equal to this default to float32 rounding), else ``vmap`` of
+  :func:`forward`."""
+  own = getattr(cell, "forward_many", None)
+  if own is not None:
+    return own(thetas, inputs, lengths, context)
+  return jax.vmap(lambda th: forward(cell, th, inputs, lengths, context))(
+      thetas)
+
+
 def get(name: str, **kwargs) -> Cell:
   """The cell ``name`` of ``CELLS`` built with ``kwargs``; ValueError
   listing the registered names for an unknown one."""
@@ -89,6 +105,7 @@ def get(name: str, **kwargs) -> Cell:
 __all__ = [
     "CELLS", "Cell", "Elman", "MAX_FULL_UNROLL", "Net", "ORDERS", "OUTPUT_FNS",
     "PARTIAL_UNROLL", "STRUCTURE", "Unfolded", "activate", "forward",
+    "forward_many",
     "full_net", "get", "latch2_net", "latch_final", "latch_net", "latch_step",
     "latch_trajectory", "net_step", "paper", "parity_a1", "parity_a2",
     "parity_net", "run", "time_scan", "two_sequence_net", "unfold",

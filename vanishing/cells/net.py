@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vanishing.cells import scan
+from vanishing.cells import lanes, scan
 
 # ---------------------------------------------------------------------------
 # Fully recurrent networks with a chosen set of free parameters (Section VI).
@@ -156,6 +156,12 @@ class Net:
   def readout(self, x: jax.Array) -> jax.Array:
     """The output unit's state, ``(B,)``."""
     return x[:, self.output]
+
+  def forward_many(self, thetas: jax.Array, inputs: jax.Array,
+                   lengths: jax.Array, classes: jax.Array) -> jax.Array:
+    """Outputs of K parameter vectors ``thetas (K, P)``, ``(K, B)``: the
+    lane layout of :mod:`vanishing.cells.lanes`."""
+    return lanes.net_forward_many(self, thetas, inputs, lengths, classes)
 
   # Structure beyond the protocol (``provides``).
   def output_activation(self, a: jax.Array) -> jax.Array:

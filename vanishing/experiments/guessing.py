@@ -220,7 +220,8 @@ def run_one(key: jax.Array, swept: Mapping[str, jax.Array], cfg: RunConfig
         "criterion": cfg.criterion, "tolerance": cfg.tolerance}
   r = guessing.search(k_search, nt, train, base.Budget(evaluations=cfg.max_trials),
                       hp)
-  y = guessing.outputs(nt, r.theta[None], test)[0]
+  y = cells.forward_many(nt, r.theta[None], test.inputs, test.lengths,
+                         test.classes)[0]
   score = lambda crit: jnp.where(r.solved, jnp.mean(guessing.failures(
       y, test.targets, crit, cfg.tolerance)), jnp.nan)
   return {"solved": r.solved, "trials": r.evaluations, "train_cost": r.cost,

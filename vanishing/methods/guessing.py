@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from vanishing import cells, tasks
 from vanishing.methods import base, loop
@@ -56,14 +55,11 @@ DEFAULTS = {"low": -100.0, "high": 100.0, "batch": 32,
             "criterion": "protocol", "tolerance": 0.1}
 CRITERIA = ("protocol", "tolerance", "midpoint")
 STATIC = frozenset({"batch", "criterion"})
-# ``outputs`` reads the masks, order and output function of a ``cells.Net``.
-REQUIRES = frozenset({"linear"})
+# Any cell: candidates run through ``cells.forward_many`` (a Net's own
+# lane layout, others ``vmap`` of the generic forward pass).
+REQUIRES = frozenset()
 # For a solved search, the solving candidate (not the lowest cost seen).
 REPORTS = "solution"
-# Scan unroll of the time loop. Unrolling made the 1-unit latch nets 8x
-# slower on the CPU (1.6M pairs/s at 1, 0.19M at 4) and did not help the
-# parity nets (benchmarks/guessing_speed.py).
-UNROLL = 1
 
 
 def candidates(key: jax.Array, start: jax.Array | int, count: int, size: int,
@@ -78,100 +74,6 @@ def candidates(key: jax.Array, start: jax.Array | int, count: int, size: int,
   return jax.vmap(draw)(idx)
 
 
-def outputs(net: cells.Net, thetas: jax.Array, batch: tasks.SequenceBatch,
-            unroll: int | None = None
-            ) -> jax.Array:
-  """Outputs of K candidate nets at each sequence's end, ``(K, B)``.
-
-  The same function as ``vmap(cells.run)`` over ``thetas (K, P)``, in the
-  net's update order (agreeing to float32 rounding;
-  tests/methods/test_guessing_method.py): with ``simultaneous`` updates
-  every unit at step t sees the states of step t-1; with ``layered`` ones
-  the output unit sees the hidden units' states of the same step.
-
-  Written for many candidates at once, over K x B lanes: the hidden units'
-  states are one ``(K, H, B)`` array, the output's one ``(K, B)`` array,
-  and each step is elementwise (instead of K x B tiny matrix products, 6x
-  slower); connections that no entry of the net's masks frees (or fixes to
-  a non-zero value) are skipped: A2's hidden units cost one self-weight and
-  one output weight each, not a dense 11 x 11 block.
-  """
-  layered = net.order == "layered"
-  unroll = UNROLL if unroll is None else unroll
-  out, n = net.output, net.n
-  hid = np.asarray([i for i in range(n) if i != out], int)
-  H = len(hid)
-  Wf = np.asarray(net.W_free)
-  v_used = np.asarray(net.v_free) | (np.asarray(net.v_fixed) != 0)
-  b_used = np.asarray(net.b_free)
-  p = jax.vmap(net.unpack)(thetas)
-  W, v, b = p["W"], p["v"], p["b"]
-  K, (T, B) = thetas.shape[0], batch.inputs.shape
-  dt = batch.inputs.dtype
-  # Coefficients broadcast over sequences: (K,) -> (K, 1), (K, H) ->
-  # (K, H, 1); entries no mask uses are 0 in ``unpack``'s arrays.
-  some = lambda used, a: a[..., None] if np.any(used) else None
-  if H:
-    block = Wf[np.ix_(hid, hid)]
-    off = block & ~np.eye(H, dtype=bool)
-    w_self = some(np.diag(block), W[:, hid, hid])              # (K, H, 1)
-    w_off = (W[:, hid][:, :, hid][..., None] * off[:, :, None]
-             if off.any() else None)                           # (K, H, H, 1)
-    w_ho = some(Wf[hid, out], W[:, hid, out])
-    v_h, b_h = some(v_used[hid], v[:, hid]), some(b_used[hid], b[:, hid])
-    w_oh = some(Wf[out, hid], W[:, out, hid])
-  w_oo = some(Wf[out, out], W[:, out, out])                    # (K, 1)
-  v_o, b_o = some(v_used[out], v[:, out]), some(b_used[out], b[:, out])
-  # The latch's per-class first input, added to unit 0 at t = 0.
-  first = p["c"][:, batch.classes] if net.class_inputs else None  # (K, B)
-  lengths = batch.lengths
-
-  def affine(terms, shape):
-    a = jnp.zeros(shape, dt)
-    for coef, x in terms:
-      if coef is not None:
-        a = a + (coef if x is None else coef * x)
-    return a
-
-  def body(carry, xs):
-    h, o = carry
-    t, u = xs
-    live = t < lengths
-    start = (None if first is None
-             else lambda a: a + jnp.where(t == 0, first, 0.0))
-    if H:
-      a = affine([(b_h, None), (v_h, u), (w_self, h), (w_ho, o[:, None])],
-                 (K, H, B))
-      if w_off is not None:
-        for j in range(H):
-          a = a + w_off[:, :, j] * h[:, None, j]
-      if start is not None and out != 0:
-        a = a.at[:, 0].set(start(a[:, 0]))
-      h_new = jnp.where(live, jnp.tanh(a), h)
-      # Computed once, not re-fused into the output's sum (A2 ran 1.1-1.3x
-      # faster with the barrier).
-      h_new = jax.lax.optimization_barrier(h_new)
-      src = h_new if layered else h
-    else:
-      h_new = h
-    a = affine([(b_o, None), (v_o, u), (w_oo, o)], (K, B))
-    if H and w_oh is not None:
-      # An explicit sum over the hidden units: XLA's CPU reduction of this
-      # shape ran 15x slower under the sweep's vmap (a size-1 batch axis).
-      for j in range(H):
-        a = a + w_oh[:, j] * src[:, j]
-    if start is not None and out == 0:
-      a = start(a)
-    y = net.output_activation(a)
-    return (h_new, jnp.where(live, y, o)), None
-
-  # A net without hidden units carries no hidden array at all.
-  h0 = jnp.zeros((K, H, B), dt) if H else None
-  (_, o), _ = jax.lax.scan(body, (h0, jnp.zeros((K, B), dt)),
-                           (jnp.arange(T), batch.inputs), unroll=min(unroll, T))
-  return o
-
-
 def failures(y: jax.Array, targets: jax.Array, criterion: str,
              tolerance: float) -> jax.Array:
   """Per-sequence failures ``(..., B)`` of outputs ``y`` under ``criterion``.
@@ -183,8 +85,7 @@ def failures(y: jax.Array, targets: jax.Array, criterion: str,
   if criterion == "tolerance":
     return ~(jnp.abs(y - targets) < tolerance)
   if criterion in ("midpoint", "protocol"):
-    mid = 0.5 * (jnp.max(targets) + jnp.min(targets))
-    return (y > mid) != (targets > mid)
+    return tasks.CLASSIFICATION.misclassified(y, targets)
   raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
 
 
@@ -221,7 +122,8 @@ def step(run, state, tracker: base.Tracker):
   hp, net, batch = run.numbers, run.fit.net, run.fit.batch
   thetas = candidates(run.key, tracker.evaluations, run.config["batch"],
                       net.size, hp["low"], hp["high"])
-  y = outputs(net, thetas, batch)
+  y = cells.forward_many(net, thetas, batch.inputs, batch.lengths,
+                         batch.classes)
   d = batch.targets
   costs = 0.5 * jnp.mean((y - d) ** 2, axis=-1)
   errors = jnp.mean(failures(y, d, run.config["criterion"], hp["tolerance"]),
