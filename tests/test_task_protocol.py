@@ -144,3 +144,38 @@ def test_a_new_task_is_one_generator_and_one_registry_line(monkeypatch):
   r = methods.solve("multigrid", jax.random.key(1), fit, theta0,
                     base.Budget(evaluations=2000, patience=2000))
   assert bool(r.solved) and float(test.evaluate(r.theta).error) < 0.1
+
+
+def every_step_task(key, n_per_class, min_len, max_len, *, noise, targets,
+                    size):
+  """The latch asked at every step: the first input is +-1 by class, the
+  target at every step inside the sequence is the class's target."""
+  b = sign_task(key, n_per_class, min_len, max_len, noise=noise,
+                targets=targets, size=size)
+  live = tasks.mask(b)
+  return b._replace(targets=live * b.targets[None, :])
+
+
+def test_a_task_with_a_target_at_every_step(monkeypatch):
+  from vanishing import cells, methods
+  from vanishing.methods import base
+  task = tasks.Task("every", every_step_task, readout="every")
+  monkeypatch.setitem(problems.REGISTRY, "every", problems.Spec(
+      task, cells.latch2_net, "the latch asked at every step"))
+  fit, test, theta0 = problems.Problem("every", 6).draw(jax.random.key(2))
+  y = fit.outputs(theta0)
+  assert y.shape == fit.batch.targets.shape == fit.batch.inputs.shape
+  m = np.asarray(tasks.mask(fit.batch))
+  d, yy = np.asarray(fit.batch.targets), np.asarray(y)
+  want = 0.5 * np.sum(m * (yy - d) ** 2) / m.sum()
+  assert float(fit.evaluate(theta0).cost) == pytest.approx(want, rel=1e-5)
+  r = methods.solve("bptt", jax.random.key(3), fit, theta0,
+                    base.Budget(evaluations=2000, patience=2000))
+  assert float(test.evaluate(theta0).error) == 1.0   # some step wrong
+  assert bool(r.solved) and float(test.evaluate(r.theta).error) == 0.0
+  # Methods that compute their own end-of-sequence outputs refuse it.
+  with pytest.raises(ValueError, match="'guessing' cannot train task 'every'"):
+    methods.check_task("guessing", task)
+  methods.check_task("bptt", task)
+  with pytest.raises(ValueError, match="readout"):
+    tasks.Task("bad", every_step_task, readout="sometimes")

@@ -179,12 +179,19 @@ class Fit:
     return self.batch.targets.shape[0]
 
   def outputs(self, theta: jax.Array) -> jax.Array:
+    """Outputs at each sequence's end ``(B,)``, or at every step ``(T, B)``
+    for a task whose readout is ``every``."""
     b = self.batch
-    return cells.run(self.net, theta, b.inputs, b.lengths, b.classes)
+    return cells.run(self.net, theta, b.inputs, b.lengths, b.classes,
+                     every_step=self.task.readout == "every")
+
+  def _mask(self):
+    return tasks.mask(self.batch) if self.task.readout == "every" else None
 
   def cost(self, theta: jax.Array) -> jax.Array:
     """``C = 1/(2B) sum_b (y_b - d_b)^2``; ``theta`` may be per-step ``(T, P)``."""
-    return self.task.loss(self.outputs(theta), self.batch.targets)
+    return self.task.loss(self.outputs(theta), self.batch.targets,
+                          self._mask())
 
   def misclassified(self, y: jax.Array) -> jax.Array:
     return self.task.misclassified(y, self.batch.targets)
@@ -192,5 +199,5 @@ class Fit:
   def evaluate(self, theta: jax.Array) -> Eval:
     """Cost and classification error (fraction of sequences) at ``theta``."""
     y = self.outputs(theta)
-    d = self.batch.targets
-    return Eval(self.task.loss(y, d), self.task.error(y, d))
+    d, m = self.batch.targets, self._mask()
+    return Eval(self.task.loss(y, d, m), self.task.error(y, d, m))

@@ -230,7 +230,10 @@ class Task:
   A task samples ``SequenceBatch(inputs (T, B), targets (B,), lengths (B,),
   classes (B,))`` from a key and static sizes (``sample``; ``mask`` gives
   the ``(T, B)`` mask of the steps inside each sequence), and owns the cost
-  and the error of outputs ``y (B,)`` read at each sequence's end:
+  and the error of outputs ``y (B,)`` read at each sequence's end (or, with
+  ``readout="every"``, ``y (T, B)`` against targets ``(T, B)``, the means
+  over the steps inside each sequence, and a sequence misclassified when any
+  of its steps is):
 
       C = 1/(2B) sum_b (y_b - d_b)^2,
       error = fraction of sequences with y_b on the other side of the
@@ -248,12 +251,20 @@ class Task:
       pairs (the 2-sequence prefix length N, latch II's first inputs).
     min_len_option: the option that bounds the shortest length from below
       (2-sequence: N), or None.
+    readout: ``end`` (one target per sequence, read at its end) or
+      ``every`` (a target at every step).
   """
   name: str
   generator: Callable[..., SequenceBatch]
   targets: tuple[float, float] = (TARGET, -TARGET)
   options: tuple = ()
   min_len_option: str | None = None
+  readout: str = "end"
+
+  def __post_init__(self):
+    if self.readout not in READOUTS:
+      raise ValueError(f"task {self.name}: readout must be one of "
+                       f"{READOUTS}, got {self.readout!r}")
 
   def with_targets(self, targets: tuple[float, float]) -> "Task":
     return dataclasses.replace(self, targets=tuple(targets))
@@ -282,18 +293,25 @@ class Task:
                           targets=self.targets, size=size,
                           **dict(self.options))
 
-  def loss(self, y: jax.Array, targets: jax.Array) -> jax.Array:
-    """``C = 1/(2B) sum_b (y_b - d_b)^2`` (over the last axis)."""
-    return 0.5 * jnp.mean((y - targets) ** 2, axis=-1)
+  def loss(self, y: jax.Array, targets: jax.Array, mask=None) -> jax.Array:
+    """``C = 1/(2B) sum_b (y_b - d_b)^2`` (over the last axis); with a
+    ``(T, B)`` ``mask``, the mean over the steps it marks."""
+    if mask is None:
+      return 0.5 * jnp.mean((y - targets) ** 2, axis=-1)
+    return 0.5 * jnp.sum(mask * (y - targets) ** 2) / jnp.sum(mask)
 
   def misclassified(self, y: jax.Array, targets: jax.Array) -> jax.Array:
-    """Per sequence: ``y`` on the other side of the targets' midpoint."""
+    """Per output: ``y`` on the other side of the targets' midpoint."""
     mid = 0.5 * (jnp.max(targets) + jnp.min(targets))
     return (y > mid) != (targets > mid)
 
-  def error(self, y: jax.Array, targets: jax.Array) -> jax.Array:
-    """Fraction of sequences misclassified (over the last axis)."""
-    return jnp.mean(self.misclassified(y, targets), axis=-1)
+  def error(self, y: jax.Array, targets: jax.Array, mask=None) -> jax.Array:
+    """Fraction of sequences misclassified (over the last axis); with a
+    ``(T, B)`` ``mask``, a sequence counts when any marked step does."""
+    wrong = self.misclassified(y, targets)
+    if mask is not None:
+      wrong = jnp.any(wrong & (mask > 0), axis=0)
+    return jnp.mean(wrong, axis=-1)
 
   def solved(self, cost: jax.Array, error: jax.Array,
              target_cost: float) -> jax.Array:
@@ -305,6 +323,8 @@ def mask(batch: SequenceBatch) -> jax.Array:
   """``(T, B)`` float mask: 1.0 where step t is inside sequence b."""
   return _mask(batch.lengths, batch.inputs.shape[0])
 
+
+READOUTS = ("end", "every")
 
 # The rules every registered task shares (for a Fit built without a task).
 CLASSIFICATION = Task("classification", None)

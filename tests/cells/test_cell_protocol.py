@@ -124,3 +124,29 @@ def test_forward_many_equals_vmap_of_the_forward_pass(cell):
   got = cells.forward_many(cell, thetas, inputs, lengths, classes)
   assert got.shape == (5, inputs.shape[1])
   np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-5)
+
+
+def test_every_step_output_is_the_output_of_the_sequence_cut_there(cell):
+  inputs, lengths, classes = _batch(jax.random.key(8))
+  theta = cell.init(jax.random.key(9), 1.0)
+  ys = cells.forward(cell, theta, inputs, lengths, classes, every_step=True)
+  assert ys.shape == inputs.shape
+  for t in range(inputs.shape[0]):
+    cut = jnp.minimum(lengths, t + 1)
+    want = cells.forward(cell, theta, inputs, cut, classes)
+    live = np.asarray(t < lengths)
+    np.testing.assert_allclose(np.asarray(ys[t])[live], np.asarray(want)[live],
+                               atol=1e-6)
+    assert np.all(np.asarray(ys[t])[~live] == 0)
+
+
+def test_a_cell_can_read_several_input_channels():
+  cell = cells.Elman(n=3, inputs=2)
+  assert cell.size == 9 + 6 + 6 + 1
+  k1, k2 = jax.random.split(jax.random.key(10))
+  inputs = jax.random.normal(k1, (6, 4, 2))
+  lengths = jnp.array([6, 3, 1, 5])
+  theta = cell.init(k2, 1.0)
+  got = cells.forward(cell, theta, inputs, lengths)
+  want = cell.numpy_forward(cell, theta, inputs, lengths, None)
+  np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-5)

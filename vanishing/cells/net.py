@@ -211,7 +211,7 @@ def net_step(net: Net, p: dict, x: jax.Array, u: jax.Array, t: jax.Array,
 
 
 def run(net, theta: jax.Array, inputs: jax.Array, lengths: jax.Array,
-        classes: jax.Array) -> jax.Array:
+        classes: jax.Array, every_step: bool = False) -> jax.Array:
   """Output at each sequence's own end, shape ``(B,)``: the generic
   forward pass (:func:`vanishing.cells.scan.forward`) of any cell.
 
@@ -223,8 +223,10 @@ def run(net, theta: jax.Array, inputs: jax.Array, lengths: jax.Array,
     inputs: ``(T, B)`` time-major external inputs.
     lengths: ``(B,)`` sequence lengths in 1..T.
     classes: ``(B,)`` class labels (used by ``class_inputs`` nets).
+    every_step: the output after every step, ``(T, B)``.
   """
-  return scan.forward(net, theta, inputs, lengths, classes)
+  return scan.forward(net, theta, inputs, lengths, classes,
+                      every_step=every_step)
 
 
 class Unfolded(NamedTuple):

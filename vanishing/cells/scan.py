@@ -72,8 +72,9 @@ def scan(step: Callable[[Any, jax.Array, Any], tuple[Any, Any]], state0: Any,
 
 
 def forward(cell, theta: jax.Array, inputs: jax.Array, lengths: jax.Array,
-            context: Any = None) -> jax.Array:
-  """The output of ``cell`` at each sequence's own end, ``(B,)``.
+            context: Any = None, *, every_step: bool = False) -> jax.Array:
+  """The output of ``cell`` at each sequence's own end, ``(B,)``, or at
+  every step, ``(T, B)`` (0 after each sequence's end).
 
   The generic forward pass of the cell protocol: ``state_0 =
   cell.initial_state(B)``, ``state_t = cell.step(p, state_{t-1}, t, x_t,
@@ -84,10 +85,13 @@ def forward(cell, theta: jax.Array, inputs: jax.Array, lengths: jax.Array,
     cell: any cell of the protocol (``vanishing.cells``).
     theta: free parameters ``(P,)``, or one copy per time step ``(T, P)``
       (time-weighted pseudo-Newton differentiates with respect to each).
-    inputs: ``(T, B)`` time-major external inputs.
+    inputs: ``(T, B)`` time-major external inputs, or ``(T, B, D)`` for
+      a cell that reads D input channels.
     lengths: ``(B,)`` sequence lengths in 1..T.
     context: per-sequence side information the task gives the cell (the
       class labels, for the latch net's trainable first input).
+    every_step: read the output after every step (a task with a target at
+      every step), not only at each sequence's end.
   """
   B = inputs.shape[1]
   per_step = theta.ndim == 2
@@ -96,9 +100,12 @@ def forward(cell, theta: jax.Array, inputs: jax.Array, lengths: jax.Array,
   def step(state, t, xs):
     u, th = xs
     p = cell.unpack(th) if per_step else p0
-    return cell.step(p, state, t, u, context), None
+    new = cell.step(p, state, t, u, context)
+    out = (jnp.where(t < lengths, cell.readout(new), 0.0) if every_step
+           else None)
+    return new, out
 
-  state, _ = scan(step, cell.initial_state(B, inputs.dtype),
-                  (inputs, theta if per_step else jnp.zeros(inputs.shape[0])),
-                  lengths)
-  return cell.readout(state)
+  state, outs = scan(step, cell.initial_state(B, inputs.dtype),
+                     (inputs, theta if per_step
+                      else jnp.zeros(inputs.shape[0])), lengths)
+  return outs if every_step else cell.readout(state)

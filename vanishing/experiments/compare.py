@@ -151,6 +151,7 @@ def run(settings: Settings, options: SweepOptions | None = None):
   for pname in settings.problems:  # refuse a (method, cell) pair early
     for mname in settings.methods:
       methods.check_supported(mname, settings.problem(pname).net)
+      methods.check_task(mname, settings.problem(pname).task)
 
   def sweeps():
     for pname in settings.problems:
@@ -309,10 +310,12 @@ def from_flags(given: protocol.Given) -> Settings:
   changes: dict[str, Any] = {"methods": tuple(
       m for m in given.value("methods") if m in methods.available())}
   for pname in given.value("problems"):
-    cell = problems.REGISTRY[pname].cell()
+    spec = problems.REGISTRY[pname]
+    cell = spec.cell()
     for mname in changes["methods"]:
       try:
         methods.check_supported(mname, cell)
+        methods.check_task(mname, spec.task)
       except ValueError as e:
         raise FlagError("methods", f"{e} (problem {pname})") from None
   if given.given("T_values"):

@@ -90,3 +90,17 @@ def check_supported(name: str, cell) -> None:
         f"method {name!r} cannot train cell {label!r}: it needs "
         f"{', '.join(sorted(missing))}, which the cell does not provide "
         f"(it provides: {', '.join(sorted(provided(cell))) or 'nothing'})")
+
+
+def check_task(name: str, task) -> None:
+  """ValueError, one line naming the method and the task, if method
+  ``name`` cannot read the task's outputs: methods that compute their own
+  outputs at each sequence's end (``READOUTS = ("end",)``: the Newton
+  methods, discrete propagation, guessing) refuse a task with a target at
+  every step; the others evaluate ``fit.evaluate`` and take either."""
+  readouts = getattr(get(name), "READOUTS", ("end", "every"))
+  if task.readout not in readouts:
+    raise ValueError(f"method {name!r} cannot train task {task.name!r}: it "
+                     f"reads outputs only at each sequence's end, the task "
+                     f"has readout {task.readout!r}")
+

@@ -80,6 +80,8 @@ STATIC = frozenset({"hold", "residual"})
 # ``net_step``), and the inverse of the output function for the output's
 # target pre-activation.
 REQUIRES = frozenset({"linear", "activation_inverse"})
+# Computes its own outputs at each sequence's end (methods.check_task).
+READOUTS = ("end",)
 
 # The output's target pre-activation is f^{-1}(d); d is kept this far inside
 # the range of f so that it is finite.

@@ -58,6 +58,8 @@ STATIC = frozenset({"batch", "criterion"})
 # Any cell: candidates run through ``cells.forward_many`` (a Net's own
 # lane layout, others ``vmap`` of the generic forward pass).
 REQUIRES = frozenset()
+# Computes its own outputs at each sequence's end (methods.check_task).
+READOUTS = ("end",)
 # For a solved search, the solving candidate (not the lowest cost seen).
 REPORTS = "solution"
 

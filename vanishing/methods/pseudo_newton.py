@@ -46,6 +46,8 @@ DEFAULTS = {"lr": 0.01, "mu": 0.03, "momentum": 0.8,
             "curvature": "becker_lecun"}
 STATIC = frozenset({"curvature"})
 REQUIRES = frozenset({"linear", "activation_derivatives"})
+# Computes its own outputs at each sequence's end (methods.check_task).
+READOUTS = ("end",)
 CURVATURES = ("becker_lecun", "exact", "copies")
 
 

@@ -44,6 +44,8 @@ NAME = "time_weighted_newton"
 DEFAULTS = {"lr": 0.01, "mu": 0.03, "momentum": 0.8, "curvature": "exact"}
 STATIC = frozenset({"curvature"})
 REQUIRES = frozenset({"linear", "activation_derivatives"})
+# Computes its own outputs at each sequence's end (methods.check_task).
+READOUTS = ("end",)
 CURVATURES = curvature.PER_COPY_MODES
 
 check = pseudo_newton.checker(NAME, CURVATURES)
