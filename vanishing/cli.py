@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import sys
 import textwrap
 import types
@@ -289,6 +290,15 @@ def main(inv: Invocation) -> None:
     _fail(str(e))
 
 
+def _stop(signum, frame) -> None:
+  """SIGINT/SIGTERM outside a sweep (which has its own, vanishing.interrupt):
+  nothing to save; one line, status 128 + signal, no traceback."""
+  print(f"stopped by {signal.Signals(signum).name}", file=sys.stderr)
+  os._exit(128 + signum)
+
+
 def run() -> None:
   """Entry point of ``python -m vanishing``."""
+  for s in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(s, _stop)
   app.run(main, flags_parser=_parse_flags)
