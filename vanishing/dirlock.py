@@ -34,7 +34,8 @@ def _describe(holder: dict) -> str:
   if holder.get("group"):
     who += f" (one of a sweep of {holder['group']})"
   since = f", since {holder['started']}" if holder.get("started") else ""
-  command = " ".join(holder.get("command") or [])
+  argv = holder.get("command") or []
+  command = " ".join(["python -m vanishing", *argv[1:]]) if argv else ""
   return who + (f" [{command}]" if command else "") + since
 
 
