@@ -336,7 +336,7 @@ def main(inv: Invocation) -> None:
     settings, how, flag_values = _settings(exp, inv)
     runner.run(exp, settings, runner.Run(**{
         f.name: how[f.name] for f in dataclasses.fields(runner.Run)}),
-               {"command": sys.argv, "flags": flag_values})
+               {"command": sys.argv, "flags": flag_values}, stoppable=True)
   except FlagError as e:
     _fail(str(e))
 

@@ -82,15 +82,20 @@ class Run:
 
 
 def run(exp, settings, how: Run, meta: Mapping[str, Any] | None = None,
-        log=print) -> list[Path] | None:
+        log=print, stoppable: bool = False) -> list[Path] | None:
   """Runs experiment module ``exp`` with ``settings``; writes its files.
 
   ``meta`` joins the JSON sidecar (the command, its flags). Returns the
-  paths written, None on a process other than 0.
+  paths written, None on a process other than 0. The directory is locked
+  meanwhile (:mod:`vanishing.dirlock`). ``stoppable`` (the command line):
+  SIGINT/SIGTERM end the process at once, finished chunks kept, with one
+  line on how to resume (:mod:`vanishing.interrupt`); leave it off where a
+  signal must not end the process (a notebook).
 
   Raises:
-    FlagError: on ``--out_dir`` (results already there, not writable, a
-      chunk store of another configuration, a failed write) or
+    FlagError: on ``--out_dir`` (results already there, not writable, in
+      use by another run, a chunk store of another configuration, a failed
+      write) or
       ``--devices``, before anything is computed where it can be.
   """
   from vanishing import dirlock, interrupt, results
@@ -107,10 +112,12 @@ def run(exp, settings, how: Run, meta: Mapping[str, Any] | None = None,
   except dirlock.Busy as e:
     raise FlagError("out_dir", str(e))
   written: list[Path] = []  # the results, once written
+  body = lambda: _locked(exp, settings, how, meta, log, written)
   try:
-    return interrupt.run(
-        lambda: _locked(exp, settings, how, meta, log, written),
-        lambda signum: _stopped(exp, how, signum, lock, written))
+    if not stoppable:
+      return body()
+    return interrupt.run(body, lambda signum: _stopped(exp, how, signum, lock,
+                                                       written))
   finally:
     lock.release()
 
