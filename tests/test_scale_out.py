@@ -152,3 +152,72 @@ def test_disk_full_is_a_clear_error_and_keeps_finished_chunks(tmp_path, monkeypa
   assert not (out / "density.csv").exists()
   kept = list((out / ".density_chunks" / "all").glob("chunk_*.json"))
   assert len(kept) == 1  # the chunk finished before the disk filled is intact
+
+
+def _stop_when(proc, ready, sig, what):
+  """Sends ``sig`` once ``ready()``; ``(seconds it took to exit, stderr)``."""
+  deadline = time.monotonic() + 120
+  while not ready():
+    assert proc.poll() is None, f"the sweep ended before {what}"
+    assert time.monotonic() < deadline
+    time.sleep(0.05)
+  t0 = time.monotonic()
+  proc.send_signal(sig)
+  _, err = proc.communicate(timeout=60)
+  return time.monotonic() - t0, err
+
+
+@pytest.mark.parametrize("sig,status", [(signal.SIGINT, 130),
+                                        (signal.SIGTERM, 143)],
+                         ids=["SIGINT", "SIGTERM"])
+def test_stopped_sweep_says_so_and_resumes_to_identical_files(
+    tmp_path, uninterrupted, sig, status):
+  _, want = uninterrupted
+  out = tmp_path / "s"
+  chunks = out / ".density_chunks" / "all"
+  proc = subprocess.Popen([sys.executable, "-m", "vanishing", *ARGS,
+                           f"--out_dir={out}"], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+  took, err = _stop_when(
+      proc, lambda: len(list(chunks.glob("chunk_*.json"))) >= 2, sig,
+      "it could be stopped")
+  assert proc.returncode == status and took < 2, (took, err)
+  assert "Traceback" not in err
+  finished = len(list(chunks.glob("chunk_*.json")))
+  assert 2 <= finished < N_CHUNKS
+  line = err.strip().splitlines()[-1]
+  assert line == (f"density: stopped by {signal.Signals(sig).name}; "
+                  f"{finished * 512:,} finished runs are saved in "
+                  f"{out / '.density_chunks'}; the same command resumes "
+                  "from them")
+  # Whole chunks only, no temporary files, the directory's lock released.
+  assert sorted(p.suffix for p in chunks.iterdir()) == sorted(
+      [".json", ".npz"] * finished + [".json"])
+  assert sorted(p.name for p in out.iterdir()) == [".density_chunks"]
+
+  p = vanishing(*ARGS, f"--out_dir={out}")
+  assert p.returncode == 0, p.stderr
+  assert tables(out) == want
+
+
+def test_stop_abandons_a_long_chunk(tmp_path):
+  # One chunk of 4,096 runs, several seconds on 2 cores: the stop does not
+  # wait for it.
+  out = tmp_path / "long"
+  manifest = out / ".density_chunks" / "all" / "manifest.json"
+  proc = subprocess.Popen(
+      [sys.executable, "-m", "vanishing", "density", "--w0=1,2", "--s=0.5",
+       "--trials=2048", "--epochs=400", "--chunk=4096", f"--out_dir={out}"],
+      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  started = []
+
+  def computing():  # compiled (the chunk size is recorded), then 1 s more
+    if not started and manifest.exists() and '"chunk"' in manifest.read_text():
+      started.append(time.monotonic())
+    return started and time.monotonic() > started[0] + 1
+
+  took, err = _stop_when(proc, computing, signal.SIGINT, "its chunk finished")
+  assert proc.returncode == 130 and took < 2, (took, err)
+  assert err.strip().splitlines()[-1].startswith(
+      "density: stopped by SIGINT; 0 finished runs are saved in ")
+  assert "Traceback" not in err

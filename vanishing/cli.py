@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import sys
 import textwrap
 import types
+from pathlib import Path
 from typing import Any
 
 from absl import app, flags, logging
 
-from vanishing import experiments
+from vanishing import experiments, report
 from vanishing.experiments import protocol, runner
 from vanishing.experiments.protocol import Flag
 from vanishing.validation import FlagError, parse_grid  # noqa: F401 (tests)
@@ -60,6 +62,10 @@ RUN_FLAGS = (
          default=False),
 )
 _RUN = {f.name: f for f in RUN_FLAGS}
+# The commands that are not experiments, and the flags they read.
+REPORT_FLAGS = (dataclasses.replace(
+    _RUN["out_dir"], help="directory of results to show; the page is "
+    "written there as report.html"),)
 _HELP = frozenset({"help", "h", "helpfull", "helpshort", "?"})
 
 
@@ -180,11 +186,55 @@ def usage() -> str:
   width = max(map(len, exps))
   lines = [f"usage: {PROG} <experiment> [--flag=value ...]",
            f"       {PROG} <experiment> --help   (that experiment's flags)",
+           f"       {PROG} report [--out_dir=DIR]",
            "", "Experiments (Bengio, Simard & Frasconi 1994):"]
   lines += [f"  {name.ljust(width)}  {exp.SUMMARY}" for name, exp in exps.items()]
+  lines += ["", "Commands:",
+            f"  {report.NAME.ljust(width)}  {report.SUMMARY}"]
   users = [n for n, e in exps.items() if any(f.name == "chunk" for f in e.FLAGS)]
   lines += ["", "Flags every experiment takes:", *_run_flag_entries(users)]
   return "\n".join(lines)
+
+
+def report_usage() -> str:
+  """``python -m vanishing report --help``."""
+  return "\n".join([
+      f"usage: {PROG} report [--out_dir=DIR]", "",
+      textwrap.fill(f"report: {report.SUMMARY}. The page is self-contained "
+                    "(figures embedded, no network): per experiment its "
+                    "figure, its tables, settings, timings and versions, and "
+                    "links to its CSV files; unfinished and failed sets are "
+                    "listed as such.", 79), "",
+      "Flags of report:",
+      *(_entry(f, f.shown_default(None), None) for f in REPORT_FLAGS)])
+
+
+def _report(inv: Invocation) -> None:
+  """``python -m vanishing report``: writes the page, names it."""
+  if inv.help:
+    _print_help(report_usage())
+  mine = {f.name for f in REPORT_FLAGS}
+  try:
+    if inv.error:
+      raise FlagError(*inv.error)
+    for flag in [*inv.unknown, *inv.given]:
+      if flag not in mine:
+        raise FlagError(flag, f"does not apply to report ({PROG} report "
+                        "--help lists its flags)")
+    out_dir = Path(REPORT_FLAGS[0].read(inv.given.get("out_dir", "results")))
+    if not out_dir.is_dir():
+      raise FlagError("out_dir", f"{out_dir} is not a directory of results")
+    try:
+      path, entries = report.write(out_dir)
+    except OSError as e:
+      raise FlagError("out_dir", f"writing the report in {out_dir} failed: "
+                      f"{e.strerror or e}")
+  except FlagError as e:
+    _fail(str(e))
+  counts = {s: sum(x.status == s for x in entries)
+            for s in ("finished", "unfinished", "failed")}
+  print(f"wrote {path} (" + ", ".join(f"{n} {s}" for s, n in counts.items())
+        + ")")
 
 
 def experiment_usage(exp) -> str:
@@ -271,6 +321,8 @@ def main(inv: Invocation) -> None:
   names = inv.positional
   if inv.help and not names:
     _print_help(usage())
+  if names == [report.NAME]:
+    return _report(inv)
   if len(names) != 1 or names[0] not in exps:
     got = " ".join(names) or "nothing"
     _fail(f"experiment: give exactly one of {', '.join(exps)} (got {got}; "
@@ -284,11 +336,20 @@ def main(inv: Invocation) -> None:
     settings, how, flag_values = _settings(exp, inv)
     runner.run(exp, settings, runner.Run(**{
         f.name: how[f.name] for f in dataclasses.fields(runner.Run)}),
-               {"command": sys.argv, "flags": flag_values})
+               {"command": sys.argv, "flags": flag_values}, stoppable=True)
   except FlagError as e:
     _fail(str(e))
 
 
+def _stop(signum, frame) -> None:
+  """SIGINT/SIGTERM outside a sweep (which has its own, vanishing.interrupt):
+  nothing to save; one line, status 128 + signal, no traceback."""
+  print(f"stopped by {signal.Signals(signum).name}", file=sys.stderr)
+  os._exit(128 + signum)
+
+
 def run() -> None:
   """Entry point of ``python -m vanishing``."""
+  for s in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(s, _stop)
   app.run(main, flags_parser=_parse_flags)

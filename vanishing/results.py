@@ -14,6 +14,7 @@ import os
 import platform
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -26,8 +27,20 @@ def _umask() -> int:
   return mask
 
 
+# Held while a file is written: a stop on a signal (vanishing.interrupt)
+# takes it first, so it never leaves a temporary file or half a chunk.
+WRITING = threading.RLock()
+
+
 @contextlib.contextmanager
 def _atomic(path: Path, mode: str):
+  with WRITING:
+    with _atomic_unlocked(path, mode) as f:
+      yield f
+
+
+@contextlib.contextmanager
+def _atomic_unlocked(path: Path, mode: str):
   path = Path(path)
   fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
                              suffix=".tmp")

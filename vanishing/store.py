@@ -118,10 +118,11 @@ class ChunkStore:
     np.savez(buf, **{k: np.asarray(v) for k, v in records.items()})
     blob = buf.getvalue()
     data, entry = self._paths(index)
-    results.write_bytes(data, lambda f: f.write(blob))
     n = len(next(iter(records.values()))) if records else 0
-    results.write_json(entry, {"runs": n, "bytes": len(blob),
-                               "sha256": hashlib.sha256(blob).hexdigest()})
+    with results.WRITING:  # both files, or neither, on a stop
+      results.write_bytes(data, lambda f: f.write(blob))
+      results.write_json(entry, {"runs": n, "bytes": len(blob),
+                                 "sha256": hashlib.sha256(blob).hexdigest()})
 
   def load(self, index: int) -> dict[str, np.ndarray]:
     """The records of a finished chunk (checked again against its entry)."""
@@ -136,3 +137,15 @@ class ChunkStore:
   def remove(self) -> None:
     """Deletes the store (after its results have been written elsewhere)."""
     shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def saved_runs(directory: Path) -> int:
+  """Runs in the finished chunks of every store at or below ``directory``."""
+  total = 0
+  for entry in Path(directory).rglob("chunk_*.json"):
+    try:
+      if entry.with_suffix(".npz").exists():
+        total += int(json.loads(entry.read_text())["runs"])
+    except (OSError, ValueError, KeyError):
+      pass
+  return total

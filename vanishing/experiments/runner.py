@@ -82,17 +82,65 @@ class Run:
 
 
 def run(exp, settings, how: Run, meta: Mapping[str, Any] | None = None,
-        log=print) -> list[Path] | None:
+        log=print, stoppable: bool = False) -> list[Path] | None:
   """Runs experiment module ``exp`` with ``settings``; writes its files.
 
   ``meta`` joins the JSON sidecar (the command, its flags). Returns the
-  paths written, None on a process other than 0.
+  paths written, None on a process other than 0. The directory is locked
+  meanwhile (:mod:`vanishing.dirlock`). ``stoppable`` (the command line):
+  SIGINT/SIGTERM end the process at once, finished chunks kept, with one
+  line on how to resume (:mod:`vanishing.interrupt`); leave it off where a
+  signal must not end the process (a notebook).
 
   Raises:
-    FlagError: on ``--out_dir`` (results already there, not writable, a
-      chunk store of another configuration, a failed write) or
+    FlagError: on ``--out_dir`` (results already there, not writable, in
+      use by another run, a chunk store of another configuration, a failed
+      write) or
       ``--devices``, before anything is computed where it can be.
   """
+  from vanishing import dirlock, interrupt, results
+  name, out_dir = exp.NAME, Path(how.out_dir)
+  try:
+    results.check_writable(out_dir)
+  except OSError as e:
+    raise FlagError("out_dir", f"cannot write to {out_dir}: {e.strerror or e}")
+  group = (f"{how.num_processes} processes, coordinator "
+           f"{how.coordinator_address}" if how.num_processes > 1 else None)
+  lock = dirlock.DirLock(out_dir, group)
+  try:
+    lock.acquire()
+  except dirlock.Busy as e:
+    raise FlagError("out_dir", str(e))
+  written: list[Path] = []  # the results, once written
+  body = lambda: _locked(exp, settings, how, meta, log, written)
+  try:
+    if not stoppable:
+      return body()
+    return interrupt.run(body, lambda signum: _stopped(exp, how, signum, lock,
+                                                       written))
+  finally:
+    lock.release()
+
+
+def _stopped(exp, how: Run, signum: int, lock, written: list[Path]) -> str:
+  """The line a run stopped by signal ``signum`` ends with."""
+  import signal
+  from vanishing import store
+  lock.release()
+  name, out_dir = exp.NAME, Path(how.out_dir)
+  what = f"{name}: stopped by {signal.Signals(signum).name}"
+  if written:
+    return f"{what} after writing its results ({written[-1]})"
+  chunks = out_dir / f".{name}_chunks"
+  again = ("the same command without --overwrite" if how.overwrite
+           else "the same command")
+  return (f"{what}; {store.saved_runs(chunks):,} finished runs are saved in "
+          f"{chunks}; {again} resumes from them")
+
+
+def _locked(exp, settings, how: Run, meta, log, written: list[Path]
+            ) -> list[Path] | None:
+  """The body of :func:`run`, holding the directory's lock."""
   from vanishing import results, store, sweep
   name, out_dir = exp.NAME, Path(how.out_dir)
   existing = common.existing_outputs(out_dir, name, exp.TABLES)
@@ -101,10 +149,6 @@ def run(exp, settings, how: Run, meta: Mapping[str, Any] | None = None,
     raise FlagError("out_dir", f"{out_dir} already holds {name} results "
                     f"({', '.join(p.name for p in existing)}); pass "
                     "--overwrite or choose another --out_dir")
-  try:
-    results.check_writable(out_dir)
-  except OSError as e:
-    raise FlagError("out_dir", f"cannot write to {out_dir}: {e.strerror or e}")
 
   import jax
   n_proc, proc_id = how.num_processes, how.process_id
@@ -157,6 +201,7 @@ def run(exp, settings, how: Run, meta: Mapping[str, Any] | None = None,
   except OSError as e:
     raise FlagError("out_dir", f"writing results to {out_dir} failed: "
                     f"{e.strerror or e}")
+  written += paths
   if not how.keep_chunks:
     for st in stores.values():
       st.remove()
