@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 
 from vanishing import experiments, report, results
@@ -149,11 +150,25 @@ CHROMIUM = next(filter(shutil.which, ("chromium", "chromium-browser",
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium here")
 def test_screenshot_in_headless_chromium(tmp_path):
+  """The page, rendered, shows the experiment's figure: a figure filled
+  with one colour no other part of the page uses appears in the
+  screenshot as a block of roughly the figure's size."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.image
+  import matplotlib.pyplot as plt
   finished_set(tmp_path, "density")
+  fig = plt.figure(figsize=(3, 2), dpi=100, facecolor=(1.0, 0.0, 1.0))
+  results.save_figure(fig, tmp_path / "density.png")
+  plt.close(fig)
   page, _ = report.write(tmp_path)
   shot = tmp_path / "shot.png"
   subprocess.run([shutil.which(CHROMIUM), "--headless", "--no-sandbox",
                   "--disable-gpu", f"--screenshot={shot}",
                   "--window-size=1200,1600", page.as_uri()],
                  check=True, capture_output=True, timeout=120)
-  assert shot.stat().st_size > 10_000  # the page with its figure, not blank
+  rgb = matplotlib.image.imread(shot)[..., :3]
+  magenta = (rgb[..., 0] > 0.9) & (rgb[..., 1] < 0.1) & (rgb[..., 2] > 0.9)
+  rows, cols = np.nonzero(magenta)
+  assert magenta.sum() > 0.5 * 300 * 200, "the figure is not on the page"
+  assert 150 < rows.max() - rows.min() + 1 and 250 < cols.max() - cols.min() + 1
