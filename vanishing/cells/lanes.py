@@ -31,8 +31,9 @@ def net_forward_many(net, thetas: jax.Array, inputs: jax.Array,
 
   Written for many candidates at once, over K x B lanes: the hidden units'
   states are one ``(K, H, B)`` array, the output's one ``(K, B)`` array,
-  and each step is elementwise (instead of K x B tiny matrix products, 6x
-  slower); connections that no entry of the net's masks frees (or fixes to
+  and each step is elementwise (``vmap`` of the generic forward pass, K x
+  B tiny matrix products, ran 13-24x slower: ``benchmarks/lanes_speed.py``);
+  connections that no entry of the net's masks frees (or fixes to
   a non-zero value) are skipped: A2's hidden units cost one self-weight and
   one output weight each, not a dense 11 x 11 block.
   """

@@ -114,7 +114,9 @@ def start(theta: jax.Array) -> Tracker:
 
 
 def is_solved(cost: jax.Array, error: jax.Array, budget: Budget) -> jax.Array:
-  return (error == 0) & (cost < budget.target_cost)
+  """The tasks' rule (``tasks.Task.solved``) at the budget's target cost."""
+  from vanishing import tasks
+  return tasks.CLASSIFICATION.solved(cost, error, budget.target_cost)
 
 
 def record(tr: Tracker, theta: jax.Array, cost: jax.Array, error: jax.Array,
