@@ -16,7 +16,7 @@ import argparse
 import functools
 
 from vanishing import sweep
-from vanishing.experiments.convergence import LatchConfig, run_latch
+from vanishing.experiments.convergence import LatchConfig, latch_runs
 
 
 def main():
@@ -27,7 +27,7 @@ def main():
                   default=[64, 128, 256, 512, 1024, 2048])
   args = ap.parse_args()
   cfg = LatchConfig(epochs=args.epochs)
-  fn = functools.partial(run_latch, cfg=cfg)
+  fn = latch_runs(cfg)
   # Runs at w0 = 0.5, s = 0.5 almost never converge, so nearly every block
   # uses the whole budget and the count below is the work done.
   axes = {"w0": [0.5], "s": [0.5], "lr": [0.01]}

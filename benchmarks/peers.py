@@ -7,7 +7,8 @@ of variance s after step L, converged at the first epoch where every training
 sequence has ``|x_T - d| < 0.4``; converged runs stop updating), on a small
 (w0, s) grid, run twice in one process on the same machine:
 
-1. the engine: ``vanishing.sweep.run`` on ``run_latch`` (compile time apart);
+1. the engine: ``vanishing.sweep.run`` on ``latch_runs`` (the runs on the
+   lanes; compile time apart);
 2. PyTorch as a PyTorch user would write it: one float32 tensor holding every
    run and sequence (runs x 2n), the recurrence as a Python loop over T with
    tensor ops, ``loss.backward()``, a masked SGD step under ``torch.no_grad()``
@@ -15,7 +16,8 @@ sequence has ``|x_T - d| < 0.4``; converged runs stop updating), on a small
    ends when every run has stopped, ``torch.set_num_threads`` = the cores.
 
     python benchmarks/peers.py [--runs 512] [--epochs 1000] [--repeats 3]
-                               [--cpu-devices 1] [--threads <cores>]
+                               [--cpu-devices <cores>] [--threads <cores>]
+                               [--json FILE]
 
 Throughput is counted the same way for both, as in throughput.py: the full
 budget, runs x epochs x sequences x T neuron-steps (forward; each also pays
@@ -26,11 +28,10 @@ fastest time counts.
 Time it on an otherwise idle machine (the load average is printed): on 2
 cores shared with other processes, torch's two OpenMP threads slowed down
 10-50x where a single thread (``--threads 1``) or the engine slowed down
-about 2x. On one CPU device the engine kept about 1.5 of the 2 cores busy
-(its blocks of 512 runs are mapped one after the other), torch's two threads
-both (each elementwise op over the 3072 x 20 tensor is split);
-``--cpu-devices 2`` shards the engine's blocks over two XLA CPU devices, with
-the same records.
+about 2x. Both use every core by default: torch's threads split each
+elementwise op over the 3072 x 20 tensor, and the engine shards its blocks
+of 512 runs over one XLA CPU device per core (``--cpu-devices``; the records
+do not depend on it).
 
 The two use different random numbers (the torch version draws from a seeded
 ``torch.Generator``), so only the statistics can agree: each cell's
@@ -152,10 +153,13 @@ def parse_args(argv=None):
   ap.add_argument("--seed", type=int, default=0)
   ap.add_argument("--repeats", type=int, default=3,
                   help="timings of each, alternated; the best one counts")
-  ap.add_argument("--cpu-devices", type=int, default=1,
+  ap.add_argument("--cpu-devices", type=int, default=_cores(),
                   help="CPU devices the engine shards over (XLA's "
-                       "--xla_force_host_platform_device_count; the records "
-                       "do not change)")
+                       "--xla_force_host_platform_device_count; default: one "
+                       "per core; the records do not change)")
+  ap.add_argument("--json", metavar="FILE",
+                  help='also write {"engine", "torch", "engine_over_torch"} '
+                       "(neuron-steps/s) here")
   ap.add_argument("--threads", type=int, default=_cores(),
                   help="torch.set_num_threads (default: the cores available)")
   args = ap.parse_args(argv)
@@ -185,13 +189,14 @@ def main(argv=None) -> int:
   except ImportError:
     print("peers.py needs PyTorch: pip install -e '.[peers]'")
     return 2
-  if args.cpu_devices > 1:  # before JAX starts its backend
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_"
-                               f"host_platform_device_count={args.cpu_devices}")
+  # Before JAX starts its backend (vanishing would otherwise ask for one
+  # device per core).
+  os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_"
+                             f"host_platform_device_count={args.cpu_devices}")
   import jax
 
   from vanishing import sweep
-  from vanishing.experiments.convergence import LatchConfig, run_latch
+  from vanishing.experiments.convergence import LatchConfig, latch_runs
 
   torch.set_num_threads(args.threads)
   cfg = LatchConfig(T=20, L=3, epochs=args.epochs)
@@ -205,7 +210,7 @@ def main(argv=None) -> int:
         f"{jax.devices()[0].device_kind} device(s); torch "
         f"{torch.__version__}, {torch.get_num_threads()} threads")
 
-  fn = functools.partial(run_latch, cfg=cfg)
+  fn = latch_runs(cfg)
   axes = {"w0": args.w0, "s": args.s, "lr": [args.lr]}
   load0 = os.getloadavg()[0]
   jax_s, torch_s, compile_s = [], [], []
@@ -226,6 +231,14 @@ def main(argv=None) -> int:
   print(f"ratio  : engine / torch = {jax_rate / torch_rate:.2f}x "
         f"(best of {args.repeats} each; full budget counted for both: "
         f"{work:.3g} neuron-steps)")
+  if args.json:
+    from pathlib import Path
+
+    from vanishing import results
+    results.write_json(Path(args.json), {
+        "engine": jax_rate, "torch": torch_rate,
+        "engine_over_torch": jax_rate / torch_rate,
+        "devices": jax.device_count(), "torch_threads": torch.get_num_threads()})
   load1 = os.getloadavg()[0]
   print(f"machine: {_cores()} cores, 1-min load average {load0:.1f} before, "
         f"{load1:.1f} after"

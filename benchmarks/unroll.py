@@ -14,7 +14,7 @@ import argparse
 import functools
 
 from vanishing import cells, sweep
-from vanishing.experiments.convergence import LatchConfig, run_latch
+from vanishing.experiments.convergence import LatchConfig, latch_runs
 
 
 def main():
@@ -26,7 +26,7 @@ def main():
   for T in args.T:
     for label, full, partial in (("full", T, 4), ("4", 1, 4)):
       cells.scan.MAX_FULL_UNROLL, cells.scan.PARTIAL_UNROLL = full, partial
-      fn = functools.partial(run_latch, cfg=LatchConfig(T=T, epochs=args.epochs))
+      fn = latch_runs(LatchConfig(T=T, epochs=args.epochs))
       r = sweep.run(fn, {"w0": [1.25], "s": [0.2], "lr": [0.01]}, 512, 0)
       print(f"{T:5d}  {label:>6s}  {r.compile_s:9.1f}  {r.run_s:5.2f}", flush=True)
 

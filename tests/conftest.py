@@ -7,7 +7,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-# Tests run on the CPU, one device, whatever the machine has.
+# Tests run on the CPU whatever the machine has (one device per core, as the
+# package asks on import: the default path is the tested one).
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import jax  # noqa: E402

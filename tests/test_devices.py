@@ -56,3 +56,27 @@ def test_command_line_on_four_devices_writes_the_same_density_csv(tmp_path):
   assert json.loads((tmp_path / "four" / "density.json").read_text())["devices"] == 4
   for f in ("density.csv", "density_runs.csv"):
     assert (tmp_path / "four" / f).read_bytes() == (tmp_path / "one" / f).read_bytes()
+
+
+def test_the_package_asks_for_one_cpu_device_per_core(monkeypatch):
+  from vanishing import devices
+  monkeypatch.setattr(devices, "_backend_started", lambda: False)
+  env = {"XLA_FLAGS": "--xla_cpu_foo=1"}
+  assert devices.use_all_cores(env)
+  assert env["XLA_FLAGS"] == (f"--xla_cpu_foo=1 {devices.FLAG}="
+                              f"{devices.cores()}")
+  env = {"XLA_FLAGS": f"{devices.FLAG}=1"}  # the user's count wins
+  assert not devices.use_all_cores(env)
+  assert env == {"XLA_FLAGS": f"{devices.FLAG}=1"}
+  monkeypatch.setattr(devices, "_backend_started", lambda: True)
+  env = {}
+  assert not devices.use_all_cores(env) and env == {}  # too late to change
+
+
+def test_a_fresh_interpreter_gets_one_device_per_core():
+  code = ("import vanishing, jax; from vanishing import devices; "
+          "assert jax.local_device_count() == devices.cores(), jax.devices()")
+  env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+  p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                     text=True, timeout=300)
+  assert p.returncode == 0, p.stderr[-2000:]

@@ -1,12 +1,10 @@
-import functools
-
 import numpy as np
 import pytest
 
 from vanishing import store, sweep
-from vanishing.experiments.convergence import LatchConfig, run_latch
+from vanishing.experiments.convergence import LatchConfig, latch_runs
 
-FN = functools.partial(run_latch, cfg=LatchConfig(T=10, epochs=30))
+FN = latch_runs(LatchConfig(T=10, epochs=30))
 AXES = {"w0": [1.0, 2.0], "s": [0.0, 0.3], "lr": [0.05]}
 CONFIG = {"grid": AXES, "trials": 12, "seed": 4, "block": 8, "chunk": 16}
 

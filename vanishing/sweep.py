@@ -37,6 +37,51 @@ from jax.sharding import PartitionSpec as P
 # are usually scalars (one CSV column each); fixed-shape arrays (a training
 # curve) are kept per run too.
 RunFn = Callable[[jax.Array, Mapping[str, jax.Array]], Mapping[str, jax.Array]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Lanes:
+  """A run function that also takes a block of runs laid on the lanes.
+
+  ``fn(keys, swept)`` with ``keys`` of shape ``(B,)`` and every swept value
+  of shape ``(B,)`` returns its outputs with the runs on the *last* axis
+  (``(B,)``, or ``(..., B)`` for a per-run array), so every elementwise
+  operation of the hot loop works on rows of B runs; with a scalar key and
+  scalar values it is the one-run function (``RunFn``). The engine calls the
+  block form directly instead of ``vmap`` (whose batching rules put the runs
+  on the first axis, leaving each operation rows as short as the training
+  set; see BUILD_NOTES.md, "Runs on the lanes").
+  """
+  fn: Callable[..., Mapping[str, jax.Array]]
+
+  def __call__(self, key, swept):
+    return self.fn(key, swept)
+
+  def block(self, keys, swept) -> dict[str, jax.Array]:
+    """The block's outputs with the runs on the first axis, as ``vmap``."""
+    return {k: jnp.moveaxis(v, -1, 0) for k, v in self.fn(keys, swept).items()}
+
+
+def per_run(f: Callable, key: jax.Array, *args):
+  """``f(key, *args)`` of each run of a block, the runs on the last axis.
+
+  With a scalar ``key`` it is ``f(key, *args)``; with ``(B,)`` keys (and
+  ``args`` of leading size B) each run's draw is its own key's, bit for bit,
+  and every output leaf gets the runs as its last axis. Used for the
+  randomness of a :class:`Lanes` function, drawn once per run before the
+  hot loop.
+  """
+  if jnp.ndim(key) == 0:
+    return f(key, *args)
+  out = jax.vmap(f)(key, *args)
+  return jax.tree_util.tree_map(lambda x: jnp.moveaxis(x, 0, -1), out)
+
+
+def _block_of(fn) -> Callable:
+  """``fn`` over one block of runs, the runs on the first axis."""
+  return fn.block if isinstance(fn, Lanes) else jax.vmap(fn)
+
+
 # progress(done_runs, total_runs, elapsed_seconds, resumed_runs)
 ProgressFn = Callable[[int, int, float, int], None]
 
@@ -50,6 +95,14 @@ ProgressFn = Callable[[int, int, float, int], None]
 # less padding (benchmarks/block_width.py; table in BUILD_NOTES.md).
 BLOCK = 512
 DEFAULT_CHUNK = 4096
+
+# Compiled chunk programs, by run function, grid shape, trials, layout and
+# devices: a sweep that differs from an earlier one only in its axis values
+# or its seed (the lengths of ``length`` sharing a shape) compiles nothing.
+# The run function is compared as an object (a new functools.partial is a
+# new program). The last few are kept.
+_COMPILED: dict[tuple, Any] = {}
+_KEEP_COMPILED = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,18 +177,18 @@ def _validate(axes: Mapping[str, Any], trials: int, chunk: int | None,
 
 
 def _chunk_function(fn: RunFn, names, shape, trials: int, n_runs: int,
-                    root: jax.Array, blocks_per_device: int, block: int,
-                    mesh: Mesh):
+                    blocks_per_device: int, block: int, mesh: Mesh):
   """The compiled unit: each device of ``mesh`` runs its share of blocks.
 
   Input: run indices ``(n_devices * blocks_per_device * block,)`` sharded
-  over the mesh (out-of-range padding is clamped to the last run), and the
-  axis values, replicated. Every device computes its blocks with the same
+  over the mesh (out-of-range padding is clamped to the last run), the
+  axis values and the root key, replicated (arguments, not constants, so
+  sweeps that differ only in them share one compiled program). Every device computes its blocks with the same
   per-block program, so results do not depend on the number of devices.
   """
   per_device = blocks_per_device * block
 
-  def on_device(runs, axis_values):
+  def on_device(runs, axis_values, root):
     runs = jnp.minimum(runs, n_runs - 1)
     cell, trial = runs // trials, runs % trials
     coords = jnp.unravel_index(cell, shape)
@@ -143,7 +196,7 @@ def _chunk_function(fn: RunFn, names, shape, trials: int, n_runs: int,
     blocks = jax.tree_util.tree_map(
         lambda x: x.reshape((blocks_per_device, block) + x.shape[1:]),
         (run_keys(root, runs), swept))
-    out = jax.lax.map(lambda b: dict(jax.vmap(fn)(*b)), blocks)
+    out = jax.lax.map(lambda b: dict(_block_of(fn)(*b)), blocks)
     out = jax.tree_util.tree_map(
         lambda x: x.reshape((per_device,) + x.shape[2:]), out)
     out.update(run=runs, cell=cell, trial=trial)
@@ -151,7 +204,7 @@ def _chunk_function(fn: RunFn, names, shape, trials: int, n_runs: int,
 
   # No collectives: each device runs independent blocks. check_vma=False
   # spares run functions from marking their loop carries as device-varying.
-  sharded = jax.shard_map(on_device, mesh=mesh, in_specs=(P("d"), P()),
+  sharded = jax.shard_map(on_device, mesh=mesh, in_specs=(P("d"), P(), P()),
                           out_specs=P("d"), check_vma=False)
   return jax.jit(sharded)
 
@@ -234,12 +287,17 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
   def build(chunk_runs):
     n_blocks = -(-min(n_runs, chunk_runs) // block)
     per_dev = -(-n_blocks // len(devices))
-    f = _chunk_function(fn, names, shape, trials, n_runs, root, per_dev,
-                        block, mesh)
     sharding = NamedSharding(mesh, P("d"))
     width = per_dev * len(devices) * block
-    runs0 = jax.device_put(np.zeros(width, np.int32), sharding)
-    return f.lower(runs0, values).compile(), n_blocks * block, width, sharding
+    key = (fn, names, shape, trials, n_runs, per_dev, block, tuple(devices))
+    if key not in _COMPILED:
+      f = _chunk_function(fn, names, shape, trials, n_runs, per_dev, block,
+                          mesh)
+      runs0 = jax.device_put(np.zeros(width, np.int32), sharding)
+      _COMPILED[key] = f.lower(runs0, values, root).compile()
+      while len(_COMPILED) > _KEEP_COMPILED:
+        del _COMPILED[next(iter(_COMPILED))]
+    return _COMPILED[key], n_blocks * block, width, sharding
 
   t0 = time.perf_counter()
   fixed = chunk is not None
@@ -264,7 +322,7 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
   def launch(i):
     runs = np.arange(i * chunk, i * chunk + width, dtype=np.int64)
     runs = np.minimum(runs, n_runs - 1).astype(np.int32)
-    return compiled(jax.device_put(runs, sharding), values)
+    return compiled(jax.device_put(runs, sharding), values, root)
 
   t0 = time.perf_counter()
   parts: dict[int, dict[str, np.ndarray]] = {}
@@ -346,10 +404,10 @@ def replay(fn: RunFn, axes: Mapping[str, Any], trials: int,
   if not 0 <= run_index < n_runs:
     raise ValueError(f"run_index must be in [0, {n_runs}), got {run_index}")
   mesh = Mesh(np.asarray(jax.local_devices()[:1]), ("d",))
-  f = _chunk_function(fn, names, shape, trials, n_runs, root_key(seed), 1,
-                      block, mesh)
+  f = _chunk_function(fn, names, shape, trials, n_runs, 1, block, mesh)
   runs = np.minimum(np.arange(run_index, run_index + block), n_runs - 1)
-  out = jax.device_get(f(jnp.asarray(runs, jnp.int32), values))
+  out = jax.device_get(f(jnp.asarray(runs, jnp.int32), values,
+                         root_key(seed)))
   record = {k: np.asarray(v)[0] for k, v in out.items()}
   coords = np.unravel_index(record["cell"], shape)
   record.update({n: host[n][c] for n, c in zip(names, coords)})

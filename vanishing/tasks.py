@@ -26,43 +26,64 @@ class LatchBatch(NamedTuple):
     noise: ``(T, 2n)`` external input: 0 for t < L, N(0, s) for t >= L.
     classes: ``(2n,)`` int32 class labels, n of class 0 then n of class 1.
     targets: ``(2n,)`` +0.8 for class 0, -0.8 for class 1.
+    length: the sequences' length when the arrays hold more steps (drawn
+      with ``size``): the latch then stops after ``length`` steps; None
+      when every step counts.
   """
   noise: jax.Array
   classes: jax.Array
   targets: jax.Array
+  length: jax.Array | None = None
 
 
-def latch_minimal(key: jax.Array, n_per_class: int, T: int, L: int,
-                  s: jax.Array | float) -> LatchBatch:
+def latch_minimal(key: jax.Array, n_per_class: int, T: int | jax.Array,
+                  L: int, s: jax.Array | float, size: int | None = None
+                  ) -> LatchBatch:
   """Draws a training (or test) set of the minimal latch task.
 
   Args:
     key: PRNG key.
     n_per_class: sequences per class (static).
-    T: sequence length (static).
-    L: number of leading, class-carrying steps (static), 1 <= L < T.
+    T: sequence length (static), 1 <= L < T; with ``size`` it may be
+      traced (T <= size).
+    L: number of leading, class-carrying steps (static).
     s: noise variance (may be traced, so it can be swept).
+    size: steps of the arrays, for sweeps in which runs of several lengths
+      share one compiled shape. The draw is the first ``T - L`` rows of a
+      ``(size - L, 2n)`` normal draw, which JAX's counter-based
+      (partitionable) threefry makes the very numbers of a draw at
+      ``size = T``; the steps after T are 0 and ``length = T``.
 
   Returns:
     A ``LatchBatch``; the model input at step t is
     ``noise[t] + (t < L) * h[classes, t]``.
   """
-  if not 1 <= L < T:
+  if size is None and not 1 <= L < T:
     raise ValueError(f"need 1 <= L < T, got L={L}, T={T}")
   n = 2 * n_per_class
-  z = jax.random.normal(key, (T - L, n))
+  steps = T if size is None else size
+  z = jax.random.normal(key, (steps - L, n))
   noise = jnp.concatenate([jnp.zeros((L, n)), jnp.sqrt(s) * z], axis=0)
+  length = None
+  if size is not None:
+    length = jnp.asarray(T, jnp.int32)
+    noise = jnp.where(jnp.arange(size)[:, None] < length, noise, 0.0)
   classes = jnp.repeat(jnp.arange(2, dtype=jnp.int32), n_per_class)
   targets = jnp.where(classes == 0, TARGET, -TARGET)
-  return LatchBatch(noise, classes, targets)
+  return LatchBatch(noise, classes, targets, length)
 
 
 def latch_inputs(h: jax.Array, batch: LatchBatch) -> jax.Array:
-  """Full input sequences ``(T, 2n)``: trainable ``h`` (2, L) plus the noise."""
+  """Full input sequences ``(T, 2n)``: trainable ``h`` (2, L) plus the noise.
+
+  For a block of runs on the lanes, ``h`` is (2, L, B), the batch's arrays
+  end in B and the result is (T, 2n, B).
+  """
   T = batch.noise.shape[0]
   L = h.shape[1]
-  h_full = jnp.pad(h, ((0, 0), (0, T - L)))  # (2, T), zero after step L
-  return batch.noise + h_full[batch.classes].T
+  h_full = jnp.pad(h, ((0, 0), (0, T - L)) + ((0, 0),) * (h.ndim - 2))
+  first = batch.classes[None] == 0  # (1, 2n[, B])
+  return batch.noise + jnp.where(first, h_full[0][:, None], h_full[1][:, None])
 
 
 # ---------------------------------------------------------------------------

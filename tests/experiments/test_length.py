@@ -1,9 +1,13 @@
 import dataclasses
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from vanishing import sweep
 from vanishing.experiments import length
+from vanishing.experiments.convergence import LatchConfig, latch_runs
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +43,28 @@ def test_adding_a_length_leaves_the_others_unchanged(testing_run):
   b, _, _ = length.run(dataclasses.replace(length.TESTING, T=(30,)))
   assert a["converged"][1] == b["converged"][0]
   np.testing.assert_array_equal(a["median_epoch"][1:], b["median_epoch"])
+
+
+def test_shapes_cut_the_lengths_into_few_groups_computing_the_fewest_steps():
+  s = length.shapes((5, 10, 15, 20, 30, 40, 60, 80, 100))
+  assert len(set(s.values())) == length.SHAPES
+  assert all(s[T] >= max(T, length.MIN_SHAPE) for T in s)
+  assert sum(s.values()) == 460  # 4 x 20 + 2 x 40 + 3 x 100, the fewest
+  assert length.shapes((5,)) == {5: length.MIN_SHAPE}
+  assert length.shapes((30, 5)) == {5: length.MIN_SHAPE, 30: 30}
+
+
+def test_a_run_has_the_same_numbers_at_every_shape():
+  """A length-T run computed in arrays of n >= T steps (frozen after T):
+  bit for bit the same at every n, so a T's numbers do not depend on
+  which other lengths share its compiled shape."""
+  keys = sweep.run_keys(0, jnp.arange(32))
+  sw = {"w0": jnp.linspace(0.5, 2.5, 32), "s": jnp.full(32, 0.2),
+        "lr": jnp.full(32, 0.05)}
+  for T, sizes in ((5, (8, 9, 20)), (12, (12, 27))):
+    outs = [jax.jit(latch_runs(LatchConfig(T=n, epochs=150)).block)(
+        keys, dict(sw, T=jnp.full(32, float(T)))) for n in sizes]
+    for o in outs[1:]:
+      for k in outs[0]:
+        np.testing.assert_array_equal(o[k], outs[0][k], err_msg=f"{k} T={T}")
+    assert len(set(np.asarray(outs[0]["epoch"]).tolist())) > 5  # not trivial

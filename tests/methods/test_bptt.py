@@ -122,3 +122,34 @@ def test_solve_records_divergence_instead_of_crashing():
   assert np.all(np.asarray(r.diverged))
   assert np.all(np.asarray(r.evaluations) >= 1)
   assert np.all(np.isfinite(np.asarray(r.cost)))  # the last finite best
+
+
+def test_a_block_of_runs_on_the_lanes_equals_each_run_alone():
+  """``runs=(B,)``: each run stops at its own epoch and is frozen there,
+  bit for bit as it runs alone (elementwise arithmetic only)."""
+  targets = jnp.asarray([0.5, 1.0, 2.0, 40.0])
+  lrs = jnp.asarray([0.5, 0.1, 0.02, 1.9])
+
+  def loss(target):
+    def fn(p, epoch):
+      c = 0.5 * (p["x"] - target) ** 2
+      return c, c < 1e-4
+    return fn
+
+  block = bptt.train(loss(targets), {"x": jnp.zeros(4)}, lrs, epochs=30,
+                     optimizer="momentum", momentum=0.5, history=True,
+                     runs=(4,))
+  assert block.history["x"].shape == (30, 4)
+  epochs = []
+  for i in range(4):
+    one = bptt.train(loss(targets[i]), {"x": jnp.zeros(())}, lrs[i],
+                     epochs=30, optimizer="momentum", momentum=0.5,
+                     history=True)
+    for name in ("converged", "epoch", "loss", "diverged", "grad_norm"):
+      np.testing.assert_array_equal(getattr(block, name)[i],
+                                    getattr(one, name), err_msg=name)
+    np.testing.assert_array_equal(block.params["x"][i], one.params["x"])
+    np.testing.assert_array_equal(block.history["x"][:, i], one.history["x"])
+    epochs.append(int(one.epoch))
+  assert len(set(epochs)) > 2  # runs stopped at different epochs
+  assert -1 in epochs  # and one ran out of budget

@@ -23,29 +23,38 @@ def latch_step(w: jax.Array, a: jax.Array, h: jax.Array) -> jax.Array:
   return w * jnp.tanh(a) + h
 
 
-def _scan(w, inputs, a0, collect: bool):
+def _scan(w, inputs, a0, collect: bool, length=None):
   a0 = jnp.broadcast_to(jnp.asarray(a0, inputs.dtype), inputs.shape[1:])
+  if length is not None:  # one length per state element, runs last
+    length = jnp.broadcast_to(length, a0.shape)
 
   def step(a, t, h):
     a = latch_step(w, a, h)
     return a, (a if collect else None)
 
-  return scan.scan(step, a0, inputs)
+  # A masked loop always unrolls the same way: its numbers then do not
+  # depend on how many steps the arrays hold (see latch_final).
+  return scan.scan(step, a0, inputs, length,
+                   unroll=None if length is None else scan.PARTIAL_UNROLL)
 
 
-def latch_final(w: jax.Array, inputs: jax.Array, a0: jax.Array | float = 0.0
-                ) -> jax.Array:
+def latch_final(w: jax.Array, inputs: jax.Array, a0: jax.Array | float = 0.0,
+                length: jax.Array | None = None) -> jax.Array:
   """Final pre-activation ``a_T`` of the latch neuron.
 
   Args:
     w: self-weight (scalar, or broadcastable against ``inputs[0]``).
     inputs: ``h_1..h_T`` with time on axis 0, shape ``(T, ...)``.
     a0: initial state ``a_0`` (0 in the paper).
+    length: None, or the steps that count (broadcastable against
+      ``inputs[0]``): the state is frozen after them, so the result is
+      ``a_length`` bit for bit (the frozen steps add exact zeros to every
+      gradient).
 
   Returns:
     ``a_T`` with shape ``inputs.shape[1:]``.
   """
-  return _scan(w, inputs, a0, collect=False)[0]
+  return _scan(w, inputs, a0, collect=False, length=length)[0]
 
 
 def latch_trajectory(w: jax.Array, inputs: jax.Array,

@@ -17,13 +17,14 @@ Frasconi 1994, Section III). A run:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Mapping
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vanishing import cells, statistics, tasks
+from vanishing import cells, statistics, sweep, tasks
 from vanishing.methods import bptt
 
 NOISE_MODES = ("fixed", "fresh")
@@ -62,70 +63,109 @@ class LatchConfig:
 
 
 def outputs(params, batch: tasks.LatchBatch) -> jax.Array:
-  """``x_T = tanh(a_T)`` for every sequence of ``batch``, shape ``(2n,)``."""
+  """``x_T = tanh(a_T)`` for every sequence of ``batch``, shape ``(2n,)``
+  (``(2n, B)`` for a block of runs on the lanes)."""
   inputs = tasks.latch_inputs(params["h"], batch)
-  return jnp.tanh(cells.latch_final(params["w"], inputs))
+  return jnp.tanh(cells.latch_final(params["w"], inputs, length=batch.length))
 
 
 def cost(params, batch: tasks.LatchBatch) -> jax.Array:
-  """The paper's cost ``1/2 sum_p (x_T^p - d_p)^2``."""
-  return 0.5 * jnp.sum((outputs(params, batch) - batch.targets) ** 2)
+  """The paper's cost ``1/2 sum_p (x_T^p - d_p)^2`` (per run)."""
+  return 0.5 * jnp.sum((outputs(params, batch) - batch.targets) ** 2, axis=0)
+
+
+def _drawer(cfg: LatchConfig, n_per_class: int, swept):
+  """``draw(key[, epoch])``: each run's latch set (runs last for a block).
+
+  With ``T`` among the swept values, each run's own length T <= cfg.T is
+  drawn in arrays of cfg.T steps (``tasks.latch_minimal``'s ``size``).
+  """
+  n, L = n_per_class, cfg.L
+
+  def draw(key, epoch=None):
+    if epoch is not None:
+      key = sweep.per_run(jax.random.fold_in, key, epoch)
+    if "T" not in swept:
+      return sweep.per_run(lambda k, s: tasks.latch_minimal(k, n, cfg.T, L, s),
+                           key, swept["s"])
+    T = jnp.asarray(swept["T"]).astype(jnp.int32)
+    return sweep.per_run(
+        lambda k, s, t: tasks.latch_minimal(k, n, t, L, s, size=cfg.T),
+        key, swept["s"], T)
+
+  return draw
 
 
 def train_latch(key: jax.Array, swept: Mapping[str, jax.Array],
                 cfg: LatchConfig, history: bool = False
                 ) -> tuple[bptt.TrainResult, jax.Array]:
-  """Trains one latch network (steps 1-4 above).
+  """Trains one latch network (steps 1-4 above), or a block of them.
+
+  ``key`` is one run's key, or ``(B,)`` keys with ``(B,)`` swept values:
+  the block's runs then lie on the last axis of every array (``w``: (B,),
+  ``h``: (2, L, B), inputs (T, 2n, B)), each drawing exactly the data its
+  own key gives it alone (:func:`vanishing.sweep.per_run`). ``swept`` may
+  also hold ``T``, each run's own length (<= cfg.T, the compiled steps):
+  its sequences then stop after T steps of arrays of cfg.T, with the very
+  numbers of a run at cfg.T = T (so runs of several lengths share one
+  compiled sweep).
 
   Returns the :class:`~vanishing.methods.bptt.TrainResult` (its ``params``
-  are ``{"w": scalar, "h": (2, L)}``) and the key reserved for held-out data.
+  are ``{"w": scalar, "h": (2, L)}``, with a trailing run axis for a block)
+  and the key reserved for held-out data.
   """
-  k_h, k_train, k_test = jax.random.split(key, 3)
+  runs = tuple(jnp.shape(key))
+  k_h, k_train, k_test = sweep.per_run(lambda k: jax.random.split(k, 3), key)
   params = {
       "w": jnp.asarray(swept["w0"], jnp.float32),
-      "h": jax.random.uniform(k_h, (2, cfg.L), jnp.float32,
-                              -cfg.h_init, cfg.h_init),
+      "h": sweep.per_run(lambda k: jax.random.uniform(
+          k, (2, cfg.L), jnp.float32, -cfg.h_init, cfg.h_init), k_h),
   }
-  fixed_train = tasks.latch_minimal(k_train, cfg.n_per_class, cfg.T, cfg.L,
-                                    swept["s"])
+  draw = _drawer(cfg, cfg.n_per_class, swept)
+  fixed_train = draw(k_train)
 
   def loss_fn(p, epoch):
-    batch = (fixed_train if cfg.noise == "fixed" else tasks.latch_minimal(
-        jax.random.fold_in(k_train, epoch), cfg.n_per_class, cfg.T, cfg.L,
-        swept["s"]))
+    batch = (fixed_train if cfg.noise == "fixed" else draw(k_train, epoch))
     x = outputs(p, batch)
-    loss = 0.5 * jnp.sum((x - batch.targets) ** 2)
-    return loss, jnp.all(jnp.abs(x - batch.targets) < cfg.tol)
+    loss = 0.5 * jnp.sum((x - batch.targets) ** 2, axis=0)
+    return loss, jnp.all(jnp.abs(x - batch.targets) < cfg.tol, axis=0)
 
   res = bptt.train(loss_fn, params, swept["lr"], epochs=cfg.epochs,
                    optimizer=cfg.optimizer, momentum=cfg.momentum,
-                   history=history)
+                   history=history, runs=runs)
   return res, k_test
 
 
 def run_latch(key: jax.Array, swept: Mapping[str, jax.Array],
               cfg: LatchConfig) -> dict[str, jax.Array]:
-  """Trains one latch network; ``swept`` holds ``w0``, ``s`` and ``lr``.
+  """Trains one latch network (or a block, as :func:`train_latch`);
+  ``swept`` holds ``w0``, ``s`` and ``lr``.
 
-  Returns a dict of scalars: ``converged``, ``epoch`` (-1 if not converged),
-  ``loss`` (final training cost), ``w`` (final self-weight), ``h_norm``
-  (final norm of the trainable inputs), ``test_acc`` (fraction of held-out
-  sequences within ``tol``), ``diverged`` and ``grad_norm`` (last gradient).
+  Returns a dict of per-run scalars: ``converged``, ``epoch`` (-1 if not
+  converged), ``loss`` (final training cost), ``w`` (final self-weight),
+  ``h_norm`` (final norm of the trainable inputs), ``test_acc`` (fraction of
+  held-out sequences within ``tol``), ``diverged`` and ``grad_norm`` (last
+  gradient).
   """
   res, k_test = train_latch(key, swept, cfg)
-  test = tasks.latch_minimal(k_test, cfg.test_per_class, cfg.T, cfg.L,
-                             swept["s"])
+  test = _drawer(cfg, cfg.test_per_class, swept)(k_test)
   x_test = outputs(res.params, test)
+  h = res.params["h"]
   return {
       "converged": res.converged,
       "epoch": res.epoch,
       "loss": res.loss,
       "w": res.params["w"],
-      "h_norm": jnp.linalg.norm(res.params["h"]),
-      "test_acc": jnp.mean(jnp.abs(x_test - test.targets) < cfg.tol),
+      "h_norm": jnp.sqrt(jnp.sum(jnp.square(h), axis=(0, 1))),
+      "test_acc": jnp.mean(jnp.abs(x_test - test.targets) < cfg.tol, axis=0),
       "diverged": res.diverged,
       "grad_norm": res.grad_norm,
   }
+
+
+def latch_runs(cfg: LatchConfig) -> sweep.Lanes:
+  """:func:`run_latch` at ``cfg`` for the sweep engine, runs on the lanes."""
+  return sweep.Lanes(functools.partial(run_latch, cfg=cfg))
 
 
 def summarize(result, heldout_acc: float = 0.9, rate_name: str = "rate"

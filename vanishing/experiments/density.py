@@ -10,7 +10,6 @@ as s grows (BUILD_NOTES.md discusses why).
 
 from __future__ import annotations
 
-import functools
 
 import numpy as np
 
@@ -18,7 +17,7 @@ from vanishing import sweep
 from vanishing.experiments import common, protocol
 from vanishing.experiments.common import (Outcome, Settings, SweepOptions,
                                          sweep_options)
-from vanishing.experiments.convergence import LatchConfig, run_latch, summarize
+from vanishing.experiments.convergence import LatchConfig, latch_runs, summarize
 from vanishing.validation import FlagError
 
 NAME = "density"
@@ -68,7 +67,7 @@ def run(settings: Settings, options: SweepOptions | None = None):
   if len(settings.T) != 1:
     raise ValueError("the density experiment takes exactly one T")
   cfg = settings.config
-  fn = functools.partial(run_latch, cfg=cfg)
+  fn = latch_runs(cfg)
   res = sweep.run(fn, settings.axes(), settings.trials, settings.seed,
                   chunk=settings.chunk, **(options("") if options else {}))
   if res is None:

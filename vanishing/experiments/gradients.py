@@ -128,6 +128,7 @@ def decay(settings: Settings):
 
 
 def _trained_run(key, swept, cfg: LatchConfig):
+  """One trained run's record, or a block's with the runs last (Lanes)."""
   res, _ = train_latch(key, swept, cfg, history=True)
   return {"converged": res.converged, "epoch": res.epoch,
           "w": res.params["w"], "h": res.params["h"],
@@ -138,8 +139,8 @@ def train(settings: Settings, options=None):
   """Trains the networks (one sweep, compiled once); None off process 0."""
   axes = {"w0": settings.w0, "s": settings.s, "lr": settings.lr}
   kw = dict(options("") if options else {}, collect=True)  # small: in memory
-  return sweep.run(functools.partial(_trained_run, cfg=settings.config), axes,
-                   settings.trials, settings.seed, **kw)
+  fn = sweep.Lanes(functools.partial(_trained_run, cfg=settings.config))
+  return sweep.run(fn, axes, settings.trials, settings.seed, **kw)
 
 
 def contributions(settings: Settings, res) -> dict[str, np.ndarray]:

@@ -1,25 +1,27 @@
 """Frequency of training convergence versus T: Bengio et al. (1994), Sec. III.
 
 The minimal latch task at s = 0.2, w0 = 1.25 (defaults), L = 3, for a range of
-sequence lengths T. T sets array shapes, so each T is one compiled sweep over
-(w0, s, lr) x trials; the runs of length T draw their keys from
-``fold_in(key(seed), T)``, so adding or removing a T leaves the others
-unchanged. The paper's claim: the frequency falls quickly as T grows.
+sequence lengths T. Each T is one sweep over (w0, s, lr) x trials whose runs
+draw their keys from ``fold_in(key(seed), T)``, so adding or removing a T
+leaves the others unchanged. The lengths share a few compiled shapes
+(:func:`shapes`): a run of length T computes in arrays of its shape's steps
+and stops after T of them, with the same numbers at any shape. The paper's
+claim: the frequency falls quickly as T grows.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import jax
 import numpy as np
 
 from vanishing import sweep
+from vanishing.cells import scan
 from vanishing.experiments import common, protocol, runner
 from vanishing.experiments.common import (Outcome, Settings, SweepOptions,
                                          sweep_options)
-from vanishing.experiments.convergence import LatchConfig, run_latch, summarize
+from vanishing.experiments.convergence import LatchConfig, latch_runs, summarize
 
 NAME = "length"
 SUMMARY = "frequency of convergence of the latch versus T (Sec. III)"
@@ -51,6 +53,39 @@ def tag(T: int) -> str:
   return f"T{int(T):04d}"
 
 
+# A masked latch loop of fewer steps than two of its unrolled iterations
+# compiles differently (its numbers moved in the last bit); from there on a
+# run's numbers do not depend on its shape (tests/experiments/test_length.py).
+MIN_SHAPE = 2 * scan.PARTIAL_UNROLL
+# Compiled shapes at most: each costs a compile (2-3 s on 2 cores), each T
+# costs its shape's steps instead of its own.
+SHAPES = 3
+
+
+def shapes(Ts, most: int = SHAPES) -> dict[int, int]:
+  """T -> the steps of its compiled sweep.
+
+  The sorted lengths are cut into at most ``most`` consecutive groups, each
+  computed at its longest length (at least ``MIN_SHAPE``), choosing the cut
+  that computes the fewest steps in all (dynamic programming over cuts).
+  """
+  ts = sorted({int(t) for t in Ts})
+  cost = lambda i, j: max(ts[j - 1], MIN_SHAPE) * (j - i)  # group ts[i:j]
+  # best[k][j]: fewest steps for ts[:j] in k groups, with its last cut.
+  best = [{0: (0, 0)}]
+  for k in range(1, min(most, len(ts)) + 1):
+    best.append({j: min((best[k - 1][i][0] + cost(i, j), i)
+                        for i in best[k - 1] if i < j)
+                 for j in range(k, len(ts) + 1)})
+  k = min(range(1, len(best)), key=lambda k: best[k][len(ts)][0])
+  out, j = {}, len(ts)
+  while k:
+    i = best[k][j][1]
+    out.update({t: max(ts[j - 1], MIN_SHAPE) for t in ts[i:j]})
+    j, k = i, k - 1
+  return out
+
+
 def run(settings: Settings, options: SweepOptions | None = None):
   """Runs one sweep per T; returns ``(table, runs, timing)``.
 
@@ -64,22 +99,25 @@ def run(settings: Settings, options: SweepOptions | None = None):
   Returns:
     None on a process other than 0 of a multi-process sweep.
   """
+  shape = shapes(settings.T)
+  fns = {n: latch_runs(dataclasses.replace(settings.config, T=n))
+         for n in set(shape.values())}  # one run function per shape
   done = runner.run_sweeps((runner.Sweep(
-      int(T), tag(T), functools.partial(
-          run_latch, cfg=dataclasses.replace(settings.config, T=int(T))),
-      settings.axes(), settings.trials,
+      int(T), tag(T), fns[shape[int(T)]],
+      {**settings.axes(), "T": (float(T),)}, settings.trials,
       jax.random.fold_in(jax.random.key(settings.seed), int(T)),
       {"chunk": settings.chunk}) for T in settings.T), options)
   if done is None:
     return None
   runs, timing = done
   tables = []
+  with_T = lambda T, cols: {"T": np.full(len(next(iter(cols.values()))), T),
+                            **{k: v for k, v in cols.items() if k != "T"}}
   for T, res in runs:
-    t = summarize(res, settings.heldout_acc, rate_name="frequency")
-    tables.append({"T": np.full(len(t["trials"]), T), **t})
+    tables.append(with_T(T, summarize(res, settings.heldout_acc,
+                                      rate_name="frequency")))
   table = {k: np.concatenate([t[k] for t in tables]) for k in tables[0]}
-  records = ({"T": np.full(len(part["run"]), T), **part}
-             for T, res in runs for part in res.iter_chunks())
+  records = (with_T(T, part) for T, res in runs for part in res.iter_chunks())
   return table, records, timing
 
 

@@ -62,14 +62,31 @@ class _Carry(NamedTuple):
   history: Params | None
 
 
-def _all_finite(tree) -> jax.Array:
+def _run_axes(x, runs: tuple[int, ...]) -> tuple[int, ...]:
+  """The axes of leaf ``x`` that are not its trailing run axes."""
+  return tuple(range(x.ndim - len(runs)))
+
+
+def _all_finite(tree, runs: tuple[int, ...] = ()) -> jax.Array:
+  """Per run: every element of every leaf is finite."""
   leaves = jax.tree_util.tree_leaves(tree)
-  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
+  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x), _run_axes(x, runs))
+                            for x in leaves]), axis=0)
+
+
+def _sq_norm(x, runs: tuple[int, ...]) -> jax.Array:
+  return jnp.sum(jnp.square(x), _run_axes(x, runs))
+
+
+def _norm(tree, runs: tuple[int, ...] = ()) -> jax.Array:
+  """Per run: the global 2-norm of ``tree``."""
+  return jnp.sqrt(sum(_sq_norm(x, runs)
+                      for x in jax.tree_util.tree_leaves(tree)))
 
 
 def train(loss_fn: LossFn, params: Params, learning_rate: jax.Array | float, *,
           epochs: int, optimizer: str = "sgd", momentum: float = 0.9,
-          history: bool = False) -> TrainResult:
+          history: bool = False, runs: tuple[int, ...] = ()) -> TrainResult:
   """Trains ``params`` on ``loss_fn`` by full-batch BPTT.
 
   Each epoch evaluates ``(C, met), dC/dparams`` at the current parameters; if
@@ -78,6 +95,14 @@ def train(loss_fn: LossFn, params: Params, learning_rate: jax.Array | float, *,
   once more. Under ``vmap`` the loop runs until every run in the batch has
   stopped; finished runs are frozen, so the result of a run does not depend on
   the others.
+
+  The same code trains one run or a block of independent runs laid on the
+  lanes: with ``runs = (B,)`` every parameter leaf carries the runs on its
+  last axis, ``loss_fn`` returns ``(B,)`` costs and criteria, and the
+  gradient of their sum is each run's own gradient (the runs share no
+  parameter). Finished runs are frozen with ``where``, as ``vmap`` of the
+  one-run loop does, so both give the same trajectories up to the rounding
+  of the reductions XLA compiles for each layout.
 
   Args:
     loss_fn: ``(params, epoch) -> (cost, criterion_met)``; ``epoch`` lets the
@@ -88,44 +113,57 @@ def train(loss_fn: LossFn, params: Params, learning_rate: jax.Array | float, *,
     optimizer: a name accepted by :func:`vanishing.optimizers.make`.
     momentum: for the ``momentum`` and ``nesterov`` optimizers.
     history: also record each parameter leaf's gradient norm per epoch.
+    runs: shape of the block of runs (the trailing axes of every leaf, of
+      ``loss_fn``'s outputs and of ``learning_rate`` if it is an array);
+      ``()`` for one run.
 
   Returns:
     A :class:`TrainResult`.
   """
   opt = optimizers.make(optimizer, learning_rate, momentum)
-  grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+  total = lambda p, e: (lambda c, m: (jnp.sum(c), (c, m)))(*loss_fn(p, e))
+  grad_fn = jax.value_and_grad(total, has_aux=True)
+  nd = len(runs)
 
   def cond(c: _Carry):
-    return (c.epoch < epochs) & ~c.done
+    return jnp.any((c.epoch < epochs) & ~c.done)
 
   def body(c: _Carry) -> _Carry:
-    (loss, met), grads = grad_fn(c.params, c.epoch)
+    active = (c.epoch < epochs) & ~c.done  # the others stay as they are
+    (_, (loss, met)), grads = grad_fn(c.params, c.epoch)
     updates, opt_state = opt.update(grads, c.opt_state, c.params)
     new_params = optax.apply_updates(c.params, updates)
     # An update to inf can leave the cost finite (tanh saturates), so the
     # new parameters are checked too.
-    bad = ~(jnp.isfinite(loss) & _all_finite(grads))
-    bad = bad | (~met & ~_all_finite(new_params))
+    bad = ~(jnp.isfinite(loss) & _all_finite(grads, runs))
+    bad = bad | (~met & ~_all_finite(new_params, runs))
     stop = met | bad
-    keep = lambda old, new: jnp.where(stop, old, new)
+    keep = lambda old, new: jnp.where(stop | ~active, old, new)
+    held = lambda old, new: jnp.where(active, new, old)
     hist = c.history
     if history:
+      at = (jnp.arange(epochs).reshape((epochs,) + (1,) * nd) == c.epoch)
       hist = jax.tree_util.tree_map(
-          lambda h, g: h.at[c.epoch].set(jnp.linalg.norm(g)), hist, grads)
+          lambda h, g: jnp.where(at & active, jnp.sqrt(_sq_norm(g, runs)), h),
+          hist, grads)
     return _Carry(
-        epoch=jnp.where(stop, c.epoch, c.epoch + 1),
+        epoch=jnp.where(stop | ~active, c.epoch, c.epoch + 1),
         params=jax.tree_util.tree_map(keep, c.params, new_params),
-        opt_state=jax.tree_util.tree_map(keep, c.opt_state, opt_state),
-        done=stop, met=met & ~bad, loss=loss, diverged=bad & ~met,
-        grad_norm=optax.tree.norm(grads), history=hist)
+        # Leaves without the run axes (optax's step count) are shared.
+        opt_state=jax.tree_util.tree_map(
+            lambda o, n: keep(o, n) if jnp.ndim(n) >= nd else n,
+            c.opt_state, opt_state),
+        done=held(c.done, stop), met=held(c.met, met & ~bad),
+        loss=held(c.loss, loss), diverged=held(c.diverged, bad & ~met),
+        grad_norm=held(c.grad_norm, _norm(grads, runs)), history=hist)
 
-  zero = jnp.zeros((), jnp.float32)
+  zero = jnp.zeros(runs, jnp.float32)
+  false = jnp.zeros(runs, bool)
   hist0 = (jax.tree_util.tree_map(
-      lambda _: jnp.full((epochs,), jnp.nan, jnp.float32), params)
+      lambda _: jnp.full((epochs,) + runs, jnp.nan, jnp.float32), params)
            if history else None)
-  init = _Carry(jnp.zeros((), jnp.int32), params, opt.init(params),
-                jnp.zeros((), bool), jnp.zeros((), bool), zero,
-                jnp.zeros((), bool), zero, hist0)
+  init = _Carry(jnp.zeros(runs, jnp.int32), params, opt.init(params),
+                false, false, zero, false, zero, hist0)
   c = jax.lax.while_loop(cond, body, init)
 
   # The budget ran out: check the parameters left by the last update.
