@@ -279,17 +279,20 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
     raise ValueError("a multi-process sweep needs a store shared by all processes")
   names, host, values, shape, n_runs = _plan(axes, trials)
   devices = list(devices or jax.local_devices())
-  mesh = Mesh(np.asarray(devices), ("d",))
   root = root_key(seed)
   if store is not None and "chunk" in store.config:
     chunk = store.config["chunk"]
 
   def build(chunk_runs):
     n_blocks = -(-min(n_runs, chunk_runs) // block)
-    per_dev = -(-n_blocks // len(devices))
+    # No device computes padding only: a sweep of fewer blocks than devices
+    # leaves the rest free (an idle device's padding still took a core).
+    used = devices[:min(len(devices), n_blocks)]
+    mesh = Mesh(np.asarray(used), ("d",))
+    per_dev = -(-n_blocks // len(used))
     sharding = NamedSharding(mesh, P("d"))
-    width = per_dev * len(devices) * block
-    key = (fn, names, shape, trials, n_runs, per_dev, block, tuple(devices))
+    width = per_dev * len(used) * block
+    key = (fn, names, shape, trials, n_runs, per_dev, block, tuple(used))
     if key not in _COMPILED:
       f = _chunk_function(fn, names, shape, trials, n_runs, per_dev, block,
                           mesh)
