@@ -33,54 +33,9 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-# fn(key, swept) -> {name: array}; ``swept`` maps axis name -> scalar. Outputs
-# are usually scalars (one CSV column each); fixed-shape arrays (a training
-# curve) are kept per run too.
-RunFn = Callable[[jax.Array, Mapping[str, jax.Array]], Mapping[str, jax.Array]]
-
-
-@dataclasses.dataclass(frozen=True)
-class Lanes:
-  """A run function that also takes a block of runs laid on the lanes.
-
-  ``fn(keys, swept)`` with ``keys`` of shape ``(B,)`` and every swept value
-  of shape ``(B,)`` returns its outputs with the runs on the *last* axis
-  (``(B,)``, or ``(..., B)`` for a per-run array), so every elementwise
-  operation of the hot loop works on rows of B runs; with a scalar key and
-  scalar values it is the one-run function (``RunFn``). The engine calls the
-  block form directly instead of ``vmap`` (whose batching rules put the runs
-  on the first axis, leaving each operation rows as short as the training
-  set; see BUILD_NOTES.md, "Runs on the lanes").
-  """
-  fn: Callable[..., Mapping[str, jax.Array]]
-
-  def __call__(self, key, swept):
-    return self.fn(key, swept)
-
-  def block(self, keys, swept) -> dict[str, jax.Array]:
-    """The block's outputs with the runs on the first axis, as ``vmap``."""
-    return {k: jnp.moveaxis(v, -1, 0) for k, v in self.fn(keys, swept).items()}
-
-
-def per_run(f: Callable, key: jax.Array, *args):
-  """``f(key, *args)`` of each run of a block, the runs on the last axis.
-
-  With a scalar ``key`` it is ``f(key, *args)``; with ``(B,)`` keys (and
-  ``args`` of leading size B) each run's draw is its own key's, bit for bit,
-  and every output leaf gets the runs as its last axis. Used for the
-  randomness of a :class:`Lanes` function, drawn once per run before the
-  hot loop.
-  """
-  if jnp.ndim(key) == 0:
-    return f(key, *args)
-  out = jax.vmap(f)(key, *args)
-  return jax.tree_util.tree_map(lambda x: jnp.moveaxis(x, 0, -1), out)
-
-
-def _block_of(fn) -> Callable:
-  """``fn`` over one block of runs, the runs on the first axis."""
-  return fn.block if isinstance(fn, Lanes) else jax.vmap(fn)
-
+# Lanes, per_run, root_key and run_keys are the engine's API too (sweep.Lanes, ...).
+from vanishing.runs import (Lanes, RunFn, block_of, per_run,  # noqa: F401
+                            root_key, run_keys)
 
 # progress(done_runs, total_runs, elapsed_seconds, resumed_runs)
 ProgressFn = Callable[[int, int, float, int], None]
@@ -148,18 +103,6 @@ class SweepResult:
     return r.reshape(self.grid_shape + (self.trials,) + r.shape[1:])
 
 
-def root_key(seed: int | jax.Array) -> jax.Array:
-  """``key(seed)`` for an integer seed; a typed PRNG key passes through."""
-  if isinstance(seed, (int, np.integer)):
-    return jax.random.key(int(seed))
-  return seed
-
-
-def run_keys(seed: int | jax.Array, runs: jax.Array) -> jax.Array:
-  """The PRNG key of each run index in ``runs``: ``fold_in(root, run)``."""
-  return jax.vmap(jax.random.fold_in, (None, 0))(root_key(seed), runs)
-
-
 def _validate(axes: Mapping[str, Any], trials: int, chunk: int | None,
               block: int):
   if not axes:
@@ -196,7 +139,7 @@ def _chunk_function(fn: RunFn, names, shape, trials: int, n_runs: int,
     blocks = jax.tree_util.tree_map(
         lambda x: x.reshape((blocks_per_device, block) + x.shape[1:]),
         (run_keys(root, runs), swept))
-    out = jax.lax.map(lambda b: dict(_block_of(fn)(*b)), blocks)
+    out = jax.lax.map(lambda b: dict(block_of(fn)(*b)), blocks)
     out = jax.tree_util.tree_map(
         lambda x: x.reshape((per_device,) + x.shape[2:]), out)
     out.update(run=runs, cell=cell, trial=trial)
