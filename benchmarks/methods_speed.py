@@ -17,11 +17,25 @@ evaluations/s = evaluations counted over all trials (``Result.evaluations``)
 compilation). What one evaluation costs differs between methods (a cost
 alone, or with its gradient, or with gradient and curvature): this is the
 wall-clock price of the paper's unit on this machine.
+
+``--compare`` times instead the sweeps of ``python -m vanishing compare``
+(its default settings, every (problem, method), the stopping protocol on),
+before and after in one process: *before*, the engine ``vmap``-ing the
+one-trial function over blocks of ``--before_block`` trials, each block
+running until its slowest trial stops; *after*, the engine as ``compare``
+runs it (``compare.Trial.steps()``: lanes refilled as trials stop,
+``compare.BLOCK`` lanes). Both on every device; ``--json FILE`` writes the
+rows.
+
+    python benchmarks/methods_speed.py --compare [--trials 24]
+        [--problems latch,parity] [--methods bptt,discrete] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import time
 
 import jax
@@ -29,6 +43,10 @@ import numpy as np
 
 from vanishing import methods, problems
 from vanishing.methods import base
+
+
+TRIALS_DEFAULT = 64
+PROBLEMS_DEFAULT = "parity,two_sequence"
 
 
 def parse_hp(items: list[str]) -> dict[str, dict]:
@@ -73,22 +91,77 @@ def measure(name: str, problem: problems.Problem, trials: int,
           "diverged": float(np.mean(diverged))}
 
 
+def compare_sweeps(trials: int | None, problem_names: list[str],
+                   method_names: list[str], before_block: int,
+                   path: str | None) -> None:
+  """Run seconds of compare's sweeps, vmapped blocks against refilled lanes."""
+  from vanishing import sweep
+  from vanishing.experiments import compare
+  st = compare.DEFAULT
+  if trials:
+    st = dataclasses.replace(st, trials=trials)
+  print(f"compare sweeps, {st.trials} trials per T, budget {st.budget}, "
+        f"patience {st.patience}; before: vmap over {before_block} trials; "
+        f"after: {compare.BLOCK} refilled lanes; {jax.device_count()} devices")
+  print(f"{'problem':<14}{'method':<22}{'before s':>9}{'after s':>9}"
+        f"{'ratio':>7}{'evals before':>13}{'evals after':>12}", flush=True)
+  rows, total = [], [0.0, 0.0]
+  for pname in problem_names:
+    problem = st.problem(pname)
+    axes = {"T": np.asarray(st.spans(pname), np.float64)}
+    for mname in method_names:
+      steps = compare.Trial(problem, mname, st.budget_()).steps()
+      one = lambda k, s, steps=steps: steps(k, s)  # a plain RunFn: vmapped
+      key = compare.root_key(st, pname)
+      old = sweep.run(one, axes, st.trials, key, block=before_block)
+      new = sweep.run(steps, axes, st.trials, key, block=compare.BLOCK)
+      row = {"problem": pname, "method": mname, "before_s": old.run_s,
+             "after_s": new.run_s, "ratio": old.run_s / new.run_s,
+             "before_compile_s": old.compile_s,
+             "after_compile_s": new.compile_s,
+             "evaluations_before": int(old.records["evaluations"].sum()),
+             "evaluations_after": int(new.records["evaluations"].sum())}
+      rows.append(row)
+      total[0] += old.run_s
+      total[1] += new.run_s
+      print(f"{pname:<14}{mname:<22}{old.run_s:>9.2f}{new.run_s:>9.2f}"
+            f"{row['ratio']:>7.2f}{row['evaluations_before']:>13d}"
+            f"{row['evaluations_after']:>12d}", flush=True)
+  print(f"{'all':<36}{total[0]:>9.1f}{total[1]:>9.1f}"
+        f"{total[0] / total[1]:>7.2f}")
+  if path:
+    with open(path, "w") as f:
+      json.dump({"rows": rows, "before_s": total[0], "after_s": total[1],
+                 "ratio": total[0] / total[1],
+                 "devices": jax.device_count()}, f, indent=1)
+
+
 def main():
   ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   ap.add_argument("--T", type=int, default=50)
-  ap.add_argument("--trials", type=int, default=64)
+  ap.add_argument("--trials", type=int, default=TRIALS_DEFAULT)
   ap.add_argument("--evaluations", type=int, default=200)
   ap.add_argument("--methods", default=",".join(methods.available()),
                   help="comma-separated; default: every available method")
-  ap.add_argument("--problems", default="parity,two_sequence")
+  ap.add_argument("--problems", default=PROBLEMS_DEFAULT)
   ap.add_argument("--seed", type=int, default=0)
   ap.add_argument("--hp", action="append", default=[],
                   help="METHOD.KEY=VALUE, e.g. pseudo_newton.curvature=exact")
+  ap.add_argument("--compare", action="store_true",
+                  help="time compare's sweeps before/after (see above)")
+  ap.add_argument("--before_block", type=int, default=32)
+  ap.add_argument("--json", default=None, help="--compare: write rows here")
   args = ap.parse_args()
   hps = parse_hp(args.hp)
   names = [s for s in args.methods.split(",") if s]
   for name in names:
     methods.get(name)  # fail early on an unknown name
+  if args.compare:
+    probs = (args.problems.split(",") if args.problems != PROBLEMS_DEFAULT
+             else list(problems.PROBLEMS))
+    compare_sweeps(args.trials if args.trials != TRIALS_DEFAULT else None,
+                   probs, names, args.before_block, args.json)
+    return
   print(f"device: {jax.devices()[0].device_kind}; T = {args.T}, "
         f"{args.trials} trials x {args.evaluations} evaluations budget"
         + (f"; hp {hps}" if hps else ""))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from vanishing import cli, results
-from vanishing.experiments import density, gradients, length
+from vanishing.experiments import compare, density, gradients, length
 
 
 def flag_values(**kw):
@@ -245,7 +245,7 @@ def test_compare_end_to_end(tmp_path):
   # The chunk stores record the block width the sweep really used.
   manifest = json.loads((tmp_path / ".compare_chunks" / "latch-bptt"
                          / "manifest.json").read_text())
-  assert manifest["block"] == 32
+  assert manifest["block"] == compare.BLOCK == 8
   for f in ("compare.csv", "compare_runs.csv", "compare.md", "compare.png",
             "compare.json"):
     assert (tmp_path / f).exists(), f

@@ -1,12 +1,15 @@
-"""Multi-device sweeps on CPU: 4 host devices in a subprocess."""
+"""Multi-device sweeps on CPU: 4 host devices in a subprocess (vmapped
+blocks and refilled lanes)."""
 
 import os
 import subprocess
 import sys
 import textwrap
 
+import jax
 import numpy as np
 
+import test_runs
 from vanishing import sweep
 from test_store import AXES, FN
 
@@ -17,12 +20,16 @@ SCRIPT = textwrap.dedent("""
     from vanishing import sweep
     sys.path.insert(0, {tests!r})
     from test_store import AXES, FN
+    import test_runs
     assert jax.local_device_count() == 4, jax.devices()
     out = {{}}
     for n in (4, 3):
       res = sweep.run(FN, AXES, 12, 4, chunk=16, block=8,
                       devices=jax.local_devices()[:n])
       out.update({{f"{{n}}_{{k}}": v for k, v in res.records.items()}})
+      res = sweep.run(test_runs.STEPS, test_runs.AXES, 9, 4, block=2,
+                      devices=jax.local_devices()[:n])
+      out.update({{f"steps{{n}}_{{k}}": v for k, v in res.records.items()}})
     np.savez({path!r}, **out)
 """)
 
@@ -36,10 +43,15 @@ def test_four_and_three_devices_equal_one_device_bit_for_bit(tmp_path):
                      text=True, timeout=600)
   assert p.returncode == 0, p.stderr[-3000:]
   single = sweep.run(FN, AXES, 12, 4, chunk=16, block=8)
+  steps = sweep.run(test_runs.STEPS, test_runs.AXES, 9, 4, block=2,
+                    devices=jax.local_devices()[:1])  # refilled lanes
   multi = np.load(path)
   for n in (4, 3):
     for k, v in single.records.items():
       np.testing.assert_array_equal(multi[f"{n}_{k}"], v, err_msg=f"{n} devices: {k}")
+    for k, v in steps.records.items():
+      np.testing.assert_array_equal(multi[f"steps{n}_{k}"], v,
+                                    err_msg=f"steps on {n} devices: {k}")
 
 
 def test_command_line_on_four_devices_writes_the_same_density_csv(tmp_path):

@@ -14,15 +14,19 @@ are the chunk's first run index and the axis values (arrays, so other values
 of the same grid shape reuse the compiled code), and calls it once per chunk.
 Memory is bounded by the chunk size; the last chunk is padded with repeats of
 the last run and the padding is discarded. Inside a chunk, runs are vmapped
-in blocks of fixed width (see ``BLOCK``). While the host copies out chunk k,
-the device is already computing chunk k+1.
+in blocks of fixed width (see ``BLOCK``), or computed by a run function's own
+block form (``runs.Lanes``), or, for a run written as a loop that stops when
+done (``runs.Steps``), by that many lanes that each take the next run as
+soon as theirs stops (``runs.refill``). While the host copies out chunk k,
+the device is already computing chunk k+1. :func:`prepare` compiles a
+sweep ahead (an experiment compiles its next sweep while one runs); the
+compiled chunk program itself is ``vanishing.chunks``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import sys
 import time
 from typing import Any, Callable, Iterator, Mapping
@@ -30,12 +34,14 @@ from typing import Any, Callable, Iterator, Mapping
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding
-from jax.sharding import PartitionSpec as P
+from jax.sharding import Mesh
 
 # Lanes, per_run, root_key and run_keys are the engine's API too (sweep.Lanes, ...).
-from vanishing.runs import (Lanes, RunFn, block_of, per_run,  # noqa: F401
-                            root_key, run_keys)
+from vanishing.chunks import (DEFAULT_CHUNK, chunk_function,  # noqa: F401
+                              compile_chunk, deal, memory_budget, plan,
+                              undeal)
+from vanishing.runs import (Lanes, RunFn, Steps, block_of,  # noqa: F401
+                            per_run, refill, root_key, run_keys)
 
 # progress(done_runs, total_runs, elapsed_seconds, resumed_runs)
 ProgressFn = Callable[[int, int, float, int], None]
@@ -49,16 +55,6 @@ ProgressFn = Callable[[int, int, float, int], None]
 # CPU 512 lanes ran 2.3x faster than 128 and as fast as 1024 or 2048, with
 # less padding (benchmarks/block_width.py; table in BUILD_NOTES.md).
 BLOCK = 512
-DEFAULT_CHUNK = 4096
-
-# Compiled chunk programs, by run function, grid shape, trials, layout and
-# devices: a sweep that differs from an earlier one only in its axis values
-# or its seed (the lengths of ``length`` sharing a shape) compiles nothing.
-# The run function is compared as an object (a new functools.partial is a
-# new program). The last few are kept.
-_COMPILED: dict[tuple, Any] = {}
-_KEEP_COMPILED = 8
-
 
 @dataclasses.dataclass(frozen=True)
 class SweepResult:
@@ -119,61 +115,19 @@ def _validate(axes: Mapping[str, Any], trials: int, chunk: int | None,
     raise ValueError(f"block must be >= 1, got {block}")
 
 
-def _chunk_function(fn: RunFn, names, shape, trials: int, n_runs: int,
-                    blocks_per_device: int, block: int, mesh: Mesh):
-  """The compiled unit: each device of ``mesh`` runs its share of blocks.
-
-  Input: run indices ``(n_devices * blocks_per_device * block,)`` sharded
-  over the mesh (out-of-range padding is clamped to the last run), the
-  axis values and the root key, replicated (arguments, not constants, so
-  sweeps that differ only in them share one compiled program). Every device computes its blocks with the same
-  per-block program, so results do not depend on the number of devices.
-  """
-  per_device = blocks_per_device * block
-
-  def on_device(runs, axis_values, root):
-    runs = jnp.minimum(runs, n_runs - 1)
-    cell, trial = runs // trials, runs % trials
-    coords = jnp.unravel_index(cell, shape)
-    swept = {n: v[c] for n, v, c in zip(names, axis_values, coords)}
-    blocks = jax.tree_util.tree_map(
-        lambda x: x.reshape((blocks_per_device, block) + x.shape[1:]),
-        (run_keys(root, runs), swept))
-    out = jax.lax.map(lambda b: dict(block_of(fn)(*b)), blocks)
-    out = jax.tree_util.tree_map(
-        lambda x: x.reshape((per_device,) + x.shape[2:]), out)
-    out.update(run=runs, cell=cell, trial=trial)
-    return out
-
-  # No collectives: each device runs independent blocks. check_vma=False
-  # spares run functions from marking their loop carries as device-varying.
-  sharded = jax.shard_map(on_device, mesh=mesh, in_specs=(P("d"), P(), P()),
-                          out_specs=P("d"), check_vma=False)
-  return jax.jit(sharded)
-
-
-def _plan(axes: Mapping[str, Any], trials: int):
-  names = tuple(axes)
-  host = {n: np.asarray(axes[n], np.float64) for n in names}
-  device = tuple(jnp.asarray(host[n], jnp.float32) for n in names)
-  shape = tuple(len(v) for v in device)
-  return names, host, device, shape, math.prod(shape) * trials
-
-
-def memory_budget(device) -> int:
-  """Bytes a chunk may use on ``device``: a quarter of its memory.
-
-  GPUs report their memory (``memory_stats()['bytes_limit']``); on the CPU
-  the machine's physical memory is the limit.
-  """
-  stats = device.memory_stats() or {}
-  total = stats.get("bytes_limit")
-  if not total:
-    try:
-      total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, AttributeError):
-      total = 8 << 30
-  return int(total) // 4
+def prepare(fn: RunFn, axes: Mapping[str, Any], trials: int,
+            seed: int | jax.Array, *, chunk: int | None = None,
+            block: int = BLOCK, devices=None, store=None,
+            process: tuple[int, int] = (0, 1), **_) -> float:
+  """Compiles the chunk program :func:`run` with the same arguments will
+  use, so that it starts at once; returns the seconds it took (0 when
+  already compiled). Meant for a second thread while another sweep runs
+  (``experiments.runner.run_sweeps``)."""
+  _validate(axes, trials, chunk, block)
+  t0 = time.perf_counter()
+  compile_chunk(fn, axes, trials, root_key(seed), chunk, block, devices, store,
+           process[1])
+  return time.perf_counter() - t0
 
 
 def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
@@ -220,40 +174,11 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
     raise ValueError(f"process id {proc_id} not in [0, {n_proc})")
   if n_proc > 1 and store is None:
     raise ValueError("a multi-process sweep needs a store shared by all processes")
-  names, host, values, shape, n_runs = _plan(axes, trials)
-  devices = list(devices or jax.local_devices())
+  names, host, values, shape, n_runs = plan(axes, trials)
   root = root_key(seed)
-  if store is not None and "chunk" in store.config:
-    chunk = store.config["chunk"]
-
-  def build(chunk_runs):
-    n_blocks = -(-min(n_runs, chunk_runs) // block)
-    # No device computes padding only: a sweep of fewer blocks than devices
-    # leaves the rest free (an idle device's padding still took a core).
-    used = devices[:min(len(devices), n_blocks)]
-    mesh = Mesh(np.asarray(used), ("d",))
-    per_dev = -(-n_blocks // len(used))
-    sharding = NamedSharding(mesh, P("d"))
-    width = per_dev * len(used) * block
-    key = (fn, names, shape, trials, n_runs, per_dev, block, tuple(used))
-    if key not in _COMPILED:
-      f = _chunk_function(fn, names, shape, trials, n_runs, per_dev, block,
-                          mesh)
-      runs0 = jax.device_put(np.zeros(width, np.int32), sharding)
-      _COMPILED[key] = f.lower(runs0, values, root).compile()
-      while len(_COMPILED) > _KEEP_COMPILED:
-        del _COMPILED[next(iter(_COMPILED))]
-    return _COMPILED[key], n_blocks * block, width, sharding
-
   t0 = time.perf_counter()
-  fixed = chunk is not None
-  compiled, chunk, width, sharding = build(chunk or DEFAULT_CHUNK)
-  # The default shrinks to fit the device; not across processes, which must
-  # agree on the chunk layout whatever their machines.
-  if not fixed and n_proc == 1:
-    budget = memory_budget(devices[0])
-    while chunk > block and _chunk_bytes(compiled) > budget:
-      compiled, chunk, width, sharding = build(chunk // 2)
+  compiled, chunk, width, sharding = compile_chunk(
+      fn, axes, trials, root, chunk, block, devices, store, n_proc)
   if store is not None and "chunk" not in store.config:
     store.record("chunk", chunk)
   compile_s = time.perf_counter() - t0
@@ -265,10 +190,13 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
   resumed = sum(size(i) for i in mine) - sum(size(i) for i in todo)
   share = sum(size(i) for i in mine)
 
+  n_dev = len(sharding.mesh.devices.flat)
+
   def launch(i):
     runs = np.arange(i * chunk, i * chunk + width, dtype=np.int64)
-    runs = np.minimum(runs, n_runs - 1).astype(np.int32)
-    return compiled(jax.device_put(runs, sharding), values, root)
+    runs = np.where(np.arange(width) < size(i), runs, n_runs).astype(np.int32)
+    return compiled(jax.device_put(deal(fn, runs, n_dev), sharding),
+                    values, root)
 
   t0 = time.perf_counter()
   parts: dict[int, dict[str, np.ndarray]] = {}
@@ -278,7 +206,8 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
     launched = launch(i) if i is not None else None  # asynchronous dispatch
     if pending is not None:
       j, out = pending
-      part = {k: np.asarray(v)[:size(j)] for k, v in jax.device_get(out).items()}
+      part = {k: undeal(fn, np.asarray(v), n_dev)[:size(j)]
+              for k, v in jax.device_get(out).items()}
       if store is not None:
         store.save(j, part)
       else:
@@ -316,15 +245,6 @@ def _with_values(records, names, host, shape):
   return records
 
 
-def _chunk_bytes(compiled) -> int:
-  try:
-    m = compiled.memory_analysis()
-    return int(m.temp_size_in_bytes + m.argument_size_in_bytes
-               + m.output_size_in_bytes)
-  except Exception:  # not every backend reports it
-    return 0
-
-
 def _wait_for(store, indices, wait_s: float) -> None:
   """Blocks until every chunk in ``indices`` is finished in ``store``."""
   deadline = time.monotonic() + wait_s
@@ -346,12 +266,13 @@ def replay(fn: RunFn, axes: Mapping[str, Any], trials: int,
   bit-identical to that run's row in the sweep (same ``block``).
   """
   _validate(axes, trials, None, block)
-  names, host, values, shape, n_runs = _plan(axes, trials)
+  names, host, values, shape, n_runs = plan(axes, trials)
   if not 0 <= run_index < n_runs:
     raise ValueError(f"run_index must be in [0, {n_runs}), got {run_index}")
   mesh = Mesh(np.asarray(jax.local_devices()[:1]), ("d",))
-  f = _chunk_function(fn, names, shape, trials, n_runs, 1, block, mesh)
-  runs = np.minimum(np.arange(run_index, run_index + block), n_runs - 1)
+  f = chunk_function(fn, names, shape, trials, n_runs, 1, block, mesh)
+  runs = np.full(block, n_runs)  # run_index, then padding
+  runs[0] = run_index
   out = jax.device_get(f(jnp.asarray(runs, jnp.int32), values,
                          root_key(seed)))
   record = {k: np.asarray(v)[0] for k, v in out.items()}

@@ -118,3 +118,25 @@ def test_bad_flags_name_the_flag(kw, message):
 def test_parity_at_T_4_is_allowed_without_two_sequence():
   st = settings_from_flags(flags(T_values="4", problems="parity"))
   assert st.T == (4,)
+
+
+def test_refilled_lanes_give_each_trial_what_vmap_gives():
+  """compare's trials on refilled lanes (Trial.steps(), runs.refill) against
+  the engine vmapping the one-trial function: the same training, bit for
+  bit; the test-set cost, computed once at the end in another program, to
+  float32 rounding."""
+  from vanishing import sweep
+  st = dataclasses.replace(compare.TESTING, budget=80, patience=30)
+  # annealing: K proposals per step and a key per evaluation.
+  trial = compare.Trial(st.problem("parity"), "annealing", st.budget_())
+  steps = trial.steps()
+  axes = {"T": np.asarray([4.0, 8.0])}
+  key = compare.root_key(st, "parity")
+  new = sweep.run(steps, axes, 10, key, block=4).records
+  old = sweep.run(lambda k, s: steps(k, s), axes, 10, key, block=4).records
+  assert len(set(new["evaluations"])) > 2  # trials stop at different points
+  for k in new:
+    if k == "test_cost":
+      np.testing.assert_allclose(new[k], old[k], rtol=1e-6)
+    else:
+      np.testing.assert_array_equal(new[k], old[k], err_msg=k)

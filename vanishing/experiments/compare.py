@@ -15,12 +15,15 @@ from ``fold_in(root, run)`` with ``root = fold_in(key(seed), problem)`` and
 method) is one compiled sweep over T x trials: every T is padded to the
 largest T of the grid (sequences keep their own lengths; the padding steps
 leave the state unchanged), so a grid compiles once per method and problem.
+A trial is written as its method's loop (:class:`Trial`, a
+``vanishing.runs.Steps``), so the engine gives each of ``BLOCK`` lanes the
+next trial as soon as its own stops, instead of running every block of
+trials as long as its slowest one.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from typing import Any
 
@@ -31,16 +34,21 @@ from vanishing import methods, problems, statistics, tasks
 from vanishing.experiments import protocol, runner
 from vanishing.experiments.common import Outcome, SweepOptions, sweep_options
 from vanishing.experiments.compare_report import figure, markdown
-from vanishing.methods import base
+from vanishing.methods import base, loop
+from vanishing.runs import Steps
 from vanishing.validation import FlagError
 
 NAME = "compare"
 SUMMARY = "training methods on latch, 2-sequence and parity (Table I)"
 TABLES = ("", "runs")  # compare.csv, compare_runs.csv
 
-# Trials are vmapped in blocks of this many lanes (fixed: it sets the
-# numerics, see sweep.BLOCK); comparisons run tens of trials, not thousands.
-BLOCK = 32
+# Lanes of trials per device (fixed: the width sets the numerics, see
+# sweep.BLOCK). A trial's cost per lane hardly depends on the width, so
+# fewer lanes waste less on trials that stopped: with refilled lanes the
+# default compare ran its sweeps 2.8x faster at 8 lanes than vmapped
+# blocks of 32, and 8% slower than at 4, 16% faster than at 12
+# (benchmarks/methods_speed.py --compare; BUILD_NOTES.md).
+BLOCK = 8
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
@@ -117,17 +125,48 @@ TESTING = Settings(problems=("latch", "parity"), methods=("bptt",), T=(4, 8),
                    trials=4, budget=60, patience=60)
 
 
-def trial(key: jax.Array, swept, *, problem: problems.Problem, method: str,
-          budget: base.Budget, hp) -> dict[str, jax.Array]:
-  """One trial at span ``swept["T"]``: draw, train, test."""
-  fit, test, theta0 = problem.draw(key, swept["T"])
-  r = methods.solve(method, jax.random.fold_in(key, 1), fit, theta0, budget,
-                    dict(hp))
-  test_eval = test.evaluate(r.theta)
-  return {"final_error": r.error, "test_error": test_eval.error,
-          "cost": r.cost, "test_cost": test_eval.cost,
-          "evaluations": r.evaluations, "solved": r.solved, "stuck": r.stuck,
-          "diverged": r.diverged}
+@dataclasses.dataclass(frozen=True)
+class Trial:
+  """One trial at span ``swept["T"]``: draw, train, test.
+
+  Written as the method's loop (``loop.begin`` / ``running`` / ``advance`` /
+  ``end``) so that the sweep engine refills a lane as soon as its trial
+  stops (``vanishing.runs.Steps``); ``steps()`` is that run function, and
+  calling it on one key is the whole trial.
+  """
+  problem: problems.Problem
+  method: str
+  budget: base.Budget
+  hp: tuple = ()
+
+  def _run(self, c) -> base.Run:
+    fit = problems.Fit(self.problem.net, c["train"], self.problem.task)
+    return loop.setup(methods.get(self.method), jax.random.fold_in(c["key"], 1),
+                      fit, c["theta0"], self.budget, dict(self.hp))
+
+  def begin(self, key: jax.Array, swept) -> dict:
+    fit, test, theta0 = self.problem.draw(key, swept["T"])
+    c = {"key": key, "train": fit.batch, "test": test.batch, "theta0": theta0}
+    return {**c, "loop": loop.begin(methods.get(self.method), self._run(c))}
+
+  def running(self, c) -> jax.Array:
+    return loop.running(self._run(c), c["loop"])
+
+  def step(self, c) -> dict:
+    return {**c, "loop": loop.advance(methods.get(self.method), self._run(c),
+                                      c["loop"])}
+
+  def end(self, c) -> dict[str, jax.Array]:
+    r, _ = loop.end(self._run(c), c["loop"])
+    test_eval = problems.Fit(self.problem.net, c["test"],
+                             self.problem.task).evaluate(r.theta)
+    return {"final_error": r.error, "test_error": test_eval.error,
+            "cost": r.cost, "test_cost": test_eval.cost,
+            "evaluations": r.evaluations, "solved": r.solved, "stuck": r.stuck,
+            "diverged": r.diverged}
+
+  def steps(self) -> Steps:
+    return Steps(self.begin, self.running, self.step, self.end)
 
 
 def root_key(settings: Settings, problem: str) -> jax.Array:
@@ -157,9 +196,8 @@ def run(settings: Settings, options: SweepOptions | None = None):
     for pname in settings.problems:
       problem = settings.problem(pname)
       for mname in settings.methods:
-        fn = functools.partial(trial, problem=problem, method=mname,
-                               budget=budget,
-                               hp=tuple(settings.hp(mname).items()))
+        fn = Trial(problem, mname, budget,
+                   tuple(settings.hp(mname).items())).steps()
         yield runner.Sweep(
             (pname, mname), tag(pname, mname), fn,
             {"T": np.asarray(settings.spans(pname), np.float64)},

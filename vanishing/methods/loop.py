@@ -80,36 +80,57 @@ def _note(found: Found | None, before: Tracker, after: Tracker,
                pick(p.errors, found.error))
 
 
-def loop(method, run: Run) -> tuple[Result, Any]:
-  """The shared loop on one trial: ``(Result, final state)``."""
+def begin(method, run: Run) -> tuple[Any, Tracker, Found | None]:
+  """The loop's carry before its first step: ``(state, tracker, found)``,
+  the evaluations of ``method.init`` counted (only while running)."""
   b = run.budget
   state, first = method.init(run)
   tr = base.start(run.theta0)
   zero = jnp.zeros((), jnp.float32)
   found = (Found(run.theta0, zero, zero)
            if getattr(method, "REPORTS", "best") == "solution" else None)
-  for p in first:  # counted as the loop would: only while running
+  for p in first:
     go = base.running(tr, b)
     new = count(tr, p, b)
     tr, found = jax.tree_util.tree_map(lambda n, o: jnp.where(go, n, o),
                                        (new, _note(found, tr, new, p, b)),
                                        (tr, found))
+  return state, tr, found
 
-  def body(c):
-    state, tr, found = c
-    state, p = method.step(run, state, tr)
-    new = count(tr, p, b)
-    return state, new, _note(found, tr, new, p, b)
 
-  state, tr, found = jax.lax.while_loop(lambda c: base.running(c[1], b),
-                                        body, (state, tr, found))
-  r = base.finish(tr, b)
+def running(run: Run, carry) -> jax.Array:
+  """Whether the loop goes on from ``carry`` (the rules of ``base``)."""
+  return base.running(carry[1], run.budget)
+
+
+def advance(method, run: Run, carry):
+  """One iteration: the method's step and the count of its proposals."""
+  state, tr, found = carry
+  state, p = method.step(run, state, tr)
+  new = count(tr, p, run.budget)
+  return state, new, _note(found, tr, new, p, run.budget)
+
+
+def end(run: Run, carry) -> tuple[Result, Any]:
+  """``(Result, final state)`` from the carry left when the loop stops."""
+  state, tr, found = carry
+  r = base.finish(tr, run.budget)
   if found is not None:
     s = tr.solved
     r = r._replace(theta=jnp.where(s, found.theta, r.theta),
                    cost=jnp.where(s, found.cost, r.cost),
                    error=jnp.where(s, found.error, r.error))
   return r, state
+
+
+def loop(method, run: Run) -> tuple[Result, Any]:
+  """The shared loop on one trial: ``(Result, final state)``: :func:`begin`,
+  :func:`advance` while :func:`running`, :func:`end` (the sweep engine
+  calls those four itself to refill lanes, ``vanishing.runs.Steps``)."""
+  carry = jax.lax.while_loop(lambda c: running(run, c),
+                             lambda c: advance(method, run, c),
+                             begin(method, run))
+  return end(run, carry)
 
 
 def solve(method, key: jax.Array, fit, theta0: jax.Array, budget: Budget,

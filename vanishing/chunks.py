@@ -1,0 +1,163 @@
+"""The compiled chunk program of a sweep: a chunk's runs on devices and lanes.
+
+:func:`compile_chunk` compiles (and caches) the one program a sweep calls
+per chunk: the chunk's run indices sharded over the devices, each device
+computing its share in blocks of ``block`` runs (``vmap`` of the run
+function, a :class:`vanishing.runs.Lanes` function's own block form, or
+refilled lanes for a :class:`vanishing.runs.Steps` one, whose runs are
+dealt round-robin over the devices, :func:`deal`). The engine's loop over
+chunks is ``vanishing.sweep``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from vanishing.runs import RunFn, Steps, block_of, refill, run_keys
+
+DEFAULT_CHUNK = 4096
+
+# Compiled chunk programs, by run function, grid shape, trials, layout and
+# devices: a sweep that differs from an earlier one only in its axis values
+# or its seed (the lengths of ``length`` sharing a shape) compiles nothing.
+# The run function is compared as an object (a new functools.partial is a
+# new program). The last few are kept.
+_COMPILED: dict[tuple, Any] = {}
+_KEEP_COMPILED = 8
+
+
+def chunk_function(fn: RunFn, names, shape, trials: int, n_runs: int,
+                    blocks_per_device: int, block: int, mesh: Mesh):
+  """The compiled unit: each device of ``mesh`` runs its share of blocks.
+
+  Input: run indices ``(n_devices * blocks_per_device * block,)`` sharded
+  over the mesh (padding is ``n_runs``: the vmapped blocks compute it as the
+  last run, :func:`refill` skips it), the axis values and the root key,
+  replicated (arguments, not constants, so sweeps that differ only in them
+  share one compiled program). Every device computes its blocks with the
+  same per-block program, so results do not depend on the number of
+  devices. A :class:`Steps` run function runs the device's runs through
+  ``block`` lanes (:func:`refill`).
+  """
+  per_device = blocks_per_device * block
+
+  def on_device(runs, axis_values, root):
+    real = runs < n_runs
+    runs = jnp.minimum(runs, n_runs - 1)
+    cell, trial = runs // trials, runs % trials
+    coords = jnp.unravel_index(cell, shape)
+    swept = {n: v[c] for n, v, c in zip(names, axis_values, coords)}
+    if isinstance(fn, Steps):
+      out = refill(fn, run_keys(root, runs), swept, real, block)
+    else:
+      blocks = jax.tree_util.tree_map(
+          lambda x: x.reshape((blocks_per_device, block) + x.shape[1:]),
+          (run_keys(root, runs), swept))
+      out = jax.lax.map(lambda b: dict(block_of(fn)(*b)), blocks)
+      out = jax.tree_util.tree_map(
+          lambda x: x.reshape((per_device,) + x.shape[2:]), out)
+    out.update(run=runs, cell=cell, trial=trial)
+    return out
+
+  # No collectives: each device runs independent blocks. check_vma=False
+  # spares run functions from marking their loop carries as device-varying.
+  sharded = jax.shard_map(on_device, mesh=mesh, in_specs=(P("d"), P(), P()),
+                          out_specs=P("d"), check_vma=False)
+  return jax.jit(sharded)
+
+
+def plan(axes: Mapping[str, Any], trials: int):
+  names = tuple(axes)
+  host = {n: np.asarray(axes[n], np.float64) for n in names}
+  device = tuple(jnp.asarray(host[n], jnp.float32) for n in names)
+  shape = tuple(len(v) for v in device)
+  return names, host, device, shape, math.prod(shape) * trials
+
+
+def memory_budget(device) -> int:
+  """Bytes a chunk may use on ``device``: a quarter of its memory.
+
+  GPUs report their memory (``memory_stats()['bytes_limit']``); on the CPU
+  the machine's physical memory is the limit.
+  """
+  stats = device.memory_stats() or {}
+  total = stats.get("bytes_limit")
+  if not total:
+    try:
+      total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+      total = 8 << 30
+  return int(total) // 4
+
+
+def compile_chunk(fn, axes, trials, root, chunk, block, devices, store, n_proc):
+  """The compiled chunk program of a sweep (cached in ``_COMPILED``):
+  ``(compiled, chunk, width, sharding)``."""
+  names, _, values, shape, n_runs = plan(axes, trials)
+  devices = list(devices or jax.local_devices())
+  if store is not None and "chunk" in store.config:
+    chunk = store.config["chunk"]
+
+  def build(chunk_runs):
+    n_blocks = -(-min(n_runs, chunk_runs) // block)
+    # No device computes padding only: a sweep of fewer blocks than devices
+    # leaves the rest free (an idle device's padding still took a core).
+    used = devices[:min(len(devices), n_blocks)]
+    mesh = Mesh(np.asarray(used), ("d",))
+    per_dev = -(-n_blocks // len(used))
+    sharding = NamedSharding(mesh, P("d"))
+    width = per_dev * len(used) * block
+    key = (fn, names, shape, trials, n_runs, per_dev, block, tuple(used))
+    if key not in _COMPILED:
+      f = chunk_function(fn, names, shape, trials, n_runs, per_dev, block,
+                          mesh)
+      runs0 = jax.device_put(np.zeros(width, np.int32), sharding)
+      _COMPILED[key] = f.lower(runs0, values, root).compile()
+      while len(_COMPILED) > _KEEP_COMPILED:
+        del _COMPILED[next(iter(_COMPILED))]
+    return _COMPILED[key], n_blocks * block, width, sharding
+
+  fixed = chunk is not None
+  compiled, chunk, width, sharding = build(chunk or DEFAULT_CHUNK)
+  # The default shrinks to fit the device; not across processes, which must
+  # agree on the chunk layout whatever their machines.
+  if not fixed and n_proc == 1:
+    budget = memory_budget(devices[0])
+    while chunk > block and chunk_bytes(compiled) > budget:
+      compiled, chunk, width, sharding = build(chunk // 2)
+  return compiled, chunk, width, sharding
+
+
+def deal(fn, runs: np.ndarray, n_dev: int) -> np.ndarray:
+  """The chunk's runs as the devices get them: in order, or for a
+  :class:`Steps` function dealt round-robin (device d computes runs d, d +
+  n_dev, ...), so that the padding at the end is shared out and every
+  device's lanes see runs of every cell."""
+  if not isinstance(fn, Steps) or n_dev == 1:
+    return runs
+  return runs.reshape(-1, n_dev).T.ravel()
+
+
+def undeal(fn, out: np.ndarray, n_dev: int) -> np.ndarray:
+  """Outputs of :func:`deal`'s order back in run order."""
+  if not isinstance(fn, Steps) or n_dev == 1:
+    return out
+  return out.reshape((n_dev, -1) + out.shape[1:]).swapaxes(0, 1).reshape(
+      out.shape)
+
+
+def chunk_bytes(compiled) -> int:
+  try:
+    m = compiled.memory_analysis()
+    return int(m.temp_size_in_bytes + m.argument_size_in_bytes
+               + m.output_size_in_bytes)
+  except Exception:  # not every backend reports it
+    return 0
