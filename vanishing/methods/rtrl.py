@@ -52,7 +52,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from vanishing import optimizers
+from vanishing import optimizers, tasks
 from vanishing.cells import net as net_lib
 from vanishing.cells import scan
 from vanishing.methods import base, loop
@@ -60,7 +60,7 @@ from vanishing.methods import base, loop
 RECURSIONS = ("auto", "generic")
 
 
-def _ones_like_direction(theta: jax.Array) -> jax.Array:
+def _directions(theta: jax.Array) -> jax.Array:
   """The P unit directions ``e_k`` of parameter space, ``(P, P)``."""
   return jnp.eye(theta.shape[0], dtype=theta.dtype)
 
@@ -68,7 +68,8 @@ def _ones_like_direction(theta: jax.Array) -> jax.Array:
 def _finish(fit, y: jax.Array, dy: jax.Array):
   """``(cost, error, grad)`` from outputs ``y`` (``(B,)``, or ``(T, B)`` for
   readout ``every``) and their sensitivities ``dy`` (``y.shape + (P,)``)."""
-  d, m = fit.batch.targets, fit._mask()
+  d = fit.batch.targets
+  m = tasks.mask(fit.batch) if fit.task.readout == "every" else None
   cost, dC_dy = jax.value_and_grad(lambda y_: fit.task.loss(y_, d, m))(y)
   grad = jnp.tensordot(dC_dy, dy, axes=dC_dy.ndim)
   return cost, fit.task.error(y, d, m), grad
@@ -79,7 +80,7 @@ def gradient_generic(fit, theta: jax.Array):
   cell, b = fit.net, fit.batch
   every = fit.task.readout == "every"
   B = b.inputs.shape[1]
-  eye = _ones_like_direction(theta)
+  eye = _directions(theta)
   s0 = cell.initial_state(B, b.inputs.dtype)
   # Sensitivities: each state leaf (B, ...) gets the direction axis second,
   # (B, P, ...), so the length mask of ``scan`` (sequence axis first) applies.
@@ -139,8 +140,9 @@ def _tables(net) -> tuple[np.ndarray, np.ndarray]:
   """
   P, n = net.size, net.n
   pos, i = {}, 0
-  for kind, free in (("W", np.asarray(net.W_free)), ("v", np.asarray(net.v_free)),
-                     ("b", np.asarray(net.b_free))):
+  for kind, free in (("W", net.W_free), ("v", net.v_free),
+                     ("b", net.b_free)):
+    free = np.asarray(free)
     for idx in zip(*np.nonzero(free)):
       pos[(kind,) + tuple(int(j) for j in idx)] = i
       i += 1
@@ -178,7 +180,7 @@ def gradient_local(fit, theta: jax.Array):
     """``dy/dtheta (B, P)`` at states ``x``, pre-activations ``a``, input
     ``u`` and hidden sensitivities ``S (B, H, 5)``."""
     g1 = net.activation_derivatives(a)[0][:, o]                   # (B,)
-    hidden = (g1[:, None] * W_o[hid][None, :])[..., None] * S              # (B, H, 5)
+    hidden = (g1[:, None] * W_o[hid][None, :])[..., None] * S    # (B, H, 5)
     feats = jnp.concatenate([x, u[:, None], jnp.ones((B, 1), dtype)], 1)
     J = jnp.zeros((B, P + 1), dtype)
     J = J.at[:, Ht.reshape(-1)].add(hidden.reshape(B, -1))
@@ -191,9 +193,10 @@ def gradient_local(fit, theta: jax.Array):
     h_prev = x[:, hid]
     fp = 1 - jnp.tanh(a1[:, hid]) ** 2                           # (B, H)
     onehot = ((b.classes[:, None] == jnp.arange(2)) & (t == 0)).astype(dtype)
+    col = h_prev.shape + (1,)
     X = jnp.concatenate([
-        h_prev[..., None], jnp.broadcast_to(u[:, None, None], h_prev.shape + (1,)),
-        jnp.ones(h_prev.shape + (1,), dtype),
+        h_prev[..., None], jnp.broadcast_to(u[:, None, None], col),
+        jnp.ones(col, dtype),
         jnp.where(first[None, :, None], onehot[:, None, :], 0.0)], -1)
     S = fp[..., None] * (X + w[None, :, None] * S)
     x1 = jnp.where(in_hidden, net_lib.activate(net, a1), x)
