@@ -64,13 +64,6 @@ def online_pass(fit, theta: jax.Array, lr, order: jax.Array,
     raise ValueError(f"rtrl_online: task {fit.task.name!r} has readout "
                      f"{fit.task.readout!r}; only 'end' is supported")
   B = fit.size
-  # The batch is put in presentation order first, so that the loop below
-  # slices it at untraced positions (a slice at a per-trial traced index
-  # was not bit-identical across the lanes of a vmapped block).
-  b = fit.batch
-  fit = problems.Fit(fit.net, tasks.SequenceBatch(
-      jnp.take(b.inputs, order, axis=1), jnp.take(b.targets, order),
-      jnp.take(b.lengths, order), jnp.take(b.classes, order)), fit.task)
 
   def present(carry, b):
     th, ok = carry
@@ -80,8 +73,7 @@ def online_pass(fit, theta: jax.Array, lr, order: jax.Array,
     new = th - lr * g / B
     return (new, ok & jnp.all(jnp.isfinite(new))), None
 
-  (theta, ok), _ = jax.lax.scan(present, (theta, jnp.asarray(True)),
-                                 jnp.arange(B))
+  (theta, ok), _ = jax.lax.scan(present, (theta, jnp.asarray(True)), order)
   return theta, ok
 
 
