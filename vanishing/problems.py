@@ -78,6 +78,20 @@ REGISTRY: dict[str, Spec] = {
                          .with_targets((1.0, -1.0)),
                          functools.partial(cells.Elman, n=4),
                          "latch II on a 4-unit Elman net, 29 weights"),
+    # Local-feedback nets (Gori, Bengio & De Mori 1989; Mozer 1989) on the
+    # paper's three tasks: hidden self-loops only, a feed-forward output.
+    "latch_local": Spec(tasks.get("latch"), functools.partial(
+        cells.local_feedback_net, 1, class_inputs=True, name="latch_local"),
+        "latch, local feedback, 1 hidden + 1 output, 7 weights "
+        "(the 1-unit latch: 3)"),
+    "two_sequence_local": Spec(tasks.get("two_sequence"), functools.partial(
+        cells.local_feedback_net, 4, name="two_sequence_local"),
+        "2-sequence, local feedback, 4 hidden + 1 output, 17 weights "
+        "(fully recurrent: 25)"),
+    "parity_local": Spec(_parity, functools.partial(
+        cells.local_feedback_net, 2, "logistic", name="parity_local"),
+        "parity, local feedback, 2 hidden + 1 logistic output, 9 weights "
+        "(fully recurrent: 7)"),
 }
 # The paper's three problems of Section VI (compare's default).
 PROBLEMS = ("latch", "two_sequence", "parity")

@@ -41,8 +41,9 @@ from vanishing.cells.elman import Elman
 from vanishing.cells.latch import latch_final, latch_step, latch_trajectory
 from vanishing.cells.net import (ORDERS, OUTPUT_FNS, Net, Unfolded, activate,
                                  net_step, run, unfold)
-from vanishing.cells.paper import (full_net, latch2_net, latch_net, parity_a1,
-                                   parity_a2, parity_net, two_sequence_net)
+from vanishing.cells.paper import (full_net, latch2_net, latch_net,
+                                   local_feedback_net, parity_a1, parity_a2,
+                                   parity_net, two_sequence_net)
 from vanishing.cells.scan import (MAX_FULL_UNROLL, PARTIAL_UNROLL, forward,
                                   scan as time_scan)
 
@@ -68,7 +69,8 @@ class Cell(Protocol):
   def readout(self, state: Any) -> jax.Array: ...
 
 
-# name -> constructor. The paper's nets (Section VI) and HS2001's.
+# name -> constructor. The paper's nets (Section VI), HS2001's, an Elman
+# net and the local-feedback net.
 CELLS: dict[str, Callable[..., Cell]] = {
     "latch": latch_net,
     "two_sequence": two_sequence_net,
@@ -77,6 +79,7 @@ CELLS: dict[str, Callable[..., Cell]] = {
     "parity_a2": parity_a2,
     "latch2": latch2_net,
     "elman": Elman,
+    "local_feedback": local_feedback_net,
 }
 
 
@@ -107,6 +110,6 @@ __all__ = [
     "PARTIAL_UNROLL", "STRUCTURE", "Unfolded", "activate", "forward",
     "forward_many",
     "full_net", "get", "latch2_net", "latch_final", "latch_net", "latch_step",
-    "latch_trajectory", "net_step", "paper", "parity_a1", "parity_a2",
+    "latch_trajectory", "local_feedback_net", "net_step", "paper", "parity_a1", "parity_a2",
     "parity_net", "run", "time_scan", "two_sequence_net", "unfold",
 ]

@@ -4,7 +4,8 @@ Bengio, Simard & Frasconi (1994), Section VI: the 3-parameter latch, the
 5-unit 2-sequence net, the 2-unit parity net. Hochreiter, Schmidhuber &
 Bengio (2001), the random-guessing study: A1, A2 and latch variant II
 (every free input weight, fixed input weights 0, layered updates, a
-logistic output on parity).
+logistic output on parity). The local-feedback net of Gori, Bengio & De Mori
+(1989) and Mozer (1989): hidden units with self-loops only.
 """
 
 from __future__ import annotations
@@ -83,3 +84,33 @@ def latch2_net() -> Net:
   """Latch variant II: one tanh unit with free self, input and bias
   weights (3 parameters)."""
   return _layered_net(1, [[True]], [True], [True], 0, "tanh", "latch2")
+
+
+def local_feedback_net(n_hidden: int = 4, output_fn: str = "tanh",
+                       class_inputs: bool = False,
+                       name: str = "local_feedback") -> Net:
+  """A local-feedback net (Gori, Bengio & De Mori 1989; Mozer 1989).
+
+  Units 0..H-1 are hidden tanh units with diagonal recurrence only, unit H
+  the output, updated layered (it reads the hidden states of the same step):
+
+      h_t^i = tanh(w_i h_{t-1}^i + v_i u_t + b_i  (+ c[class] at t = 0, i = 0))
+      o_t   = g(sum_i W_oi h_t^i + b_o),
+
+  with every w_i, v_i, b_i, W_oi, b_o free and nothing else (no
+  hidden-to-hidden, output-to-hidden or output self weight, no input to the
+  output): ``4H + 1`` parameters, plus 2 with ``class_inputs`` (the latch's
+  trainable first input per class, on unit 0). Each hidden unit's state
+  depends on its own three parameters only, so forward sensitivities cost
+  O(weights) a step (``vanishing.methods.rtrl.gradient_local``).
+  """
+  if n_hidden < 1:
+    raise ValueError(f"n_hidden must be >= 1, got {n_hidden}")
+  n, out = n_hidden + 1, n_hidden
+  W = np.zeros((n, n), bool)
+  W[np.arange(n_hidden), np.arange(n_hidden)] = True
+  W[out, :n_hidden] = True
+  return Net(n, tuple(tuple(bool(x) for x in r) for r in W),
+             tuple(i < n_hidden for i in range(n)), (0.0,) * n,
+             (True,) * n, out, output_fn=output_fn,
+             class_inputs=class_inputs, name=name, order="layered")

@@ -21,9 +21,11 @@ from vanishing import cells
 from vanishing.methods import base, loop
 
 # In the order of the comparison table: gradient methods, then the paper's
-# alternatives, then the baseline.
-NAMES = ("bptt", "pseudo_newton", "time_weighted_newton", "annealing",
-         "multigrid", "discrete", "guessing")
+# alternatives, then the baseline: the paper's seven (``PAPER_NAMES``).
+PAPER_NAMES = ("bptt", "pseudo_newton", "time_weighted_newton", "annealing",
+               "multigrid", "discrete", "guessing")
+# Then real-time recurrent learning (Williams & Zipser 1989), batch and online.
+NAMES = PAPER_NAMES + ("rtrl", "rtrl_online")
 
 # Cell structure a method may require (``REQUIRES``) and a cell provide
 # (its ``provides``), ``cells.STRUCTURE``: ``linear``: pre-activations
