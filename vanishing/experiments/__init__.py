@@ -19,6 +19,7 @@ REGISTRY = {
     "gradients": "vanishing.experiments.gradients",
     "compare": "vanishing.experiments.compare",
     "guessing": "vanishing.experiments.guessing",
+    "rtrl": "vanishing.experiments.rtrl",
 }
 
 # What every experiment module declares (vanishing.experiments.protocol).

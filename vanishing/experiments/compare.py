@@ -71,7 +71,7 @@ class Settings:
     chunk: runs per compiled call (memory bound; never changes results).
   """
   problems: tuple[str, ...] = problems.PROBLEMS
-  methods: tuple[str, ...] = methods.NAMES
+  methods: tuple[str, ...] = methods.PAPER_NAMES
   T: tuple[int, ...] = (4, 8, 16, 32)
   T_by_problem: tuple = (("two_sequence", (8, 16, 32)),)
   trials: int = 24

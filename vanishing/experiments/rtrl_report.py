@@ -1,0 +1,78 @@
+"""The RTRL experiment's figure and terminal summary (``experiments.rtrl``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+TASKS = (("latch", "latch"), ("two_sequence", "2-sequence"),
+         ("parity", "parity"))
+
+
+def _label(problem: str, method: str) -> str:
+  net = "local feedback" if problem.endswith("_local") else "fully recurrent"
+  return f"{method}, {net}"
+
+
+def figure(table, costs, fits):
+  """Cost against n on log-log axes with the O(n^2), O(n^4) and O(weights)
+  lines; success frequency against T per task (Wilson 95% bars)."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  fig, axes = plt.subplots(1, 4, figsize=(16, 4.2), constrained_layout=True)
+  ax = axes[0]
+  for method in dict.fromkeys(costs["method"]):
+    sel = costs["method"] == method
+    n, s = costs["n"][sel], costs["seconds_per_step"][sel]
+    slope = fits.get(method, np.nan)
+    ax.loglog(n, s, "o-", label=f"{method} (slope {slope:.2f})")
+  n = np.asarray(sorted(set(costs["n"])), float)
+  s0 = float(np.min(costs["seconds_per_step"]))
+  for power, name in ((2, "n^2 (BPTT)"), (4, "n^4 (RTRL)"),
+                      (1, "weights ~ n (local)")):
+    ax.loglog(n, s0 * (n / n[0]) ** power, ":", color="gray", lw=1)
+    ax.annotate(name, (n[-1], s0 * (n[-1] / n[0]) ** power), fontsize=7,
+                color="gray", ha="right", va="bottom")
+  ax.set_xticks(n, [f"{int(v)}" for v in n])
+  ax.minorticks_off()
+  ax.set_xlabel("units n")
+  ax.set_ylabel("seconds per sequence step (one gradient)")
+  ax.set_title("cost of one gradient", fontsize=9)
+  ax.legend(fontsize=7)
+  for ax, (task, title) in zip(axes[1:], TASKS):
+    for problem in (task, f"{task}_local"):
+      for method in dict.fromkeys(table["method"]):
+        sel = (table["problem"] == problem) & (table["method"] == method)
+        if not sel.any():
+          continue
+        T, f = table["T"][sel], table["solved_rate"][sel]
+        yerr = np.stack([f - table["solved_lo"][sel],
+                         table["solved_hi"][sel] - f])
+        ax.errorbar(T, f, yerr=yerr, marker="o", capsize=3,
+                    ls="--" if problem.endswith("_local") else "-",
+                    label=_label(problem, method))
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("span T")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(f"{title}: solved fraction (95% Wilson)", fontsize=9)
+    ax.legend(fontsize=7)
+  axes[1].set_ylabel("solved fraction")
+  return fig
+
+
+def summary(table, check, costs, fits, compile_s: float, run_s: float) -> str:
+  """The lines printed at the end of the experiment."""
+  lines = [f"rtrl: gradient check, {len(check['T'])} (problem, T): max relative "
+           f"difference of RTRL and BPTT {np.max(check['max_rel_diff']):.2e} "
+           f"(float64)"]
+  lines.append("cost exponents in n (seconds per step): " + ", ".join(
+      f"{m} {e:.2f}" for m, e in fits.items()))
+  lines.append(f"success table (compile {compile_s:.1f} s, run {run_s:.1f} s)")
+  lines.append(f"{'problem':20s} {'method':12s} {'T':>4s} {'solved':>7s} "
+               f"{'error':>6s} {'evals':>8s}")
+  for i in range(len(table["T"])):
+    lines.append(f"{table['problem'][i]:20s} {table['method'][i]:12s} "
+                 f"{table['T'][i]:4d} {table['solved_rate'][i]:7.2f} "
+                 f"{table['final_error'][i]:6.3f} {table['evaluations'][i]:8.0f}")
+  return "\n".join(lines)
