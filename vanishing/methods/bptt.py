@@ -206,13 +206,21 @@ def step(run, state, tracker):
   the default heavy-ball ``momentum`` optimizer (``sgd`` has none); updated
   parameters that are not finite mark the run diverged."""
   del tracker
-  theta, opt_state = state
 
   def value(th):
     e = run.fit.evaluate(th)
     return e.cost, e.error
 
-  (cost, error), g = jax.value_and_grad(value, has_aux=True)(theta)
+  (cost, error), g = jax.value_and_grad(value, has_aux=True)(state[0])
+  return descend(run, state, cost, error, g)
+
+
+def descend(run, state, cost, error, g):
+  """One optimizer step from ``state = (theta, optimizer state)`` along the
+  gradient ``g`` at ``theta`` (by BPTT here, by RTRL in ``rtrl``): the point
+  is counted with its cost, error and the gradient's finiteness; updated
+  parameters that are not finite mark the run diverged."""
+  theta, opt_state = state
   updates, opt_state = _optimizer(run).update(g, opt_state, theta)
   new = optax.apply_updates(theta, updates)
   return (new, opt_state), base.one(theta, cost, error, _all_finite(g),

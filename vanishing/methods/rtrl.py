@@ -50,12 +50,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from vanishing import optimizers, tasks
+from vanishing import tasks
 from vanishing.cells import net as net_lib
 from vanishing.cells import scan
-from vanishing.methods import base, loop
+from vanishing.methods import bptt, loop
 
 RECURSIONS = ("auto", "generic")
 
@@ -246,29 +245,16 @@ def check(config, numbers) -> None:
                      f"{config['recursion']!r}")
 
 
-def _optimizer(run):
-  return optimizers.make(run.config["optimizer"], run.numbers["lr"],
-                         run.numbers["momentum"])
-
-
-def init(run):
-  """The state ``(theta, optimizer state)`` at ``theta0``; nothing counted."""
-  return (run.theta0, _optimizer(run).init(run.theta0)), ()
+# The state and its update are BPTT's; only the gradient differs.
+init = bptt.init
 
 
 def step(run, state, tracker):
   """One epoch: ``C``, error and ``dC/dtheta`` by RTRL at the current point
-  (one evaluation, counted with the gradient's finiteness), then one
-  optimizer step; updated parameters that are not finite mark the run
-  diverged."""
+  (one evaluation), then BPTT's optimizer step (``bptt.descend``)."""
   del tracker
-  theta, opt_state = state
-  cost, error, g = gradient(run.fit, theta, run.config["recursion"])
-  updates, opt_state = _optimizer(run).update(g, opt_state, theta)
-  new = optax.apply_updates(theta, updates)
-  return (new, opt_state), base.one(theta, cost, error,
-                                    jnp.all(jnp.isfinite(g)),
-                                    jnp.all(jnp.isfinite(new)))
+  return bptt.descend(run, state,
+                      *gradient(run.fit, state[0], run.config["recursion"]))
 
 
 solve = loop.solver(__name__)
