@@ -24,7 +24,7 @@ before and after in one process: *before*, the engine ``vmap``-ing the
 one-trial function over blocks of ``--before_block`` trials, each block
 running until its slowest trial stops; *after*, the engine as ``compare``
 runs it (``compare.Trial.steps()``: lanes refilled as trials stop,
-``compare.BLOCK`` lanes). Both on every device; ``--json FILE`` writes the
+``compare.BLOCK`` lanes, or the method's own ``LANES``). Both on every device; ``--json FILE`` writes the
 rows.
 
     python benchmarks/methods_speed.py --compare [--trials 24]
@@ -114,7 +114,8 @@ def compare_sweeps(trials: int | None, problem_names: list[str],
       one = lambda k, s, steps=steps: steps(k, s)  # a plain RunFn: vmapped
       key = compare.root_key(st, pname)
       old = sweep.run(one, axes, st.trials, key, block=before_block)
-      new = sweep.run(steps, axes, st.trials, key, block=compare.BLOCK)
+      new = sweep.run(steps, axes, st.trials, key,
+                      block=methods.lanes(mname, compare.BLOCK))
       row = {"problem": pname, "method": mname, "before_s": old.run_s,
              "after_s": new.run_s, "ratio": old.run_s / new.run_s,
              "before_compile_s": old.compile_s,

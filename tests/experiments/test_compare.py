@@ -140,3 +140,19 @@ def test_refilled_lanes_give_each_trial_what_vmap_gives():
       np.testing.assert_allclose(new[k], old[k], rtol=1e-6)
     else:
       np.testing.assert_array_equal(new[k], old[k], err_msg=k)
+
+
+def test_a_one_lane_method_gives_the_same_numbers_at_any_chunk_size():
+  # rtrl_online's vmapped lanes differ in the last bit with a trial's lane
+  # (tests/methods/test_conformance.py), so the engine runs its trials one
+  # per lane: then neither the chunk size nor the lane a refill gives a
+  # trial can move its numbers.
+  assert methods.lanes("rtrl_online", compare.BLOCK) == 1
+  assert methods.lanes("bptt", compare.BLOCK) == compare.BLOCK
+  st = dataclasses.replace(compare.TESTING, problems=("two_sequence",),
+                           methods=("rtrl_online",), T=(4, 6), T_by_problem=(),
+                           trials=5, budget=40, patience=40)
+  _, whole, _ = compare.run(st)
+  _, chunked, _ = compare.run(dataclasses.replace(st, chunk=3))
+  for k in ("cost", "final_error", "evaluations", "solved"):
+    np.testing.assert_array_equal(whole[k], chunked[k], err_msg=k)

@@ -14,7 +14,8 @@ def outcome():
 
 def test_gradient_check_covers_every_net_and_agrees(outcome):
   check = outcome.tables["gradcheck"]
-  assert set(check["problem"]) == set(rtrl.FULL + rtrl.LOCAL)
+  assert set(rtrl.DEFAULT.problems) == set(rtrl.FULL + rtrl.LOCAL)
+  assert set(check["problem"]) == set(rtrl.TESTING.problems)
   assert np.all(check["max_rel_diff"] <= 1e-6)
   assert set(check["recursion"][np.char.endswith(
       check["problem"].astype(str), "_local")]) == {"local"}

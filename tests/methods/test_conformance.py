@@ -87,7 +87,8 @@ def test_stops_with_at_most_one_reason(name):
 # Online RTRL updates the weights sequence by sequence inside a scan; XLA's
 # CPU code for it moved one weight by 1 ulp with the lane order (gone with
 # --xla_cpu_max_isa=SSE4_2, so a vectorization choice, not the method):
-# its lanes are held equal to float32 rounding (BUILD_NOTES.md, "Not done").
+# vmapped, its lanes are held equal to float32 rounding, and the engine runs
+# its trials one per lane (``LANES = 1``; tests/experiments/test_compare.py).
 LANE_ROUNDING = ("rtrl_online",)
 
 

@@ -20,6 +20,7 @@ REGISTRY = {
     "compare": "vanishing.experiments.compare",
     "guessing": "vanishing.experiments.guessing",
     "rtrl": "vanishing.experiments.rtrl",
+    "remedies": "vanishing.experiments.remedies",
 }
 
 # What every experiment module declares (vanishing.experiments.protocol).

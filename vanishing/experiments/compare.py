@@ -15,7 +15,7 @@ from ``fold_in(root, run)`` with ``root = fold_in(key(seed), problem)`` and
 method) is one compiled sweep over T x trials: every T is padded to the
 largest T of the grid (sequences keep their own lengths; the padding steps
 leave the state unchanged), so a grid compiles once per method and problem.
-A trial is written as its method's loop (:class:`Trial`, a
+A trial is written as its method's loop (:class:`Trial`, in ``trial.py``, a
 ``vanishing.runs.Steps``), so the engine gives each of ``BLOCK`` lanes the
 next trial as soon as its own stops, instead of running every block of
 trials as long as its slowest one.
@@ -34,8 +34,8 @@ from vanishing import methods, problems, statistics, tasks
 from vanishing.experiments import protocol, runner
 from vanishing.experiments.common import Outcome, SweepOptions, sweep_options
 from vanishing.experiments.compare_report import figure, markdown
-from vanishing.methods import base, loop
-from vanishing.runs import Steps
+from vanishing.experiments.trial import Trial
+from vanishing.methods import base
 from vanishing.validation import FlagError
 
 NAME = "compare"
@@ -69,6 +69,7 @@ class Settings:
     n_per_class, test_per_class: training and test set sizes per class.
     N: 2-sequence prefix length.
     chunk: runs per compiled call (memory bound; never changes results).
+    curriculum: stages of growing span (``experiments.trial``); 1: none.
   """
   problems: tuple[str, ...] = problems.PROBLEMS
   methods: tuple[str, ...] = methods.PAPER_NAMES
@@ -86,6 +87,7 @@ class Settings:
   test_per_class: int = 100
   N: int = 3
   chunk: int | None = None
+  curriculum: int = 1
 
   def to_json(self) -> dict[str, Any]:
     return dataclasses.asdict(self)
@@ -125,50 +127,6 @@ TESTING = Settings(problems=("latch", "parity"), methods=("bptt",), T=(4, 8),
                    trials=4, budget=60, patience=60)
 
 
-@dataclasses.dataclass(frozen=True)
-class Trial:
-  """One trial at span ``swept["T"]``: draw, train, test.
-
-  Written as the method's loop (``loop.begin`` / ``running`` / ``advance`` /
-  ``end``) so that the sweep engine refills a lane as soon as its trial
-  stops (``vanishing.runs.Steps``); ``steps()`` is that run function, and
-  calling it on one key is the whole trial.
-  """
-  problem: problems.Problem
-  method: str
-  budget: base.Budget
-  hp: tuple = ()
-
-  def _run(self, c) -> base.Run:
-    fit = problems.Fit(self.problem.net, c["train"], self.problem.task)
-    return loop.setup(methods.get(self.method), jax.random.fold_in(c["key"], 1),
-                      fit, c["theta0"], self.budget, dict(self.hp))
-
-  def begin(self, key: jax.Array, swept) -> dict:
-    fit, test, theta0 = self.problem.draw(key, swept["T"])
-    c = {"key": key, "train": fit.batch, "test": test.batch, "theta0": theta0}
-    return {**c, "loop": loop.begin(methods.get(self.method), self._run(c))}
-
-  def running(self, c) -> jax.Array:
-    return loop.running(self._run(c), c["loop"])
-
-  def step(self, c) -> dict:
-    return {**c, "loop": loop.advance(methods.get(self.method), self._run(c),
-                                      c["loop"])}
-
-  def end(self, c) -> dict[str, jax.Array]:
-    r, _ = loop.end(self._run(c), c["loop"])
-    test_eval = problems.Fit(self.problem.net, c["test"],
-                             self.problem.task).evaluate(r.theta)
-    return {"final_error": r.error, "test_error": test_eval.error,
-            "cost": r.cost, "test_cost": test_eval.cost,
-            "evaluations": r.evaluations, "solved": r.solved, "stuck": r.stuck,
-            "diverged": r.diverged}
-
-  def steps(self) -> Steps:
-    return Steps(self.begin, self.running, self.step, self.end)
-
-
 def root_key(settings: Settings, problem: str) -> jax.Array:
   return jax.random.fold_in(jax.random.key(settings.seed),
                             problems.index(problem))
@@ -196,13 +154,17 @@ def run(settings: Settings, options: SweepOptions | None = None):
     for pname in settings.problems:
       problem = settings.problem(pname)
       for mname in settings.methods:
-        fn = Trial(problem, mname, budget,
-                   tuple(settings.hp(mname).items())).steps()
+        staged = settings.curriculum > 1
+        fn = Trial(problem, mname, budget, tuple(settings.hp(mname).items()),
+                   curriculum=staged).steps()
+        axes = {"T": np.asarray(settings.spans(pname), np.float64)}
+        if staged:
+          axes["stages"] = np.asarray([settings.curriculum], np.float64)
         yield runner.Sweep(
-            (pname, mname), tag(pname, mname), fn,
-            {"T": np.asarray(settings.spans(pname), np.float64)},
+            (pname, mname), tag(pname, mname), fn, axes,
             settings.trials, root_key(settings, pname),
-            {"chunk": settings.chunk, "block": BLOCK})
+            {"chunk": settings.chunk,
+             "block": methods.lanes(mname, BLOCK)})
 
   done = runner.run_sweeps(sweeps(), options)
   if done is None:
@@ -276,7 +238,9 @@ def execute(settings: Settings, options: SweepOptions | None = None
         f"{table['stuck'][i]:5d} {table['diverged'][i]:4d}")
   meta = {"compile_s": compile_s, "run_s": run_s,
           "runs": int(table["trials"].sum()),
-          "sweep": {"block": BLOCK, "chunk": settings.chunk},
+          "sweep": {"block": {m: methods.lanes(m, BLOCK)
+                              for m in settings.methods},
+                    "chunk": settings.chunk},
           "hparams": {m: {**methods.get(m).DEFAULTS, **settings.hp(m)}
                       for m in settings.methods}}
   return Outcome({"": table, "runs": records}, figure(table),
@@ -338,6 +302,8 @@ FLAGS = (
                   "variance", low=0, high=1),
     protocol.N_PER_CLASS,
     protocol.TEST_PER_CLASS,
+    protocol.integer("curriculum", "train in this many stages of growing "
+                     "span, each until solved (1: no curriculum)"),
     protocol.CHUNK,
 )
 

@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vanishing import cells, problems, tasks
+from vanishing import cells, methods, problems, tasks
 from vanishing.experiments import compare, protocol
 from vanishing.experiments.common import Outcome, SweepOptions, sweep_options
 from vanishing.methods import rtrl as rtrl_method
@@ -66,6 +66,8 @@ class Settings:
     cost_T: sequence length of the cost table.
     fit_from: smallest n of the exponent fits.
     chunk: compare's runs per compiled call.
+    problems: the problems of the gradient check and the success table
+      (of ``FULL`` and ``LOCAL``).
   """
   T: tuple[int, ...] = (4, 8, 16)
   trials: int = 16
@@ -77,6 +79,7 @@ class Settings:
   cost_T: int = 20
   fit_from: int = 8
   chunk: int | None = None
+  problems: tuple[str, ...] = FULL + LOCAL
 
   def to_json(self) -> dict[str, Any]:
     return dataclasses.asdict(self)
@@ -94,8 +97,11 @@ class Settings:
 DEFAULT = Settings()
 PAPER = Settings(T=(10, 20, 40, 80), trials=100, budget=20000, patience=5000,
                  grad_T=(10, 50), units=(2, 4, 8, 16, 32, 64), cost_T=50)
+# One problem of each kind (5 compiled sweeps, not 15; tests/methods/
+# test_rtrl.py checks the gradient on every net).
 TESTING = Settings(T=(8,), trials=2, budget=20, patience=20, grad_T=(8,),
-                   units=(2, 4), cost_T=5, fit_from=2)
+                   units=(2, 4), cost_T=5, fit_from=2,
+                   problems=("latch", "parity_local"))
 
 
 # ---------------------------------------------------------------------------
@@ -105,7 +111,7 @@ def gradcheck(settings: Settings) -> dict[str, np.ndarray]:
   """Max relative difference of RTRL's and BPTT's gradients, float64."""
   rows = []
   with jax.enable_x64(True):
-    for pname in FULL + LOCAL:
+    for pname in settings.problems:
       for T in settings.grad_T:
         if tasks.half_length(T) < problems.REGISTRY[pname].task.min_len:
           continue
@@ -185,15 +191,19 @@ def cost(settings: Settings, repeats: int = 3) -> tuple[dict, dict]:
 def success(settings: Settings, options: SweepOptions | None = None):
   """``compare.run`` of the fully recurrent and the local-feedback nets:
   ``(table, records, timing)``, or None off process 0."""
-  full = compare.run(settings.compare_settings(FULL, ("bptt", "rtrl",
-                                                      "rtrl_online")), options)
-  local = compare.run(settings.compare_settings(LOCAL, ("rtrl",
-                                                        "rtrl_online")), options)
-  if full is None or local is None:
+  parts = []
+  for kind, names in ((FULL, ("bptt", "rtrl", "rtrl_online")),
+                      (LOCAL, ("rtrl", "rtrl_online"))):
+    chosen = [p for p in settings.problems if p in kind]
+    if chosen:
+      parts.append(compare.run(settings.compare_settings(chosen, names),
+                               options))
+  if any(p is None for p in parts):
     return None
-  join = lambda a, b: {k: np.concatenate([a[k], b[k]]) for k in a}
-  return (join(full[0], local[0]), join(full[1], local[1]),
-          (full[2][0] + local[2][0], full[2][1] + local[2][1]))
+  join = lambda i: {k: np.concatenate([p[i][k] for p in parts])
+                    for k in parts[0][i]}
+  return (join(0), join(1), (sum(p[2][0] for p in parts),
+                             sum(p[2][1] for p in parts)))
 
 
 def execute(settings: Settings, options: SweepOptions | None = None
@@ -210,7 +220,9 @@ def execute(settings: Settings, options: SweepOptions | None = None
   meta = {"compile_s": compile_s, "run_s": run_s,
           "seconds": time.perf_counter() - t0, "exponents": fits,
           "max_rel_diff": float(np.max(check["max_rel_diff"])),
-          "sweep": {"block": compare.BLOCK, "chunk": settings.chunk}}
+          "sweep": {"block": {m: methods.lanes(m, compare.BLOCK)
+                              for m in ("bptt", "rtrl", "rtrl_online")},
+                    "chunk": settings.chunk}}
   return Outcome({"": table, "gradcheck": check, "cost": costs,
                   "runs": records}, figure(table, costs, fits),
                  summary(table, check, costs, fits, compile_s, run_s), meta)

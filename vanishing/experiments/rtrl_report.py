@@ -56,7 +56,8 @@ def figure(table, costs, fits):
     ax.set_xlabel("span T")
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(f"{title}: solved fraction (95% Wilson)", fontsize=9)
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+      ax.legend(fontsize=7)
   axes[1].set_ylabel("solved fraction")
   return fig
 

@@ -76,6 +76,15 @@ def solve(name: str, key, fit, theta0, budget: base.Budget, hp=None
   return loop.solve(get(name), key, fit, theta0, budget, hp)
 
 
+def lanes(name: str, width: int) -> int:
+  """How many of method ``name``'s trials the engine lays side by side in
+  a block: the method's ``LANES`` where it declares one (a method whose
+  lanes are not independent bit for bit under vmap runs one trial per
+  lane, so its numbers do not depend on the chunk and device layout), else
+  the experiment's ``width``."""
+  return getattr(get(name), "LANES", None) or width
+
+
 def provided(cell) -> frozenset:
   """The structure tags ``cell`` provides (its ``provides``; none for an
   object without one)."""

@@ -1,0 +1,73 @@
+"""A trial (draw, train, test) with hyper-parameters from the sweep and a
+curriculum of growing spans."""
+
+import dataclasses
+
+import jax
+import numpy as np
+import pytest
+
+from vanishing import sweep
+from vanishing.experiments import compare
+from vanishing.experiments.trial import Trial, stage_span
+
+ST = dataclasses.replace(compare.TESTING, budget=150, patience=60)
+
+
+@pytest.mark.parametrize("T,K,shortest,want", [
+    (16, 4, 1, [4, 8, 12, 16]),
+    (16, 4, 3, [6, 8, 12, 16]),   # 2-sequence: stages no shorter than 2N
+    (9, 2, 1, [5, 9]),
+    (6, 1, 1, [6]),
+    (5, 3, 3, [5, 5, 5]),          # never past T
+])
+def test_stage_spans_grow_to_T(T, K, shortest, want):
+  got = [int(stage_span(T, k, K, shortest)) for k in range(K)]
+  assert got == want
+
+
+def _records(trial, axes, trials=8, key=0):
+  return sweep.run(trial.steps(), axes, trials, jax.random.key(key),
+                   block=4).records
+
+
+def test_one_stage_is_training_without_curriculum_bit_for_bit():
+  problem = ST.problem("latch")
+  plain = _records(Trial(problem, "bptt", ST.budget_()),
+                   {"T": np.asarray([8.0])})
+  one = _records(Trial(problem, "bptt", ST.budget_(), curriculum=True),
+                 {"T": np.asarray([8.0]), "stages": np.asarray([1.0])})
+  for k in plain:
+    np.testing.assert_array_equal(plain[k], one[k], err_msg=k)
+  assert np.all(one["stage"] == 0)
+
+
+def test_stages_advance_on_solving_and_only_the_last_counts():
+  problem = dataclasses.replace(ST.problem("latch"), T=16)
+  K = 3
+  rec = _records(Trial(problem, "bptt", ST.budget_(), curriculum=True),
+                 {"T": np.asarray([16.0]), "stages": np.asarray([float(K)])},
+                 trials=12)
+  stage, solved = rec["stage"], rec["solved"].astype(bool)
+  assert np.all(stage[solved] == K - 1)       # solved only at the last stage
+  assert np.any(stage > 0)                    # some trials moved on
+  assert np.all(rec["evaluations"] <= ST.budget)
+  # A trial that stopped before the last stage is not solved.
+  assert not np.any(solved & (stage < K - 1))
+
+
+def test_hyper_parameters_read_from_the_sweep():
+  problem = ST.problem("latch")
+  trial = Trial(problem, "bptt", ST.budget_(), swept_hp=("lr",))
+  rec = _records(trial, {"T": np.asarray([8.0]),
+                         "lr": np.asarray([0.05, 2.0])}, trials=4)
+  slow, fast = rec["cost"][:4], rec["cost"][4:]
+  assert not np.array_equal(slow, fast)
+  # The swept value reaches the method: the same lr given as a constant
+  # gives the same outcomes.
+  const = _records(Trial(problem, "bptt", ST.budget_(), hp=(("lr", 2.0),)),
+                   {"T": np.asarray([8.0])}, trials=4)
+  rec2 = _records(trial, {"T": np.asarray([8.0]), "lr": np.asarray([2.0])},
+                  trials=4)
+  np.testing.assert_array_equal(const["evaluations"], rec2["evaluations"])
+  np.testing.assert_allclose(const["cost"], rec2["cost"], rtol=1e-4)

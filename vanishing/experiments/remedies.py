@@ -1,0 +1,256 @@
+"""Beyond 1994: gated cells and the known remedies on the same harness.
+
+For every (task, cell, remedy) and span T, ``trials`` trials of BPTT
+(``methods.bptt``, one optimizer for every cell) under compare's stopping
+protocol (:mod:`vanishing.methods.base`): success frequency with its Wilson
+interval and the median number of training sequences (evaluations x
+training-set size) the solved trials took.
+
+* Tasks: the latch (HS2001's variant II form: first input +-1, targets
+  +-1, since gated cells have no trainable class inputs), the 2-sequence
+  problem (Section VI), the adding problem (Hochreiter & Schmidhuber 1997,
+  experiment 4; Arjovsky, Shah & Bengio 2016) and the copying problem
+  (Arjovsky et al. 2016), each with its memoryless baseline.
+* Cells: the plain tanh RNN (Elman 1990) with uniform, orthogonal (Saxe,
+  McClelland & Ganguli 2014) and identity (Le, Jaitly & Hinton 2015)
+  recurrent initialisation, LSTM with a forget gate (Hochreiter &
+  Schmidhuber 1997; Gers, Schmidhuber & Cummins 2000) and GRU (Cho et al.
+  2014), all with ``units`` hidden units.
+* Remedies: ``none``; ``clip``, gradient-norm clipping at ``clip``
+  (Pascanu, Mikolov & Bengio 2013); ``curriculum``, ``stages`` stages of
+  growing span (the paper's closing suggestion; ``experiments.trial``);
+  ``clip_curriculum``, both.
+
+Same trials for every pair: a trial's training set, test set and key come
+from ``fold_in(fold_in(key(seed), task), run)`` with ``run = T index x
+trials + trial``, whatever the cell and the remedy (the initial parameters
+are each cell's own draw from that key). One compiled program per (task,
+cell): the remedies are swept values of it (the clipping threshold and the
+number of stages are traced), each remedy a sweep of its own on the same
+keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import numpy as np
+
+from vanishing import problems, statistics
+from vanishing.experiments import protocol, runner
+from vanishing.experiments.common import Outcome, SweepOptions, sweep_options
+from vanishing.experiments.trial import Trial
+from vanishing.methods import base
+
+NAME = "remedies"
+SUMMARY = "gated cells and remedies (clipping, curriculum) against T"
+TABLES = ("", "runs")
+
+# The order is part of the key derivation (a new task goes at the end).
+TASKS = ("latch2", "two_sequence", "adding", "copying")
+CELLS = ("elman", "rnn_orthogonal", "rnn_identity", "lstm", "gru")
+REMEDIES = ("none", "clip", "curriculum", "clip_curriculum")
+LABELS = {"elman": "tanh RNN", "rnn_orthogonal": "tanh RNN, orthogonal",
+          "rnn_identity": "tanh RNN, identity", "lstm": "LSTM", "gru": "GRU"}
+
+
+def problem_name(task: str, cell: str) -> str:
+  """The registered problem of ``task`` learnt by ``cell``."""
+  return f"{task}_{cell}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """Settings of the remedies experiment.
+
+  Attributes:
+    tasks, cells, remedies: what is crossed (``TASKS``, ``CELLS``,
+      ``REMEDIES``).
+    T: spans for every task, or () for each task's own (``T_by_task``).
+    T_by_task: ``((task, spans), ...)``.
+    trials: trials per (task, cell, remedy, T).
+    budget, patience, target_cost: the stopping protocol.
+    optimizer, lr: BPTT's optimizer (the same for every cell).
+    clip: the gradient-norm threshold of the clipping remedies.
+    stages: the curriculum's stages.
+    n_per_class, test_per_class: training and test sequences per class.
+    seed: root seed.
+    chunk: runs per compiled call.
+  """
+  tasks: tuple[str, ...] = TASKS
+  cells: tuple[str, ...] = CELLS
+  remedies: tuple[str, ...] = ("none", "clip", "curriculum")
+  T: tuple[int, ...] = ()
+  T_by_task: tuple = (("latch2", (8, 32, 128)), ("two_sequence", (8, 32, 128)),
+                      ("adding", (8, 32, 128)), ("copying", (4, 16, 64)))
+  trials: int = 16
+  budget: int = 300
+  patience: int = 150
+  target_cost: float = 0.01
+  optimizer: str = "adam"
+  lr: float = 0.02
+  clip: float = 1.0
+  stages: int = 4
+  n_per_class: int = 16
+  test_per_class: int = 64
+  seed: int = 0
+  chunk: int | None = None
+
+  def to_json(self) -> dict[str, Any]:
+    return dataclasses.asdict(self)
+
+  def spans(self, task: str) -> tuple[int, ...]:
+    return self.T or dict(self.T_by_task)[task]
+
+  def problem(self, task: str, cell: str) -> problems.Problem:
+    return problems.Problem(problem_name(task, cell), max(self.spans(task)),
+                            self.n_per_class, self.test_per_class)
+
+  def budget_(self) -> base.Budget:
+    return base.Budget(self.budget, self.patience, self.target_cost)
+
+  def remedy(self, name: str) -> tuple[float, int]:
+    """``(clipping threshold (0: none), stages)`` of remedy ``name``."""
+    clip = self.clip if "clip" in name else 0.0
+    return clip, self.stages if "curriculum" in name else 1
+
+
+DEFAULT = Settings()
+# The LSTM paper's experiment 3 spans (minimal lags 100 and 1,000) and more
+# trials: for a GPU or a cluster.
+PAPER = Settings(remedies=REMEDIES,
+                 T_by_task=(("latch2", (10, 100, 1000)),
+                            ("two_sequence", (10, 100, 1000)),
+                            ("adding", (10, 100, 1000)),
+                            ("copying", (10, 100, 1000))),
+                 trials=64, budget=5000, patience=2000)
+TESTING = Settings(tasks=("latch2", "adding"), cells=("elman", "lstm"),
+                   remedies=("none", "clip", "curriculum"),
+                   T_by_task=(("latch2", (4, 8)), ("adding", (4, 8))),
+                   trials=3, budget=30, patience=30, n_per_class=4,
+                   test_per_class=8, stages=2)
+
+
+def root_key(settings: Settings, task: str) -> jax.Array:
+  return jax.random.fold_in(jax.random.key(settings.seed), TASKS.index(task))
+
+
+def run(settings: Settings, options: SweepOptions | None = None):
+  """Every (task, cell, remedy) sweep: ``(table, records, timing)``, or
+  None off process 0."""
+  hp = (("lr", settings.lr), ("optimizer", settings.optimizer))
+
+  def sweeps():
+    for task in settings.tasks:
+      for cell in settings.cells:
+        trial = Trial(settings.problem(task, cell), "bptt",
+                      settings.budget_(), hp, swept_hp=("clip",),
+                      curriculum=True)
+        for remedy in settings.remedies:
+          clip, stages = settings.remedy(remedy)
+          yield runner.Sweep(
+              (task, cell, remedy), f"{task}-{cell}-{remedy}", trial.steps(),
+              {"T": np.asarray(settings.spans(task), np.float64),
+               "clip": np.asarray([clip]), "stages": np.asarray([stages],
+                                                                 np.float64)},
+              settings.trials, root_key(settings, task),
+              {"chunk": settings.chunk})
+
+  done = runner.run_sweeps(sweeps(), options)
+  if done is None:
+    return None
+  parts = []
+  for (task, cell, remedy), res in done[0]:
+    rec = {k: np.concatenate([np.asarray(p[k]) for p in res.iter_chunks()])
+           for k in ("T", "trial", "solved", "evaluations", "final_error",
+                     "test_error", "cost", "test_cost", "stage", "diverged")}
+    n = len(rec["T"])
+    rec = {"task": np.full(n, task), "cell": np.full(n, cell),
+           "remedy": np.full(n, remedy), **rec}
+    rec["T"] = rec["T"].astype(np.int64)
+    rec["sequences"] = rec["evaluations"].astype(np.int64) * (
+        2 * settings.n_per_class)
+    parts.append(rec)
+  records = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+  return summarize(records, settings), records, done[1]
+
+
+def baseline(task: str, T: int, settings: Settings) -> float:
+  """The task's memoryless baseline cost at span T (NaN where it has none)."""
+  task_obj = settings.problem(task, settings.cells[0]).task
+  f = getattr(task_obj, "baseline", None)
+  return float(f(T)) if f is not None else float("nan")
+
+
+def summarize(rec, settings: Settings) -> dict[str, np.ndarray]:
+  """One row per (task, cell, remedy, T)."""
+  rows = []
+  for (task, cell, remedy, T), sel in statistics.groups(
+      rec, ("task", "cell", "remedy", "T")):
+    solved = rec["solved"][sel].astype(bool)
+    n = int(sel.sum())
+    rate, _, lo, hi = statistics.wilson(solved.sum(), n)
+    seq = rec["sequences"][sel][solved]
+    rows.append({"task": task, "cell": cell, "remedy": remedy, "T": int(T),
+                 "trials": n, "solved": int(solved.sum()),
+                 "frequency": float(rate), "lo": float(lo), "hi": float(hi),
+                 "median_sequences": (float(np.median(seq)) if len(seq)
+                                      else np.nan),
+                 "test_cost": float(np.mean(rec["test_cost"][sel])),
+                 "baseline_cost": baseline(task, int(T), settings),
+                 "test_error": float(np.mean(rec["test_error"][sel])),
+                 "diverged": int(rec["diverged"][sel].sum())})
+  return {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
+
+
+def execute(settings: Settings, options: SweepOptions | None = None
+            ) -> Outcome | None:
+  """Runs every sweep with progress lines; the table, figure and summary."""
+  out = run(settings, sweep_options(options, lambda t: f"{NAME} {t}"))
+  if out is None:
+    return None
+  table, records, (compile_s, run_s) = out
+  from vanishing.experiments.remedies_report import figure, summary
+  meta = {"compile_s": compile_s, "run_s": run_s,
+          "runs": int(table["trials"].sum()),
+          "parameters": {problem_name(t, c): settings.problem(t, c).net.size
+                         for t in settings.tasks for c in settings.cells}}
+  return Outcome({"": table, "runs": records}, figure(table),
+                 summary(table, settings, compile_s, run_s), meta)
+
+
+# ---------------------------------------------------------------------------
+# Flags.
+
+def _listed(valid):
+  return lambda: valid
+
+
+FLAGS = (
+    protocol.names("tasks", "tasks", _listed(TASKS)),
+    protocol.names("cells", "cells", _listed(CELLS)),
+    protocol.names("remedies", "remedies", _listed(REMEDIES)),
+    protocol.grid("T_values", "spans T, for every task (unset: the "
+                  "preset's, per task)", integer=True, low=2, noun="every T",
+                  field="T", default_text=lambda st: "per task: " + "; ".join(
+                      f"{t} {protocol.show(v)}" for t, v in st.T_by_task)),
+    protocol.integer("trials", "trials per (task, cell, remedy, T)"),
+    protocol.integer("budget", "function evaluations (epochs) per trial"),
+    protocol.integer("patience", "stop as stuck after this many evaluations "
+                     "without improvement"),
+    protocol.real("target_cost", "solved when no training sequence is wrong "
+                  "and the cost is below this", low=0, low_open=True),
+    protocol.real("lr", "BPTT's learning rate", low=0, low_open=True),
+    protocol.real("clip", "gradient-norm threshold of the clipping remedies",
+                  low=0, low_open=True),
+    protocol.integer("stages", "stages of the curriculum remedies", low=2),
+    protocol.N_PER_CLASS,
+    protocol.TEST_PER_CLASS,
+    protocol.CHUNK,
+)
+
+
+def from_flags(given: protocol.Given) -> Settings:
+  return given.settings({})

@@ -1,0 +1,139 @@
+"""One trial of a method on a problem: draw, train, test; and a curriculum.
+
+A :class:`Trial` at span ``swept["T"]`` draws its training set, test set
+and initial parameters from its key (``problems.Problem.draw``), trains with
+the method's loop until the protocol of :mod:`vanishing.methods.base` stops
+it, and scores the result on the test set. It is written as the method's
+loop (``loop.begin`` / ``running`` / ``advance`` / ``end``) so that the
+sweep engine refills a lane as soon as its trial stops
+(``vanishing.runs.Steps``); ``steps()`` is that run function, and calling it
+on one key is the whole trial. ``compare`` and the experiments built on its
+protocol (``rtrl``, ``remedies``) run it.
+
+**Hyper-parameters from the sweep.** ``swept_hp`` names numeric
+hyper-parameters of the method read from the swept values (a sweep axis
+``clip`` is bptt's clipping threshold), so several settings of a method
+share one compiled program.
+
+**Curriculum** (the paper's closing suggestion, Section VII: train on short
+sequences first). With ``curriculum=True`` the swept value ``stages`` = K
+splits training into K stages of growing span,
+
+    T_k = max(2 m, ceil(T (k + 1) / K)),  k = 0..K-2,    T_{K-1} = T,
+
+(m: the task's shortest sequence, so that a stage's lengths ceil(T_k/2)..T_k
+are legal). Stage k trains on a set of the problem drawn at span T_k from
+``fold_in(fold_in(key, 2), k)``; the last stage's set is the trial's own
+training set, the one a trial without curriculum trains on. The method's
+state (parameters, optimizer) carries over; when a stage's set is solved the
+next stage starts with the tracker's best point, stall clock and solved flag
+reset, and the evaluations keep counting against the one budget. A trial
+is solved only when the last stage is; it stops when any stage is stuck.
+K = 1 is training without curriculum, bit for bit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+from vanishing import methods, problems
+from vanishing.methods import base, loop
+from vanishing.runs import Steps
+
+
+def stage_span(T, k, K, shortest: int):
+  """``T_k`` (module docstring) for traced ``T``, ``k``, ``K``."""
+  grown = jnp.maximum(2 * shortest, -(-(T * (k + 1)) // K))
+  return jnp.where(k >= K - 1, T, jnp.minimum(grown, T)).astype(jnp.int32)
+
+
+@dataclasses.dataclass(frozen=True)
+class Trial:
+  """One trial at span ``swept["T"]`` (module docstring).
+
+  Attributes:
+    problem: the problem (its largest span: the arrays' length).
+    method: a method name of ``vanishing.methods.NAMES``.
+    budget: the stopping protocol.
+    hp: hyper-parameter overrides, ``((name, value), ...)``.
+    swept_hp: names of numeric hyper-parameters read from the swept values.
+    curriculum: train in ``swept["stages"]`` stages of growing span.
+  """
+  problem: problems.Problem
+  method: str
+  budget: base.Budget
+  hp: tuple = ()
+  swept_hp: tuple[str, ...] = ()
+  curriculum: bool = False
+
+  def _run(self, c) -> base.Run:
+    fit = problems.Fit(self.problem.net, c["train"], self.problem.task)
+    return loop.setup(methods.get(self.method), jax.random.fold_in(c["key"], 1),
+                      fit, c["theta0"], self.budget,
+                      {**dict(self.hp), **c.get("hp", {})})
+
+  def _stage_set(self, c, k):
+    """The training set of stage ``k`` (the trial's own at the last)."""
+    span = stage_span(c["T"], k, c["stages"], self.problem.task.min_len)
+    key = jax.random.fold_in(jax.random.fold_in(c["key"], 2), k)
+    drawn = self.problem.data(key, self.problem.n_per_class, span)
+    last = k >= c["stages"] - 1
+    return jax.tree_util.tree_map(lambda a, b: jnp.where(last, a, b),
+                                  c["full_train"], drawn)
+
+  def begin(self, key: jax.Array, swept) -> dict:
+    fit, test, theta0 = self.problem.draw(key, swept["T"])
+    c = {"key": key, "train": fit.batch, "test": test.batch, "theta0": theta0}
+    if self.swept_hp:
+      c["hp"] = {k: swept[k] for k in self.swept_hp}
+    if self.curriculum:
+      c.update(full_train=fit.batch, T=jnp.asarray(swept["T"], jnp.int32),
+               stages=jnp.asarray(swept["stages"], jnp.int32),
+               stage=jnp.zeros((), jnp.int32))
+      c["train"] = self._stage_set(c, c["stage"])
+    return {**c, "loop": loop.begin(methods.get(self.method), self._run(c))}
+
+  def _moving(self, c) -> jax.Array:
+    """A stage before the last is solved: the next one starts."""
+    return c["loop"][1].solved & (c["stage"] < c["stages"] - 1)
+
+  def running(self, c) -> jax.Array:
+    go = loop.running(self._run(c), c["loop"])
+    return go | self._moving(c) if self.curriculum else go
+
+  def _advance(self, c) -> dict:
+    return {**c, "loop": loop.advance(methods.get(self.method), self._run(c),
+                                      c["loop"])}
+
+  def _next_stage(self, c) -> dict:
+    state, tr, found = c["loop"]
+    k = c["stage"] + 1
+    tr = tr._replace(best_cost=jnp.full_like(tr.best_cost, jnp.inf),
+                     best_error=jnp.ones_like(tr.best_error),
+                     solved=jnp.zeros_like(tr.solved),
+                     improved_at=tr.evaluations)
+    return {**c, "stage": k, "train": self._stage_set(c, k),
+            "loop": (state, tr, found)}
+
+  def step(self, c) -> dict:
+    if not self.curriculum:
+      return self._advance(c)
+    return jax.lax.cond(self._moving(c), self._next_stage, self._advance, c)
+
+  def end(self, c) -> dict[str, jax.Array]:
+    r, _ = loop.end(self._run(c), c["loop"])
+    test_eval = problems.Fit(self.problem.net, c["test"],
+                             self.problem.task).evaluate(r.theta)
+    out = {"final_error": r.error, "test_error": test_eval.error,
+           "cost": r.cost, "test_cost": test_eval.cost,
+           "evaluations": r.evaluations, "solved": r.solved, "stuck": r.stuck,
+           "diverged": r.diverged}
+    if self.curriculum:
+      out["stage"] = c["stage"]
+    return out
+
+  def steps(self) -> Steps:
+    return Steps(self.begin, self.running, self.step, self.end)
