@@ -135,6 +135,73 @@ def test_measured_decay_rate_matches_the_contraction():
   assert table["rel_error"][~lat][0] < 1e-9  # w = 0.5 decays to 0 at rate 0.5
 
 
+def test_cell_jacobian_of_a_latched_unit_decays_at_the_contraction():
+  # The latch net (state x = tanh a) and a 3-unit Elman net with W = w I
+  # (its carried output y left out of the state) both sit on the attractor
+  # from step 1: ||dx_t/dx_0|| = M'(a_bar)^t, as state_jacobian predicts.
+  from vanishing import cells
+  w, T = 1.5, 25
+  a_bar = float(theory.attractor(w))
+  rate = theory.contraction_at_attractor(w)
+  want = theory.state_jacobian(w, np.full(T, a_bar))
+  np.testing.assert_allclose(want, rate ** np.arange(1, T + 1), rtol=1e-12)
+  latch = theory.cell_jacobian_norms(cells.latch_net(), [w, a_bar, -a_bar],
+                                     np.zeros(T), context=0)
+  np.testing.assert_allclose(latch, want, rtol=1e-9)
+  elman = cells.Elman(n=3)
+  theta = np.concatenate([(w * np.eye(3)).ravel(), np.full(3, a_bar),
+                          np.zeros(3), np.zeros(4)])
+  u = np.zeros(T)
+  u[0] = 1.0
+  for norm in ("spectral", "frobenius"):
+    got = theory.cell_jacobian_norms(elman, theta, u, norm=norm)
+    scale = 1.0 if norm == "spectral" else np.sqrt(3)
+    np.testing.assert_allclose(got, scale * want, rtol=1e-9)
+
+
+def test_cell_jacobian_of_the_constant_error_carousel_stays_at_one():
+  # LSTM without forget gate, input gate closed (b_i = -50): c_t = c_{t-1}
+  # whatever h does, so ||dc_t/dc_0|| = 1 at every t (Hochreiter &
+  # Schmidhuber 1997), while a forget gate at b_f = 0 (f near 1/2) shrinks it
+  # and the tanh RNN's state Jacobian vanishes.
+  from vanishing import cells
+  import jax
+  rng = np.random.default_rng(0)
+  u = rng.normal(size=40)
+  cell = cells.LSTM(n=3, forget_gate=False)
+  theta = np.array(cell.init(jax.random.key(0), 1.0), np.float64)
+  b0 = cell.gates * cell.n * (cell.n + cell.inputs)
+  theta[b0:b0 + 3] = -50.0                                  # b_i
+  np.testing.assert_allclose(
+      theory.cell_jacobian_norms(cell, theta, u, part="c"), 1.0, atol=1e-12)
+  leaky = cells.LSTM(n=3)
+  theta = np.array(leaky.init(jax.random.key(0), 1.0), np.float64)
+  theta[b0:b0 + 3], theta[b0 + 3:b0 + 6] = -50.0, 0.0       # b_i, b_f
+  got = theory.cell_jacobian_norms(leaky, theta, u, part="c")
+  assert got[-1] < 0.01, got
+  with pytest.raises(ValueError, match="part must be one of"):
+    theory.cell_jacobian_norms(cell, theta[:cell.size], u, part="x")
+
+
+def test_cell_jacobian_of_an_orthogonal_rnn_stays_near_one():
+  # Linear regime (inputs 1e-3, zero biases): ds_t/ds_0 ~ W^t, every
+  # singular value 1 for orthogonal W; a uniform W on [-0.5, 0.5] with the
+  # same V forgets, and so does a GRU with its update gate half open.
+  from vanishing import cells
+  import jax
+  u = 1e-3 * np.random.default_rng(1).normal(size=50)
+  key = jax.random.key(1)
+  ortho = cells.get("rnn_orthogonal", n=8)
+  got = theory.cell_jacobian_norms(ortho, ortho.init(key, 0.5), u)
+  assert np.all(np.abs(got - 1) < 1e-3), got
+  uniform = cells.Elman(n=8)
+  assert theory.cell_jacobian_norms(uniform, uniform.init(key, 0.5), u)[-1] \
+      < 1e-3
+  gru = cells.GRU(n=4)
+  assert np.all(np.diff(theory.cell_jacobian_norms(
+      gru, gru.init(key, 0.5), u)) < 0)
+
+
 @pytest.mark.parametrize("call", [
     lambda: theory.attractor([1.0, np.nan]),
     lambda: theory.escape_threshold(np.inf),

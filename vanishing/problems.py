@@ -53,6 +53,8 @@ class Spec:
 
 
 _parity = tasks.get("parity").with_targets(PARITY_TARGETS)
+_latch2 = (tasks.get("latch").with_options(first=(1.0, -1.0))
+           .with_targets((1.0, -1.0)))
 # name -> problem. The order is part of the key derivation (compare draws
 # problem i from fold_in(key(seed), i)): a new problem goes at the end.
 REGISTRY: dict[str, Spec] = {
@@ -65,8 +67,7 @@ REGISTRY: dict[str, Spec] = {
     # The random-guessing study (Hochreiter, Schmidhuber & Bengio 2001).
     "latch1": Spec(tasks.get("latch"), cells.latch_net,
                    "HS2001 latch I: the 3-parameter latch"),
-    "latch2": Spec(tasks.get("latch").with_options(first=(1.0, -1.0))
-                   .with_targets((1.0, -1.0)), cells.latch2_net,
+    "latch2": Spec(_latch2, cells.latch2_net,
                    "HS2001 latch II: first input +-1, 3 weights"),
     "parity_a1": Spec(_parity, cells.parity_a1, "HS2001 parity A1, 7 weights"),
     "parity_a2": Spec(_parity, cells.parity_a2, "HS2001 parity A2, 53 weights"),
@@ -74,9 +75,7 @@ REGISTRY: dict[str, Spec] = {
                                                         self_loops=False),
                              "HS2001 A2 without hidden self-loops, 43 weights"),
     # README's worked example: a cell written from scratch on a paper task.
-    "latch2_elman": Spec(tasks.get("latch").with_options(first=(1.0, -1.0))
-                         .with_targets((1.0, -1.0)),
-                         functools.partial(cells.Elman, n=4),
+    "latch2_elman": Spec(_latch2, functools.partial(cells.Elman, n=4),
                          "latch II on a 4-unit Elman net, 29 weights"),
     # Local-feedback nets (Gori, Bengio & De Mori 1989; Mozer 1989) on the
     # paper's three tasks: hidden self-loops only, a feed-forward output.
@@ -93,6 +92,32 @@ REGISTRY: dict[str, Spec] = {
         "parity, local feedback, 2 hidden + 1 logistic output, 9 weights "
         "(fully recurrent: 7)"),
 }
+
+
+def _remedies() -> dict[str, Spec]:
+  """The remedies that came after the paper on its tasks: ``<task>_<cell>``
+  for latch II (first inputs +-1, targets +-1, like ``latch2_elman``: a
+  gated cell has no trainable class inputs), the 2-sequence problem
+  (targets +-0.8, tanh output) and parity (targets 1/0, logistic output),
+  and the cells ``lstm``, ``lstm_noforget``, ``gru``, ``rnn_orthogonal``,
+  ``rnn_identity`` of ``cells.CELLS``, every one with n = 4 hidden units so
+  that they compare at one size (parameters: LSTM 101, LSTM without forget
+  gate 77, GRU 77, tanh RNN 29)."""
+  out = {}
+  for prefix, task, output, what in (
+      ("latch2", _latch2, "tanh", "latch II"),
+      ("two_sequence", tasks.get("two_sequence"), "tanh", "2-sequence"),
+      ("parity", _parity, "logistic", "parity")):
+    for cell in ("lstm", "lstm_noforget", "gru", "rnn_orthogonal",
+                 "rnn_identity"):
+      make = functools.partial(cells.CELLS[cell], n=4, output=output)
+      out[f"{prefix}_{cell}"] = Spec(task, make, (
+          f"{what} on a 4-unit {cell} ({output} output), "
+          f"{make().size} weights"))
+  return out
+
+
+REGISTRY.update(_remedies())
 # The paper's three problems of Section VI (compare's default).
 PROBLEMS = ("latch", "two_sequence", "parity")
 

@@ -16,6 +16,14 @@ Bengio, Simard & Frasconi (1994), Sections III-IV, for the neuron
   is ``dC/da_T prod_{k=tau+1..T} M'(a_{k-1})``: once latched, the terms of
   the early, informative inputs vanish.
 
+For any cell of ``vanishing.cells`` (the gated cells and the orthogonal or
+identity RNN included), :func:`cell_jacobian_norms` measures the same
+quantity, ``||ds_t/ds_0||`` of the cell's recurrent state, by forward-mode
+autodiff through its own step: it decays like ``M'(a_bar)^t`` for a latched
+tanh unit, stays at 1 along the LSTM's constant error carousel (Hochreiter &
+Schmidhuber 1997) and near 1 for an orthogonal recurrent matrix in the
+linear regime (Saxe, McClelland & Ganguli 2014).
+
 Everything here is float64: the products underflow float32 quickly. The
 closed forms use NumPy; the autodiff functions run JAX under a scoped
 ``jax.enable_x64``. Inputs are validated: non-finite values raise ValueError.
@@ -26,6 +34,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from vanishing import cells
 
 _NEWTON_STEPS = 60
 
@@ -185,3 +195,84 @@ def gradient_contributions_product(w, inputs, target) -> np.ndarray:
   tail = np.flip(np.cumprod(np.flip(m, 0), 0), 0)
   da = np.concatenate([tail, np.ones((1,) + inputs.shape[1:])], 0)
   return dC_daT * da
+
+
+def _recurrent_leaves(cell, p, state, u, context) -> list[bool]:
+  """Per leaf of ``state``: does the next step read it? A leaf set to NaN
+  that no leaf of the next state sees is not recurrent (the output ``y``
+  the Elman and gated cells carry for ``readout``)."""
+  leaves, tree = jax.tree_util.tree_flatten(state)
+  read = []
+  for i in range(len(leaves)):
+    probe = [jnp.full_like(x, jnp.nan) if j == i else x
+             for j, x in enumerate(leaves)]
+    new = cell.step(p, jax.tree_util.tree_unflatten(tree, probe),
+                    jnp.int32(0), u, context)
+    read.append(any(bool(jnp.any(jnp.isnan(x)))
+                    for x in jax.tree_util.tree_leaves(new)))
+  return read
+
+
+def cell_jacobian_norms(cell, theta, inputs, context=0, *, state0=None,
+                        part: str | None = None, norm: str = "spectral"
+                        ) -> np.ndarray:
+  """``||ds_t/ds_0||`` for t = 1..T along one sequence, for any cell.
+
+  ``s`` is the cell's recurrent state flattened: every leaf of its state
+  pytree that the next step reads (the carried readout ``y`` is not read,
+  has a zero derivative on every later state, and is left out), or the one
+  entry ``part`` of a dict state (the LSTM's cell state ``"c"``: then the
+  Jacobian is the block ``dc_t/dc_0``, the other leaves of ``s_0`` held,
+  every path through them at later steps counted). The Jacobian of the
+  T-step map ``s_0 -> (s_1 .. s_T)`` is taken by ``jax.jacfwd`` through
+  ``cells.time_scan`` of ``cell.step`` on a batch of one, in float64.
+
+  Args:
+    cell: a cell of ``vanishing.cells``.
+    theta: its parameters ``(P,)``.
+    inputs: one sequence, ``(T,)``, or ``(T, D)`` for a D-channel cell.
+    context: the sequence's side input (its class, for the latch net).
+    state0: the initial state (a batch of one); None: the cell's own.
+    part: a key of a dict state, or None for the whole recurrent state.
+    norm: ``spectral`` (the largest singular value) or ``frobenius``.
+
+  Returns:
+    float64 ``(T,)``: entry t-1 is ``||ds_t/ds_0||``.
+  """
+  if norm not in ("spectral", "frobenius"):
+    raise ValueError(f"norm must be spectral or frobenius, got {norm!r}")
+  inputs = _finite("inputs", inputs)
+  with jax.enable_x64(True):
+    p = cell.unpack(jnp.asarray(_finite("theta", theta), jnp.float64))
+    u = jnp.asarray(inputs, jnp.float64)[:, None]      # (T, 1) or (T, 1, D)
+    ctx = jnp.asarray(context, jnp.int32).reshape(1)
+    s0 = (cell.initial_state(1, jnp.float64) if state0 is None else
+          jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float64),
+                                 state0))
+    if part is None:
+      keep = _recurrent_leaves(cell, p, s0, u[0], ctx)
+    else:
+      keys = list(s0)
+      if part not in keys:
+        raise ValueError(f"part must be one of {keys}, got {part!r}")
+      keep = [k == part for k in sorted(keys)]  # dict leaves: sorted keys
+    leaves, tree = jax.tree_util.tree_flatten(s0)
+
+    def flat(state):
+      return jnp.concatenate([x.reshape(-1) for x, k in zip(
+          jax.tree_util.tree_leaves(state), keep) if k])
+
+    def path(z0):
+      new, i = [], 0
+      for x, k in zip(leaves, keep):
+        new.append(z0[i:i + x.size].reshape(x.shape) if k else x)
+        i += x.size if k else 0
+
+      def step(s, t, x):
+        s = cell.step(p, s, t, x, ctx)
+        return s, flat(s)
+      return cells.time_scan(step, jax.tree_util.tree_unflatten(tree, new),
+                             u)[1]
+
+    J = np.asarray(jax.jacfwd(path)(flat(s0)), np.float64)  # (T, m, m)
+  return np.linalg.norm(J, 2 if norm == "spectral" else "fro", axis=(1, 2))

@@ -32,18 +32,21 @@ one module defining it plus one line in ``CELLS``.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Protocol
 
 import jax
 
 from vanishing.cells import paper
-from vanishing.cells.elman import Elman
+from vanishing.cells.elman import RECURRENT_INITS, Elman
+from vanishing.cells.gated import GRU, LSTM
 from vanishing.cells.latch import latch_final, latch_step, latch_trajectory
 from vanishing.cells.net import (ORDERS, OUTPUT_FNS, Net, Unfolded, activate,
                                  net_step, run, unfold)
 from vanishing.cells.paper import (full_net, latch2_net, latch_net,
                                    local_feedback_net, parity_a1, parity_a2,
                                    parity_net, two_sequence_net)
+from vanishing.cells.readout import OUTPUTS, Readout
 from vanishing.cells.scan import (MAX_FULL_UNROLL, PARTIAL_UNROLL, forward,
                                   scan as time_scan)
 
@@ -70,7 +73,9 @@ class Cell(Protocol):
 
 
 # name -> constructor. The paper's nets (Section VI), HS2001's, an Elman
-# net and the local-feedback net.
+# net and the local-feedback net; then the later remedies: the LSTM (with
+# and without forget gate), the GRU, and the plain tanh RNN (Elman's net)
+# with an orthogonal or identity recurrent matrix.
 CELLS: dict[str, Callable[..., Cell]] = {
     "latch": latch_net,
     "two_sequence": two_sequence_net,
@@ -80,6 +85,14 @@ CELLS: dict[str, Callable[..., Cell]] = {
     "latch2": latch2_net,
     "elman": Elman,
     "local_feedback": local_feedback_net,
+    "lstm": LSTM,
+    "lstm_noforget": functools.partial(LSTM, forget_gate=False,
+                                       name="lstm_noforget"),
+    "gru": GRU,
+    "rnn_orthogonal": functools.partial(Elman, recurrent_init="orthogonal",
+                                        name="rnn_orthogonal"),
+    "rnn_identity": functools.partial(Elman, recurrent_init="identity",
+                                      name="rnn_identity"),
 }
 
 
@@ -106,8 +119,9 @@ def get(name: str, **kwargs) -> Cell:
 
 
 __all__ = [
-    "CELLS", "Cell", "Elman", "MAX_FULL_UNROLL", "Net", "ORDERS", "OUTPUT_FNS",
-    "PARTIAL_UNROLL", "STRUCTURE", "Unfolded", "activate", "forward",
+    "CELLS", "Cell", "Elman", "GRU", "LSTM", "MAX_FULL_UNROLL", "Net",
+    "ORDERS", "OUTPUTS", "OUTPUT_FNS", "PARTIAL_UNROLL", "RECURRENT_INITS",
+    "Readout", "STRUCTURE", "Unfolded", "activate", "forward",
     "forward_many",
     "full_net", "get", "latch2_net", "latch_final", "latch_net", "latch_step",
     "latch_trajectory", "local_feedback_net", "net_step", "paper", "parity_a1", "parity_a2",

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vanishing.cells import lanes, scan
+from vanishing.cells.readout import activation
 
 # ---------------------------------------------------------------------------
 # Fully recurrent networks with a chosen set of free parameters (Section VI).
@@ -166,7 +167,7 @@ class Net:
   # Structure beyond the protocol (``provides``).
   def output_activation(self, a: jax.Array) -> jax.Array:
     """The output unit's function: tanh, or logistic (``output_fn``)."""
-    return jax.nn.sigmoid(a) if self.output_fn == "logistic" else jnp.tanh(a)
+    return activation(self.output_fn, a)
 
   def activation_derivatives(self, a: jax.Array
                              ) -> tuple[jax.Array, jax.Array]:

@@ -96,8 +96,11 @@ class Settings:
     return base.Budget(self.budget, self.patience, self.target_cost)
 
   def spans(self, problem: str) -> tuple[int, ...]:
-    """The spans T run for ``problem``."""
-    return dict(self.T_by_problem).get(problem, self.T)
+    """The spans T run for ``problem``: its own, else those of its task's
+    name (two_sequence's spans serve 2-sequence problems on other cells)."""
+    own = dict(self.T_by_problem)
+    return own.get(problem, own.get(problems.REGISTRY[problem].task.name,
+                                    self.T))
 
   def problem(self, name: str) -> problems.Problem:
     return problems.Problem(
@@ -225,14 +228,15 @@ def execute(settings: Settings, options: SweepOptions | None = None
     return None
   table, records, (compile_s, run_s) = out
   runs = sum(len(settings.spans(p)) for p in settings.problems)
+  w = max([13] + [len(p) for p in settings.problems])  # the problem column
   lines = [f"{NAME}: {len(settings.problems)} problems x {len(settings.methods)}"
            f" methods, {runs} (problem, T) cells x {settings.trials} trials "
            f"(compile {compile_s:.1f} s, run {run_s:.1f} s)",
-           f"{'problem':13s} {'method':21s} {'T':>4s} {'error':>6s} "
+           f"{'problem':{w}s} {'method':21s} {'T':>4s} {'error':>6s} "
            f"{'test':>6s} {'evals':>9s} {'solved':>7s} {'stuck':>5s} {'div':>4s}"]
   for i in range(len(table["T"])):
     lines.append(
-        f"{table['problem'][i]:13s} {table['method'][i]:21s} {table['T'][i]:4d} "
+        f"{table['problem'][i]:{w}s} {table['method'][i]:21s} {table['T'][i]:4d} "
         f"{table['final_error'][i]:6.3f} {table['test_error'][i]:6.3f} "
         f"{table['evaluations'][i]:9.0f} {table['solved_rate'][i]:7.2f} "
         f"{table['stuck'][i]:5d} {table['diverged'][i]:4d}")
@@ -324,9 +328,10 @@ def from_flags(given: protocol.Given) -> Settings:
         raise FlagError("methods", f"{e} (problem {pname})") from None
   if given.given("T_values"):
     T, N = given.value("T_values"), given.preset.N
-    if ("two_sequence" in given.value("problems")
-        and tasks.half_length(min(T)) < N):
-      raise FlagError("T_values", f"two_sequence needs T/2 >= N = {N} (its "
-                      f"prefix), got T = {min(T)}")
+    for pname in given.value("problems"):  # the 2-sequence task, any cell
+      if (problems.REGISTRY[pname].task.min_len_option == "N"
+          and tasks.half_length(min(T)) < N):
+        raise FlagError("T_values", f"{pname} needs T/2 >= N = {N} (its "
+                        f"prefix), got T = {min(T)}")
     changes["T_by_problem"] = ()
   return given.settings(changes)
