@@ -118,6 +118,16 @@ def _remedies() -> dict[str, Spec]:
 
 
 REGISTRY.update(_remedies())
+# The plain tanh RNN (Elman, uniform initialisation) on the 2-sequence
+# problem and parity, beside the remedies above (latch II: latch2_elman).
+REGISTRY.update({
+    f"{prefix}_elman": Spec(task, functools.partial(cells.Elman, n=4,
+                                                    output=output),
+                            f"{what} on a 4-unit tanh RNN (Elman, {output} "
+                            "output), 29 weights")
+    for prefix, task, output, what in (
+        ("two_sequence", tasks.get("two_sequence"), "tanh", "2-sequence"),
+        ("parity", _parity, "logistic", "parity"))})
 # The paper's three problems of Section VI (compare's default).
 PROBLEMS = ("latch", "two_sequence", "parity")
 
