@@ -358,3 +358,19 @@ def test_bptt_learns_the_adding_problem_at_a_short_span(monkeypatch):
   # Far below the memoryless predictor, on the training and the test set.
   assert float(r.cost) < 0.1 * base_cost
   assert float(test.evaluate(r.theta).cost) < 0.2 * base_cost
+
+
+@pytest.mark.parametrize("task,name", [
+    ("copying", "bptt"), ("copying", "annealing"), ("copying", "multigrid"),
+    ("copying", "rtrl"), ("adding", "rtrl_online")])
+def test_the_methods_that_accept_a_task_train_it(monkeypatch, task, name):
+  cell = Logits(n=3) if task == "copying" else LinearElman(n=3, inputs=2)
+  register(monkeypatch, f"{task}_x", tasks.get(task), cell)
+  methods.check_task(name, tasks.get(task))
+  fit, _, theta0 = problems.Problem(f"{task}_x", 4, n_per_class=4).draw(
+      jax.random.key(5))
+  r = jax.jit(lambda th: methods.solve(
+      name, jax.random.key(6), fit, th,
+      base.Budget(evaluations=40, patience=40)))(theta0)
+  assert not bool(r.diverged) and int(r.evaluations) == 40
+  assert float(r.cost) < float(fit.evaluate(theta0).cost)    # it moved down
