@@ -4,8 +4,8 @@
 ``vanishing.methods.<name>`` with ``NAME``, ``DEFAULTS`` (hyper-parameters),
 ``STATIC`` (the static ones), ``REQUIRES`` (cell structure it reads),
 optionally ``KINDS`` and ``READOUTS`` (the tasks it can train:
-:func:`check_task`) and ``init``/``step`` (see ``base``); :func:`solve` runs one trial of any of
-them through the one shared loop. Every listed method is part of the suite:
+:func:`check_task`) and ``init``/``step`` (see ``base``); :func:`solve`
+runs one trial of any of them through the one shared loop. Every listed method is part of the suite:
 one whose module fails to import (a missing dependency, a broken import) or
 lacks ``init`` or ``step`` raises ``ImportError`` naming it, rather than
 silently dropping out of the comparison.
