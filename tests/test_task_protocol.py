@@ -44,10 +44,47 @@ def parity_definition(task, b, noise_scale):
   np.testing.assert_array_equal(ones % 2 == 1, np.asarray(b.classes) == 0)
 
 
+def adding_definition(task, b, noise_scale):
+  """Values in [0, 1]; exactly two markers, one in each half of the
+  sequence; the target is the sum of the two marked values."""
+  del task, noise_scale
+  x, L = np.asarray(b.inputs), np.asarray(b.lengths)
+  values, marks = x[..., 0], x[..., 1]
+  assert np.all((values >= 0) & (values <= 1))
+  np.testing.assert_array_equal(marks.sum(0), 2)
+  for s in range(x.shape[1]):
+    i, j = np.nonzero(marks[:, s])[0]
+    assert 0 <= i < L[s] // 2 <= j < L[s]
+  np.testing.assert_allclose(np.sum(values * marks, 0), b.targets, rtol=1e-6)
+
+
+def copying_definition(task, b, noise_scale):
+  """10 data symbols, blanks, the delimiter 10 steps before the end,
+  blanks; the target is blank until the delimiter's 10 blanks begin, then
+  the 10 data symbols."""
+  del task, noise_scale
+  x = np.argmax(np.asarray(b.inputs), -1)
+  d, L = np.asarray(b.targets), np.asarray(b.lengths)
+  for s in range(x.shape[1]):
+    span = L[s] - 20
+    data = x[:10, s]
+    assert np.all((data >= 1) & (data <= 8))
+    want = np.concatenate([data, [0] * (span - 1), [9], [0] * 10])
+    np.testing.assert_array_equal(x[:L[s], s], want)
+    np.testing.assert_array_equal(d[:L[s], s],
+                                  np.concatenate([[0] * (span + 10), data]))
+
+
 # task name -> check of the generator against the task's definition.
 DEFINITIONS = {"latch": latch_definition,
                "two_sequence": two_sequence_definition,
-               "parity": parity_definition}
+               "parity": parity_definition,
+               "adding": adding_definition,
+               "copying": copying_definition}
+# The paper's two-class tasks (their rules are checked below; the others'
+# in tests/test_tasks_followed.py).
+CLASSIFICATION = sorted(n for n, t in tasks.TASKS.items()
+                        if t.kind == "classification")
 
 
 @pytest.fixture(params=sorted(tasks.TASKS))
@@ -60,15 +97,19 @@ def test_batch_layout(task, size):
   lo, hi = max(task.min_len, 4), 9
   b = task.sample(jax.random.key(0), 5, lo, hi, tasks.Noise("uniform", 0.2),
                   size=size)
-  T = hi if size is None else size
-  assert b.inputs.shape == (T, 10)
+  T = task.steps(hi if size is None else size)
+  assert b.inputs.shape[:2] == (T, 10)
+  assert b.targets.shape == ((T, 10) if task.readout == "every" else (10,))
   assert b.lengths.dtype == jnp.int32 and b.classes.dtype == jnp.int32
   lengths = np.asarray(b.lengths)
-  assert lengths.min() >= lo and lengths.max() <= hi
-  np.testing.assert_array_equal(np.asarray(b.classes), [0] * 5 + [1] * 5)
-  np.testing.assert_array_equal(
-      np.asarray(b.targets), np.where(np.asarray(b.classes) == 0,
-                                      *task.targets).astype(np.float32))
+  assert lengths.min() >= task.steps(lo) and lengths.max() <= task.steps(hi)
+  if task.kind == "classification":
+    np.testing.assert_array_equal(np.asarray(b.classes), [0] * 5 + [1] * 5)
+    np.testing.assert_array_equal(
+        np.asarray(b.targets), np.where(np.asarray(b.classes) == 0,
+                                        *task.targets).astype(np.float32))
+  else:  # no classes
+    np.testing.assert_array_equal(np.asarray(b.classes), 0)
   m = np.asarray(tasks.mask(b))
   np.testing.assert_array_equal(m.sum(0), lengths)
   assert np.all(np.asarray(b.inputs)[m == 0] == 0)  # zero after each end
@@ -92,7 +133,9 @@ def test_sampling_is_a_function_of_the_key(task):
                             np.asarray(draw(4).inputs))
 
 
-def test_rules_cost_error_solved(task):
+@pytest.mark.parametrize("name", CLASSIFICATION)
+def test_rules_cost_error_solved(name):
+  task = tasks.get(name)
   d = jnp.asarray([task.targets[0], task.targets[1], task.targets[0]])
   y = jnp.asarray(d).at[2].set(task.targets[1])   # one of three wrong
   assert float(task.loss(d, d)) == 0.0
@@ -101,6 +144,10 @@ def test_rules_cost_error_solved(task):
   assert float(task.error(y, d)) == pytest.approx(1 / 3)
   assert bool(task.solved(task.loss(d, d), task.error(d, d), 0.01))
   assert not bool(task.solved(task.loss(y, d), task.error(y, d), 10.0))
+  # The best constant output, the targets' mean, costs the baseline.
+  mean = jnp.full(2, 0.5 * (task.targets[0] + task.targets[1]))
+  assert float(task.loss(mean, jnp.asarray(task.targets))) == pytest.approx(
+      task.baseline(10))
 
 
 def test_every_problem_pairs_a_registered_task_with_a_registered_cell():
@@ -109,6 +156,21 @@ def test_every_problem_pairs_a_registered_task_with_a_registered_cell():
     cell = spec.cell()
     assert cell.size >= 1, name
   assert problems.PROBLEMS == tuple(problems.REGISTRY)[:3]
+
+
+def test_the_paper_tasks_come_first_and_keep_their_rules():
+  # New tasks go at the end; the paper's keep the paper's cost, its
+  # lengths (ceil(T/2)..T) and their generators' arrays.
+  assert list(tasks.TASKS)[:3] == ["latch", "two_sequence", "parity"]
+  for name in ("latch", "two_sequence", "parity"):
+    task = tasks.get(name)
+    assert (task.kind, task.lengths, task.readout) == (
+        "classification", "half", "end")
+    assert task.bounds(9) == (5, 9) and task.steps(9) == 9
+  assert tasks.get("adding").bounds(8) == (8, 8)
+  assert tasks.get("adding").with_lengths("tenth").bounds(20) == (20, 22)
+  with pytest.raises(ValueError, match="lengths must be one of"):
+    tasks.get("adding").with_lengths("some")
 
 
 def test_unknown_names_list_the_registry():

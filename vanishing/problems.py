@@ -143,8 +143,10 @@ class Problem:
 
   Attributes:
     name: one of ``PROBLEMS``.
-    T: span; lengths are uniform in [ceil(T/2), T].
-    n_per_class: training sequences per class.
+    T: span; lengths by the task's law (the paper's tasks: uniform in
+      [ceil(T/2), T]; ``tasks.Task.bounds``).
+    n_per_class: training sequences per class (half the set, for a task
+      without classes).
     test_per_class: test sequences per class.
     noise: input noise law (the paper: uniform on [-0.2, 0.2]).
     N: 2-sequence prefix length (needs ceil(T/2) >= N).
@@ -165,9 +167,11 @@ class Problem:
     if self.T < 2:
       raise ValueError(f"T must be >= 2, got {self.T}")
     task = self.task
-    if tasks.half_length(self.T) < task.min_len:
-      raise ValueError(f"{self.name} needs ceil(T/2) >= {task.min_len_option}"
-                       f" = {task.min_len}, got T = {self.T}")
+    if task.bounds(self.T)[0] < task.min_len:
+      need = (f"ceil(T/2) >= {task.min_len_option}" if task.min_len_option
+              else f"sequences of >= {task.min_len} steps")
+      raise ValueError(f"{self.name} needs {need} = {task.min_len}, got "
+                       f"T = {self.T}")
     if self.n_per_class < 1 or self.test_per_class < 1:
       raise ValueError("n_per_class and test_per_class must be >= 1")
 
@@ -188,16 +192,17 @@ class Problem:
            ) -> tasks.SequenceBatch:
     """A set of ``2 * n_per_class`` sequences of this problem.
 
-    ``span`` (may be traced, <= ``T``) replaces ``T`` as the span of the
-    lengths while the arrays keep ``T`` steps: one compiled sweep then covers
-    every span up to ``T``.
+    Lengths follow the task's law (``tasks.Task.bounds``: the paper's
+    ``ceil(T/2)..T``; ``T`` for a ``fixed`` task). ``span`` (may be traced,
+    <= ``T``) replaces ``T`` as the span of the lengths while the arrays keep
+    the steps of span ``T``: one compiled sweep then covers every span up
+    to ``T``.
     """
-    if span is None:
-      lo, hi = tasks.half_length(self.T), self.T
-    else:
-      hi = jnp.asarray(span).astype(jnp.int32)
-      lo = (hi + 1) // 2
-    return self.task.sample(key, n_per_class, lo, hi, self.noise, self.T)
+    task = self.task
+    lo, hi = task.bounds(self.T if span is None
+                         else jnp.asarray(span).astype(jnp.int32))
+    return task.sample(key, n_per_class, lo, hi, self.noise,
+                       task.bounds(self.T)[1])
 
   def draw(self, key: jax.Array, span=None) -> tuple["Fit", "Fit", jax.Array]:
     """Training fit, test fit and initial parameters of one trial."""
@@ -216,8 +221,8 @@ class Eval(NamedTuple):
 @dataclasses.dataclass(frozen=True)
 class Fit:
   """A network bound to one set of sequences, scored by the task's rules
-  (``tasks.Task``: cost, misclassification; every registered task uses the
-  paper's)."""
+  (``tasks.Task``: cost, misclassification; the paper's tasks use the
+  paper's, the adding and copying problems their own)."""
   net: cells.Cell
   batch: tasks.SequenceBatch
   task: tasks.Task = tasks.CLASSIFICATION
@@ -229,7 +234,8 @@ class Fit:
 
   def outputs(self, theta: jax.Array) -> jax.Array:
     """Outputs at each sequence's end ``(B,)``, or at every step ``(T, B)``
-    for a task whose readout is ``every``."""
+    for a task whose readout is ``every`` (``(B, K)``, ``(T, B, K)`` for a
+    cell with K outputs)."""
     b = self.batch
     return cells.run(self.net, theta, b.inputs, b.lengths, b.classes,
                      every_step=self.task.readout == "every")
@@ -238,7 +244,8 @@ class Fit:
     return tasks.mask(self.batch) if self.task.readout == "every" else None
 
   def cost(self, theta: jax.Array) -> jax.Array:
-    """``C = 1/(2B) sum_b (y_b - d_b)^2``; ``theta`` may be per-step ``(T, P)``."""
+    """The task's cost (the paper's ``C = 1/(2B) sum_b (y_b - d_b)^2``);
+    ``theta`` may be per-step ``(T, P)``."""
     return self.task.loss(self.outputs(theta), self.batch.targets,
                           self._mask())
 

@@ -1,9 +1,10 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
-from vanishing import tasks
+from vanishing import methods, problems, tasks
 from vanishing.experiments import convergence
 from vanishing.methods import bptt
 
@@ -85,7 +86,6 @@ def test_history_records_gradient_norms_until_the_stop():
 
 # --- The comparison protocol ---------------------------------------------------
 
-from vanishing import problems  # noqa: E402
 from vanishing.methods import base  # noqa: E402
 
 
@@ -153,3 +153,95 @@ def test_a_block_of_runs_on_the_lanes_equals_each_run_alone():
     epochs.append(int(one.epoch))
   assert len(set(epochs)) > 2  # runs stopped at different epochs
   assert -1 in epochs  # and one ran out of budget
+
+
+# --- Gradient-norm clipping (Pascanu, Mikolov & Bengio 2013) -----------------
+
+def _one_step(fit, theta0, hp, method=bptt):
+  """The point after one step of ``method`` from ``theta0``."""
+  from vanishing.methods import loop
+  run = loop.setup(method, jax.random.key(0), fit, theta0, base.Budget(), hp)
+  state, _ = method.init(run)
+  (theta, _), p = method.step(run, state, base.start(theta0))
+  return theta, p
+
+
+def test_clip_caps_the_step_of_a_huge_gradient(quad):
+  # At 0 the gradient of 1/2 |theta - c|^2 is -c: norm 2e6 for c = 1e6 * quad.
+  fit = quad._replace(centre=1e6 * quad.centre)
+  theta0 = jnp.zeros(4)
+  g = -fit.centre
+  for clip in (0.5, jnp.asarray(0.5)):
+    theta, p = _one_step(fit, theta0, {"optimizer": "sgd", "lr": 1.0,
+                                       "clip": clip})
+    step = np.asarray(theta - theta0)
+    assert np.linalg.norm(step) == pytest.approx(0.5, rel=1e-5)
+    np.testing.assert_allclose(step, -0.5 * g / np.linalg.norm(g), rtol=1e-5)
+    assert bool(p.finite[0]) and bool(p.healthy)
+  # A clip above the gradient's norm, or 0 (off): the plain step.
+  for clip in (0.0, 1e7, jnp.asarray(0.0), jnp.asarray(1e7)):
+    theta, _ = _one_step(fit, theta0, {"optimizer": "sgd", "lr": 1.0,
+                                       "clip": clip})
+    np.testing.assert_array_equal(np.asarray(theta), np.asarray(fit.centre))
+
+
+def test_rtrl_steps_through_the_same_clip():
+  from vanishing.methods import rtrl
+  fit, _, theta0 = problems.Problem("latch", 4, n_per_class=3).draw(
+      jax.random.key(2))
+  plain, _ = _one_step(fit, theta0, {"optimizer": "sgd", "lr": 10.0}, rtrl)
+  assert np.linalg.norm(np.asarray(plain - theta0)) > 0.01
+  theta, _ = _one_step(fit, theta0, {"optimizer": "sgd", "lr": 10.0,
+                                     "clip": 1e-3}, rtrl)
+  assert np.linalg.norm(np.asarray(theta - theta0)) == pytest.approx(
+      1e-2, rel=1e-4)
+  assert rtrl.DEFAULTS["clip"] == bptt.DEFAULTS["clip"] == 0.0
+
+
+def test_a_negative_clip_is_refused():
+  fit, _, theta0 = problems.Problem("latch", 4, n_per_class=2).draw(
+      jax.random.key(0))
+  for name in ("bptt", "rtrl"):
+    with pytest.raises(ValueError, match=f"{name}: clip must be >= 0"):
+      methods.solve(name, jax.random.key(0), fit, theta0, base.Budget(),
+                    {"clip": -1.0})
+
+
+def _descend_before(run, state, cost, error, g):
+  """``bptt.descend`` as it was before clipping."""
+  theta, opt_state = state
+  updates, opt_state = bptt._optimizer(run).update(g, opt_state, theta)
+  new = optax.apply_updates(theta, updates)
+  return (new, opt_state), base.one(theta, cost, error, bptt._all_finite(g),
+                                    bptt._all_finite(new))
+
+
+def test_clip_off_is_the_program_before_clipping(monkeypatch):
+  # The default (clip a Python 0) traces exactly the program of the
+  # unclipped method: the same jaxpr, so the same numbers bit for bit; a
+  # traced clip of 0 gives the same numbers too.
+  pr = problems.Problem("parity", 6, n_per_class=4)
+  budget = base.Budget(evaluations=80, patience=80)
+
+  def trials(hp=None):
+    def one(key, clip=None):
+      fit, _, th0 = pr.draw(key)
+      extra = {} if clip is None else {"clip": clip}
+      return bptt.solve(jax.random.fold_in(key, 1), fit, th0, budget,
+                        {**(hp or {}), **extra})
+    return one
+
+  keys = jax.random.split(jax.random.key(3), 4)
+  now = jax.make_jaxpr(jax.vmap(trials()))(keys)
+  new = jax.jit(jax.vmap(trials()))(keys)
+  traced = jax.jit(jax.vmap(trials(), in_axes=(0, None)))(keys,
+                                                         jnp.asarray(0.0))
+  monkeypatch.setattr(bptt, "descend", _descend_before)
+  before = jax.make_jaxpr(jax.vmap(trials()))(keys)
+  old = jax.jit(jax.vmap(trials()))(keys)
+  assert str(now) == str(before)
+  for f in base.Result._fields:
+    np.testing.assert_array_equal(getattr(new, f), getattr(old, f), f)
+    np.testing.assert_array_equal(getattr(traced, f), getattr(old, f), f)
+  theta0 = jax.vmap(lambda k: pr.draw(k)[2])(keys)     # the runs trained
+  assert np.all(np.abs(np.asarray(old.theta - theta0)).max(1) > 1e-3)

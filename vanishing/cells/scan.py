@@ -33,11 +33,16 @@ def unroll_for(T: int) -> int | bool:
   return True if T <= MAX_FULL_UNROLL else PARTIAL_UNROLL
 
 
+def broadcast_live(live: jax.Array, x: jax.Array) -> jax.Array:
+  """``live`` (sequence axes first, ``(B,)``) with trailing unit axes to
+  broadcast against ``x`` (``(B, ...)``: a state leaf, a vector output)."""
+  return live.reshape(live.shape + (1,) * (x.ndim - live.ndim))
+
+
 def _keep_live(live: jax.Array, new, old):
   """``new`` where the sequence is live, else ``old``, leaf by leaf."""
   def pick(n, o):
-    return jnp.where(live.reshape(live.shape + (1,) * (n.ndim - live.ndim)),
-                     n, o)
+    return jnp.where(broadcast_live(live, n), n, o)
   return jax.tree_util.tree_map(pick, new, old)
 
 
@@ -74,7 +79,8 @@ def scan(step: Callable[[Any, jax.Array, Any], tuple[Any, Any]], state0: Any,
 def forward(cell, theta: jax.Array, inputs: jax.Array, lengths: jax.Array,
             context: Any = None, *, every_step: bool = False) -> jax.Array:
   """The output of ``cell`` at each sequence's own end, ``(B,)``, or at
-  every step, ``(T, B)`` (0 after each sequence's end).
+  every step, ``(T, B)`` (0 after each sequence's end); ``(B, K)`` and
+  ``(T, B, K)`` for a cell whose readout has K outputs (logits).
 
   The generic forward pass of the cell protocol: ``state_0 =
   cell.initial_state(B)``, ``state_t = cell.step(p, state_{t-1}, t, x_t,
@@ -101,8 +107,10 @@ def forward(cell, theta: jax.Array, inputs: jax.Array, lengths: jax.Array,
     u, th = xs
     p = cell.unpack(th) if per_step else p0
     new = cell.step(p, state, t, u, context)
-    out = (jnp.where(t < lengths, cell.readout(new), 0.0) if every_step
-           else None)
+    out = None
+    if every_step:
+      y = cell.readout(new)
+      out = jnp.where(broadcast_live(t < lengths, y), y, 0.0)
     return new, out
 
   state, outs = scan(step, cell.initial_state(B, inputs.dtype),

@@ -2,9 +2,10 @@
 
 ``NAMES`` lists the methods in table order; each is the module
 ``vanishing.methods.<name>`` with ``NAME``, ``DEFAULTS`` (hyper-parameters),
-``STATIC`` (the static ones), ``REQUIRES`` (cell structure it reads) and
-``init``/``step`` (see ``base``); :func:`solve` runs one trial of any of
-them through the one shared loop. Every listed method is part of the suite:
+``STATIC`` (the static ones), ``REQUIRES`` (cell structure it reads),
+optionally ``KINDS`` and ``READOUTS`` (the tasks it can train:
+:func:`check_task`) and ``init``/``step`` (see ``base``); :func:`solve`
+runs one trial of any of them through the one shared loop. Every listed method is part of the suite:
 one whose module fails to import (a missing dependency, a broken import) or
 lacks ``init`` or ``step`` raises ``ImportError`` naming it, rather than
 silently dropping out of the comparison.
@@ -17,7 +18,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from vanishing import cells
+from vanishing import cells, tasks
 from vanishing.methods import base, loop
 
 # In the order of the comparison table: gradient methods, then the paper's
@@ -105,13 +106,22 @@ def check_supported(name: str, cell) -> None:
 
 def check_task(name: str, task) -> None:
   """ValueError, one line naming the method and the task, if method
-  ``name`` cannot read the task's outputs: methods that compute their own
-  outputs at each sequence's end (``READOUTS = ("end",)``: the Newton
-  methods, discrete propagation, guessing) refuse a task with a target at
-  every step; the others evaluate ``fit.evaluate`` and take either."""
-  readouts = getattr(get(name), "READOUTS", ("end", "every"))
+  ``name`` cannot train the task: its cost is of a kind (``tasks.KINDS``)
+  the method does not list in ``KINDS`` (the methods that compute the
+  paper's squared error against two class targets themselves, or its
+  curvature or inverse: ``KINDS = ("classification",)``; a method without
+  ``KINDS`` evaluates ``fit.evaluate`` and trains every kind), or it has a
+  target at every step and the method computes its own outputs at each
+  sequence's end (``READOUTS = ("end",)``: the Newton methods, discrete
+  propagation, guessing, online RTRL)."""
+  method = get(name)
+  kinds = getattr(method, "KINDS", tasks.KINDS)
+  if task.kind not in kinds:
+    raise ValueError(f"method {name!r} cannot train task {task.name!r}: it "
+                     f"computes the cost of {' or '.join(kinds)} tasks only, "
+                     f"the task's cost is {task.kind!r}")
+  readouts = getattr(method, "READOUTS", ("end", "every"))
   if task.readout not in readouts:
     raise ValueError(f"method {name!r} cannot train task {task.name!r}: it "
                      f"reads outputs only at each sequence's end, the task "
                      f"has readout {task.readout!r}")
-

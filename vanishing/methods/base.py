@@ -39,9 +39,10 @@ training-set size. A method stops
 
 ``run`` is the :class:`Run` of the trial (key, fit, theta0, budget, config,
 numbers). Optional: ``check(config, numbers)`` (ValueError for a bad
-choice), ``adjust_budget(budget, config)`` (guessing has no stall rule) and
+choice), ``adjust_budget(budget, config)`` (guessing has no stall rule),
 ``REPORTS = "solution"`` (report the first solving point rather than the
-best one).
+best one), and ``KINDS`` / ``READOUTS``, the task costs and readouts it can
+train (``vanishing.methods.check_task``; default: every one).
 
 ``vanishing.methods.loop.solve`` owns everything else, once for every
 method: the ``lax.while_loop``, the :class:`Tracker`, the budget, stuck,

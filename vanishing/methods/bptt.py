@@ -183,10 +183,37 @@ def train(loss_fn: LossFn, params: Params, learning_rate: jax.Array | float, *,
 # on the network's free parameters, one evaluation per epoch.
 
 NAME = "bptt"
-DEFAULTS = {"lr": 0.5, "momentum": 0.8, "optimizer": "momentum"}
+# clip: gradient-norm clipping (Pascanu, Mikolov & Bengio 2013), 0 = off.
+DEFAULTS = {"lr": 0.5, "momentum": 0.8, "optimizer": "momentum", "clip": 0.0}
 STATIC = frozenset({"optimizer"})
 # Only ``fit.evaluate`` and its gradient: any differentiable cell.
 REQUIRES = frozenset()
+
+
+def check(config, numbers) -> None:
+  """``clip`` >= 0 where it is a Python number."""
+  del config
+  check_clip(NAME, numbers["clip"])
+
+
+def check_clip(name: str, clip) -> None:
+  if base.concrete(clip) and not clip >= 0:
+    raise ValueError(f"{name}: clip must be >= 0 (0: no clipping), got {clip}")
+
+
+def clip_gradient(g: jax.Array, clip) -> jax.Array:
+  """Gradient-norm clipping (Pascanu, Mikolov & Bengio 2013, "On the
+  difficulty of training recurrent neural networks", ICML, Algorithm 1):
+
+      g <- g * min(1, clip / ||g||)      for clip > 0,   g for clip = 0.
+
+  With ``clip`` a Python 0 (the default) nothing is computed: the program
+  is the unclipped one. A traced ``clip`` may be swept; at 0 it selects
+  ``g`` itself."""
+  if base.concrete(clip) and clip == 0:
+    return g
+  scale = jnp.minimum(1.0, clip / _norm(g))
+  return jnp.where(clip > 0, g * scale, g)
 
 
 def _optimizer(run):
@@ -203,8 +230,9 @@ def step(run, state, tracker):
   """One epoch: ``C, dC/dtheta`` at the current point (one function
   evaluation, counted with the gradient's finiteness) and one optimizer
   step, ``theta <- theta - lr * (dC/dtheta + momentum * velocity)`` with
-  the default heavy-ball ``momentum`` optimizer (``sgd`` has none); updated
-  parameters that are not finite mark the run diverged."""
+  the default heavy-ball ``momentum`` optimizer (``sgd`` has none) and the
+  gradient clipped to norm ``clip`` when ``clip > 0``; updated parameters
+  that are not finite mark the run diverged."""
   del tracker
 
   def value(th):
@@ -217,11 +245,13 @@ def step(run, state, tracker):
 
 def descend(run, state, cost, error, g):
   """One optimizer step from ``state = (theta, optimizer state)`` along the
-  gradient ``g`` at ``theta`` (by BPTT here, by RTRL in ``rtrl``): the point
-  is counted with its cost, error and the gradient's finiteness; updated
+  gradient ``g`` at ``theta`` (by BPTT here, by RTRL in ``rtrl``), clipped
+  to norm ``clip`` first (:func:`clip_gradient`): the point is counted with
+  its cost, error and the (unclipped) gradient's finiteness; updated
   parameters that are not finite mark the run diverged."""
   theta, opt_state = state
-  updates, opt_state = _optimizer(run).update(g, opt_state, theta)
+  step = clip_gradient(g, run.numbers["clip"])
+  updates, opt_state = _optimizer(run).update(step, opt_state, theta)
   new = optax.apply_updates(theta, updates)
   return (new, opt_state), base.one(theta, cost, error, _all_finite(g),
                                     _all_finite(new))

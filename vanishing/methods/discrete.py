@@ -82,6 +82,9 @@ STATIC = frozenset({"hold", "residual"})
 REQUIRES = frozenset({"linear", "activation_inverse"})
 # Computes its own outputs at each sequence's end (methods.check_task).
 READOUTS = ("end",)
+# Inverts the output function at the two class targets and scores the
+# paper's squared error: the paper's two-class tasks only.
+KINDS = ("classification",)
 
 # The output's target pre-activation is f^{-1}(d); d is kept this far inside
 # the range of f so that it is finite.

@@ -60,6 +60,9 @@ STATIC = frozenset({"batch", "criterion"})
 REQUIRES = frozenset()
 # Computes its own outputs at each sequence's end (methods.check_task).
 READOUTS = ("end",)
+# Scores candidates by the paper's squared error and the targets' midpoint
+# (``failures``): the paper's two-class tasks only (methods.check_task).
+KINDS = ("classification",)
 # For a solved search, the solving candidate (not the lowest cost seen).
 REPORTS = "solution"
 

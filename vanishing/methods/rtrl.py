@@ -10,9 +10,12 @@ carried with the state through the same length-masked time loop as the
 forward pass (``cells.scan.scan``: a sequence's state, and so its
 sensitivities, stop changing after its own length). The output's
 sensitivity is ``dy/dtheta = (d readout/ds) P`` at each sequence's end (or
-at every step, for a task with readout ``every``), and the gradient of the
-task's cost ``C(y)`` (the paper's ``1/(2B) sum_b (y_b - d_b)^2``) is the
-chain rule ``dC/dtheta = sum_b dC/dy_b dy_b/dtheta``.
+at every step, for a task with readout ``every``; per output for a readout
+with K outputs), and the gradient of the task's cost ``C(y)`` (the paper's
+``1/(2B) sum_b (y_b - d_b)^2``, the adding problem's squared error, the
+copying problem's cross-entropy: ``dC/dy`` by ``jax.grad`` of the task's
+``loss``, so every task kind) is the chain rule
+``dC/dtheta = sum_b dC/dy_b dy_b/dtheta``.
 
 **Generic recursion** (:func:`gradient_generic`, any cell): one
 ``jax.linearize`` of the step at ``(theta, s_{t-1})`` per time step, its
@@ -95,7 +98,8 @@ def gradient_generic(fit, theta: jax.Array):
     if every:
       y, dy = _readout(cell, new, dS)
       live = t < b.lengths
-      out = (jnp.where(live, y, 0.0), jnp.where(live[:, None], dy, 0.0))
+      out = (jnp.where(scan.broadcast_live(live, y), y, 0.0),
+             jnp.where(scan.broadcast_live(live, dy), dy, 0.0))
     return (new, dS), out
 
   (s, S), outs = scan.scan(step, (s0, S0), b.inputs, b.lengths)
@@ -104,9 +108,10 @@ def gradient_generic(fit, theta: jax.Array):
 
 
 def _readout(cell, s, S):
-  """``y (B,)`` and ``dy/dtheta (B, P)`` from the state and sensitivities."""
+  """``y (B,)`` and ``dy/dtheta (B, P)`` from the state and sensitivities
+  (``(B, K)`` and ``(B, K, P)`` for a readout with K outputs)."""
   y, lin = jax.linearize(cell.readout, s)
-  return y, jax.vmap(lin, in_axes=1, out_axes=1)(S)
+  return y, jax.vmap(lin, in_axes=1, out_axes=-1)(S)
 
 
 # ---------------------------------------------------------------------------
@@ -232,8 +237,9 @@ def gradient(fit, theta: jax.Array, recursion: str = "auto"):
 # The comparison protocol (``vanishing.methods.base``).
 
 NAME = "rtrl"
+# clip: bptt's gradient-norm clipping (``bptt.clip_gradient``), 0 = off.
 DEFAULTS = {"lr": 0.5, "momentum": 0.8, "optimizer": "momentum",
-            "recursion": "auto"}
+            "recursion": "auto", "clip": 0.0}
 STATIC = frozenset({"optimizer", "recursion"})
 # Only the cell's step and readout: any differentiable cell.
 REQUIRES = frozenset()
@@ -243,6 +249,7 @@ def check(config, numbers) -> None:
   if config["recursion"] not in RECURSIONS:
     raise ValueError(f"rtrl: recursion must be one of {RECURSIONS}, got "
                      f"{config['recursion']!r}")
+  bptt.check_clip(NAME, numbers["clip"])
 
 
 # The state and its update are BPTT's; only the gradient differs.

@@ -8,9 +8,11 @@ wherever the task has a target. For the end-of-sequence tasks here that is
 each sequence's last step, by plain SGD on that sequence's share of the
 cost ``C = 1/(2B) sum_b (y_b - d_b)^2``:
 
-    theta <- theta - lr * (1/B) (y_b - d_b) dy_b/dtheta,
+    theta <- theta - lr * (1/B) (y_b - d_b) dy_b/dtheta
 
-so a pass at small ``lr`` moves like one batch gradient step of size
+(any end-of-sequence cost that is a mean over sequences -- the adding
+problem's squared error too -- is updated by ``1/B`` of one sequence's
+cost gradient, ``rtrl.gradient`` on that sequence alone), so a pass at small ``lr`` moves like one batch gradient step of size
 ``lr`` and the rate is on bptt's scale. Because the weights change only at
 sequence ends, the sensitivities of each sequence are carried under the
 weights in force during it, and a pass is exactly per-sequence SGD with

@@ -46,6 +46,9 @@ STATIC = frozenset({"curvature"})
 REQUIRES = frozenset({"linear", "activation_derivatives"})
 # Computes its own outputs at each sequence's end (methods.check_task).
 READOUTS = ("end",)
+# The curvature of the paper's squared error on a Net's class-input
+# latch (``curvature``): the paper's two-class tasks only.
+KINDS = ("classification",)
 CURVATURES = curvature.PER_COPY_MODES
 
 check = pseudo_newton.checker(NAME, CURVATURES)

@@ -1,22 +1,25 @@
-"""Task generators: pure functions of a PRNG key and static sizes.
+"""The paper's task generators: pure functions of a PRNG key and static sizes.
 
 The minimal latch task (Bengio, Simard & Frasconi 1994, Section III): two
 classes of sequences of length T. Only the first L inputs carry the class, and
 in this task they are not data but trainable parameters ``h_1..h_L`` (one set
 per class), standing for the output of an upstream system. Inputs L+1..T are
 i.i.d. Gaussian noise of variance ``s``. The target at the end is +0.8 for
-class 0 and -0.8 for class 1.
+class 0 and -0.8 for class 1 (``TARGET``).
+
+Then the three benchmark problems of Section VI (latch, 2-sequence,
+parity) on the task protocol of ``vanishing.tasks.protocol``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-TARGET = 0.8
+from vanishing.tasks.protocol import (TARGET, Noise, SequenceBatch,
+                                      draw_lengths, length_mask)
 
 
 class LatchBatch(NamedTuple):
@@ -96,62 +99,6 @@ def latch_inputs(h: jax.Array, batch: LatchBatch) -> jax.Array:
 # sequence's own end, and a network reads its output at that end
 # (``cells.run``).
 
-NOISE_KINDS = ("none", "uniform", "gaussian")
-
-
-class Noise(NamedTuple):
-  """Input noise law: ``uniform`` on [-scale, scale], ``gaussian`` with
-  variance ``scale`` (mean 0), or ``none``. ``kind`` is static; ``scale`` may
-  be traced."""
-  kind: str = "uniform"
-  scale: float | jax.Array = 0.2
-
-  def sample(self, key: jax.Array, shape) -> jax.Array:
-    if self.kind == "none":
-      return jnp.zeros(shape)
-    if self.kind == "uniform":
-      return jax.random.uniform(key, shape, minval=-self.scale,
-                                maxval=self.scale)
-    if self.kind == "gaussian":
-      return jnp.sqrt(self.scale) * jax.random.normal(key, shape)
-    raise ValueError(f"noise kind must be one of {NOISE_KINDS}, got {self.kind!r}")
-
-
-class SequenceBatch(NamedTuple):
-  """A batch of variable-length sequences, time-major.
-
-  Attributes:
-    inputs: ``(max_len, B)`` external input, 0 after each sequence's end.
-    targets: ``(B,)`` desired output at each sequence's end.
-    lengths: ``(B,)`` int32, each in [min_len, max_len].
-    classes: ``(B,)`` int32 class labels, ``n_per_class`` of class 0 then of
-      class 1.
-  """
-  inputs: jax.Array
-  targets: jax.Array
-  lengths: jax.Array
-  classes: jax.Array
-
-
-def half_length(T: int) -> int:
-  """The shortest length of a span-T problem, ``ceil(T/2)``."""
-  return -(-T // 2)
-
-
-def draw_lengths(key: jax.Array, n: int, min_len, max_len) -> jax.Array:
-  """``n`` lengths uniform on the integers ``min_len..max_len`` (the bounds
-  may be traced)."""
-  if isinstance(min_len, int) and isinstance(max_len, int) and not (
-      1 <= min_len <= max_len):
-    raise ValueError(f"need 1 <= min_len <= max_len, got {min_len}, {max_len}")
-  return jax.random.randint(key, (n,), min_len, max_len + 1, dtype=jnp.int32)
-
-
-def _mask(lengths: jax.Array, max_len: int) -> jax.Array:
-  """``(max_len, B)``: 1.0 where step t is inside sequence b."""
-  return (jnp.arange(max_len)[:, None] < lengths[None, :]).astype(jnp.float32)
-
-
 def _classes(n_per_class: int) -> jax.Array:
   return jnp.repeat(jnp.arange(2, dtype=jnp.int32), n_per_class)
 
@@ -180,7 +127,7 @@ def latch(key: jax.Array, n_per_class: int, min_len: int, max_len: int,
   x = noise.sample(k_noise, (max_len, n)).at[0].set(0.0)
   if first is not None:
     x = x.at[0].set(_targets(classes, first))
-  return SequenceBatch(x * _mask(lengths, max_len), _targets(classes, targets),
+  return SequenceBatch(x * length_mask(lengths, max_len), _targets(classes, targets),
                        lengths, classes)
 
 
@@ -212,7 +159,7 @@ def two_sequence(key: jax.Array, n_per_class: int, min_len: int, max_len: int,
   max_len = max_len if size is None else size
   proto = jnp.pad(prototypes(N, prototype_seed), ((0, 0), (0, max_len - N)))
   x = proto[classes].T + noise.sample(k_noise, (max_len, n))
-  return SequenceBatch(x * _mask(lengths, max_len), _targets(classes, targets),
+  return SequenceBatch(x * length_mask(lengths, max_len), _targets(classes, targets),
                        lengths, classes)
 
 
@@ -230,7 +177,7 @@ def parity(key: jax.Array, n_per_class: int, min_len: int, max_len: int,
   n = classes.shape[0]
   lengths = draw_lengths(k_len, n, min_len, max_len)
   max_len = max_len if size is None else size
-  mask = _mask(lengths, max_len)
+  mask = length_mask(lengths, max_len)
   bits = jax.random.bernoulli(k_bits, 0.5, (max_len, n)).astype(jnp.int32)
   is_last = jnp.arange(max_len)[:, None] == (lengths - 1)[None, :]
   before = jnp.sum(bits * mask * (1 - is_last), axis=0)  # +1s before the end
@@ -239,128 +186,3 @@ def parity(key: jax.Array, n_per_class: int, min_len: int, max_len: int,
   bits = jnp.where(is_last, last[None, :], bits)
   x = (2.0 * bits - 1.0) + noise.sample(k_noise, (max_len, n))
   return SequenceBatch(x * mask, _targets(classes, targets), lengths, classes)
-
-
-# ---------------------------------------------------------------------------
-# The task protocol and its registry.
-
-@dataclasses.dataclass(frozen=True)
-class Task:
-  """A sequence-classification task: its generator and its rules.
-
-  A task samples ``SequenceBatch(inputs (T, B), targets (B,), lengths (B,),
-  classes (B,))`` from a key and static sizes (``sample``; ``mask`` gives
-  the ``(T, B)`` mask of the steps inside each sequence), and owns the cost
-  and the error of outputs ``y (B,)`` read at each sequence's end (or, with
-  ``readout="every"``, ``y (T, B)`` against targets ``(T, B)``, the means
-  over the steps inside each sequence, and a sequence misclassified when any
-  of its steps is):
-
-      C = 1/(2B) sum_b (y_b - d_b)^2,
-      error = fraction of sequences with y_b on the other side of the
-              midpoint of the two targets than d_b,
-
-  and the rule that a training set is solved: no sequence misclassified and
-  ``C < target_cost`` (the paper's criterion, spec section 3).
-
-  Attributes:
-    name: registry name.
-    generator: ``(key, n_per_class, min_len, max_len, *, noise, targets,
-      size, **options) -> SequenceBatch``.
-    targets: the desired outputs of class 0 and class 1.
-    options: static keyword arguments of the generator, ``(name, value)``
-      pairs (the 2-sequence prefix length N, latch II's first inputs).
-    min_len_option: the option that bounds the shortest length from below
-      (2-sequence: N), or None.
-    readout: ``end`` (one target per sequence, read at its end) or
-      ``every`` (a target at every step).
-  """
-  name: str
-  generator: Callable[..., SequenceBatch]
-  targets: tuple[float, float] = (TARGET, -TARGET)
-  options: tuple = ()
-  min_len_option: str | None = None
-  readout: str = "end"
-
-  def __post_init__(self):
-    if self.readout not in READOUTS:
-      raise ValueError(f"task {self.name}: readout must be one of "
-                       f"{READOUTS}, got {self.readout!r}")
-
-  def with_targets(self, targets: tuple[float, float]) -> "Task":
-    return dataclasses.replace(self, targets=tuple(targets))
-
-  def with_options(self, **options) -> "Task":
-    """The task with some generator options replaced."""
-    unknown = set(options) - {k for k, _ in self.options}
-    if unknown:
-      raise ValueError(f"task {self.name}: unknown option(s) "
-                       f"{', '.join(sorted(unknown))}")
-    return dataclasses.replace(
-        self, options=tuple({**dict(self.options), **options}.items()))
-
-  @property
-  def min_len(self) -> int:
-    """The shortest sequence the task can generate."""
-    return (dict(self.options)[self.min_len_option]
-            if self.min_len_option else 1)
-
-  def sample(self, key: jax.Array, n_per_class: int, min_len, max_len,
-             noise: Noise = Noise(), size: int | None = None
-             ) -> SequenceBatch:
-    """``2 * n_per_class`` sequences (class 0 first), lengths uniform on
-    ``min_len..max_len`` (may be traced when ``size`` is given)."""
-    return self.generator(key, n_per_class, min_len, max_len, noise=noise,
-                          targets=self.targets, size=size,
-                          **dict(self.options))
-
-  def loss(self, y: jax.Array, targets: jax.Array, mask=None) -> jax.Array:
-    """``C = 1/(2B) sum_b (y_b - d_b)^2`` (over the last axis); with a
-    ``(T, B)`` ``mask``, the mean over the steps it marks."""
-    if mask is None:
-      return 0.5 * jnp.mean((y - targets) ** 2, axis=-1)
-    return 0.5 * jnp.sum(mask * (y - targets) ** 2) / jnp.sum(mask)
-
-  def misclassified(self, y: jax.Array, targets: jax.Array) -> jax.Array:
-    """Per output: ``y`` on the other side of the targets' midpoint."""
-    mid = 0.5 * (jnp.max(targets) + jnp.min(targets))
-    return (y > mid) != (targets > mid)
-
-  def error(self, y: jax.Array, targets: jax.Array, mask=None) -> jax.Array:
-    """Fraction of sequences misclassified (over the last axis); with a
-    ``(T, B)`` ``mask``, a sequence counts when any marked step does."""
-    wrong = self.misclassified(y, targets)
-    if mask is not None:
-      wrong = jnp.any(wrong & (mask > 0), axis=0)
-    return jnp.mean(wrong, axis=-1)
-
-  def solved(self, cost: jax.Array, error: jax.Array,
-             target_cost: float) -> jax.Array:
-    """No sequence misclassified and the cost below ``target_cost``."""
-    return (error == 0) & (cost < target_cost)
-
-
-def mask(batch: SequenceBatch) -> jax.Array:
-  """``(T, B)`` float mask: 1.0 where step t is inside sequence b."""
-  return _mask(batch.lengths, batch.inputs.shape[0])
-
-
-READOUTS = ("end", "every")
-
-# The rules every registered task shares (for a Fit built without a task).
-CLASSIFICATION = Task("classification", None)
-
-# name -> task. Adding a task is one generator plus one line here.
-TASKS: dict[str, Task] = {
-    "latch": Task("latch", latch, options=(("first", None),)),
-    "two_sequence": Task("two_sequence", two_sequence, options=(("N", 3),),
-                         min_len_option="N"),
-    "parity": Task("parity", parity),
-}
-
-
-def get(name: str) -> Task:
-  """The task ``name``; ValueError listing the registered names."""
-  if name not in TASKS:
-    raise ValueError(f"unknown task {name!r}; choose from {', '.join(TASKS)}")
-  return TASKS[name]
