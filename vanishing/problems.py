@@ -118,6 +118,28 @@ def _remedies() -> dict[str, Spec]:
 
 
 REGISTRY.update(_remedies())
+
+
+def _followed() -> dict[str, Spec]:
+  """The tasks that followed the paper (``tasks.followed``) on the plain
+  tanh RNN and the remedies: ``adding_<cell>`` (2 input channels, a linear
+  output) and ``copying_<cell>`` (10 one-hot input channels, 9 linear
+  outputs: logits of the blank and the 8 symbols), n = 4 hidden units as
+  above."""
+  from vanishing.tasks import followed
+  out = {}
+  for prefix, kw in (("adding", dict(inputs=2, output="linear")),
+                     ("copying", dict(inputs=followed.CHANNELS,
+                                      outputs=followed.OUTPUTS,
+                                      output="linear"))):
+    for cell in ("elman", "lstm", "lstm_noforget", "gru", "rnn_orthogonal",
+                 "rnn_identity"):
+      make = functools.partial(cells.CELLS[cell], n=4, **kw)
+      out[f"{prefix}_{cell}"] = Spec(tasks.get(prefix), make, (
+          f"{prefix} on a 4-unit {cell}, {make().size} weights"))
+  return out
+
+
 # The plain tanh RNN (Elman, uniform initialisation) on the 2-sequence
 # problem and parity, beside the remedies above (latch II: latch2_elman).
 REGISTRY.update({
@@ -128,6 +150,7 @@ REGISTRY.update({
     for prefix, task, output, what in (
         ("two_sequence", tasks.get("two_sequence"), "tanh", "2-sequence"),
         ("parity", _parity, "logistic", "parity"))})
+REGISTRY.update(_followed())
 # The paper's three problems of Section VI (compare's default).
 PROBLEMS = ("latch", "two_sequence", "parity")
 

@@ -42,18 +42,20 @@ def test_one_stage_is_training_without_curriculum_bit_for_bit():
   assert np.all(one["stage"] == 0)
 
 
-def test_stages_advance_on_solving_and_only_the_last_counts():
+def test_every_trial_reaches_the_last_stage_and_only_it_counts():
   problem = dataclasses.replace(ST.problem("latch"), T=16)
   K = 3
   rec = _records(Trial(problem, "bptt", ST.budget_(), curriculum=True),
                  {"T": np.asarray([16.0]), "stages": np.asarray([float(K)])},
                  trials=12)
   stage, solved = rec["stage"], rec["solved"].astype(bool)
-  assert np.all(stage[solved] == K - 1)       # solved only at the last stage
-  assert np.any(stage > 0)                    # some trials moved on
+  # A stage ends solved, stuck or at its share of the budget (150 // 3), so
+  # every trial that did not diverge trains on the full span at the end.
+  ok = ~rec["diverged"].astype(bool)
+  assert ok.sum() >= 10
+  assert np.all(stage[ok] == K - 1)
   assert np.all(rec["evaluations"] <= ST.budget)
-  # A trial that stopped before the last stage is not solved.
-  assert not np.any(solved & (stage < K - 1))
+  assert solved.any() and not solved.all()
 
 
 def test_hyper_parameters_read_from_the_sweep():

@@ -1,7 +1,7 @@
 """The mechanism made visible: attractors, h*, and the vanishing gradient.
 
 Bengio, Simard & Frasconi (1994), Sections III-IV; functions in
-:mod:`vanishing.theory`. Four measurements, one figure with four panels:
+:mod:`vanishing.theory`. Five measurements, one figure with five panels:
 
 1. ``theory``: fixed points of ``a = w tanh a`` versus w (the bifurcation at
    w = 1), the contraction ``M'(a_bar)`` and the escape threshold h*(w);
@@ -15,7 +15,11 @@ Bengio, Simard & Frasconi (1994), Sections III-IV; functions in
    evaluated on held-out sequences of several lengths T: the early,
    informative terms vanish as T grows;
 4. ``training``: the norm of the gradient reaching h during BPTT training,
-   per epoch, median over converged and over failed runs.
+   per epoch, median over converged and over failed runs;
+5. ``cells``: ``||ds_t/ds_0||`` of the recurrent state of every kind of cell
+   (the tanh latch at w = ``cells_w`` beside the tanh RNN with uniform,
+   orthogonal and identity init, the LSTM with and without forget gate and
+   the GRU) over ``cells_T`` steps: :mod:`.gradients_cells`.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vanishing import sweep, tasks, theory
-from vanishing.experiments import common, protocol
+from vanishing.experiments import common, gradients_cells, protocol
 from vanishing.experiments.convergence import LatchConfig, train_latch
 
 NAME = "gradients"
@@ -59,6 +63,8 @@ class Settings:
     eval_per_class: held-out sequences per class per network.
     seed: root seed.
     config: static training settings (T = 20, L = 3 as in ``density``).
+    cells_T: horizon of the every-cell state Jacobian measurement.
+    cells_w: the tanh latch's self-weight there.
   """
   w: tuple[float, ...] = (0.5, 0.9, 1.25, 1.5, 2.0, 3.0)
   steps: int = 40
@@ -70,12 +76,17 @@ class Settings:
   eval_per_class: int = 25
   seed: int = 0
   config: LatchConfig = LatchConfig(T=20, L=3, epochs=1000)
+  cells_T: int = 100
+  cells_w: float = 2.0
 
   def __post_init__(self):
     if not all(np.isfinite(v) for v in self.w + self.w0 + self.s + self.lr):
       raise ValueError("w, w0, s and lr must be finite")
     if self.steps < 2:
       raise ValueError(f"steps must be >= 2, got {self.steps}")
+    if self.cells_T < 2 or not np.isfinite(self.cells_w):
+      raise ValueError(f"cells_T must be >= 2 and cells_w finite, got "
+                       f"{self.cells_T}, {self.cells_w}")
     if min(self.T) <= self.config.L:
       raise ValueError(f"every T must exceed L = {self.config.L}, got {min(self.T)}")
     if min(self.s) < 0 or min(self.lr) <= 0:
@@ -97,7 +108,8 @@ DEFAULT = Settings()
 PAPER = dataclasses.replace(DEFAULT, trials=2048, eval_per_class=100,
                             T=(10, 20, 30, 40, 60, 80, 100))
 TESTING = dataclasses.replace(DEFAULT, trials=32, T=(10, 40), eval_per_class=5,
-                              config=LatchConfig(T=20, L=3, epochs=200))
+                              config=LatchConfig(T=20, L=3, epochs=200),
+                              cells_T=30)
 
 
 def theory_table(w_max: float = 3.5, num: int = 351) -> dict[str, np.ndarray]:
@@ -117,9 +129,7 @@ def decay(settings: Settings):
   path = theory.trajectory(w, np.zeros((settings.steps, len(w))), a0)
   jac = theory.state_jacobian(w, path[:-1])  # t = 1 .. steps
   t = np.arange(1, settings.steps + 1)
-  tail = t >= settings.steps // 2
-  slope = np.polyfit(t[tail], np.log(jac[tail]), 1)[0]
-  measured = np.exp(slope)
+  measured = gradients_cells.fitted_rate(t, jac)
   predicted = np.abs(theory.contraction_at_attractor(w))
   table = {"w": w, "latched": latched, "a0": a0, "measured_rate": measured,
            "predicted_rate": predicted,
@@ -189,17 +199,25 @@ def training_curves(res) -> dict[str, np.ndarray]:
           "failed_runs": np.full(epochs, int((~conv).sum()))}
 
 
-TABLES = ("theory", "decay", "contributions", "training", "runs")
+TABLES = ("theory", "decay", "contributions", "training", "runs", "cells")
 
 
-def figure(theory_t, decay_t, t, jac, contrib, curves, settings: Settings):
-  """The four panels: fixed points and h*, decay, contributions, training."""
+def figure(theory_t, decay_t, t, jac, contrib, curves, settings: Settings,
+           cells_t=None):
+  """The panels: fixed points and h*, decay, contributions, training; then,
+  given the ``cells`` table, every cell's state Jacobian across the bottom."""
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
 
-  fig, axs = plt.subplots(2, 2, figsize=(11, 8.5), constrained_layout=True)
-  (ax1, ax2), (ax3, ax4) = axs
+  if cells_t is None:
+    fig, axs = plt.subplots(2, 2, figsize=(11, 8.5), constrained_layout=True)
+    (ax1, ax2), (ax3, ax4) = axs
+  else:
+    fig, axs = plt.subplot_mosaic([["1", "2"], ["3", "4"], ["5", "5"]],
+                                  figsize=(11, 13.5), constrained_layout=True)
+    ax1, ax2, ax3, ax4 = (axs[k] for k in "1234")
+    gradients_cells.panel(axs["5"], cells_t)
 
   w, a = theory_t["w"], theory_t["attractor"]
   on = w > 1
@@ -261,7 +279,7 @@ def figure(theory_t, decay_t, t, jac, contrib, curves, settings: Settings):
 
 
 def execute(settings: Settings, options=None):
-  """Runs all four measurements; builds tables, figure and summary."""
+  """Runs all five measurements; builds tables, figure and summary."""
   from vanishing.experiments.common import Outcome, sweep_options
   res = train(settings, sweep_options(options, lambda tag: NAME))
   if res is None:
@@ -270,6 +288,8 @@ def execute(settings: Settings, options=None):
   decay_t, t, jac = decay(settings)
   contrib = contributions(settings, res)
   curves = training_curves(res)
+  cells_t = gradients_cells.measure(settings.cells_T, settings.cells_w,
+                                    settings.seed)
   conv = res.records["converged"].astype(bool)
   runs = {k: res.records[k] for k in
           ("run", "cell", "trial", "w0", "s", "lr", "converged", "epoch", "w")}
@@ -294,9 +314,10 @@ def execute(settings: Settings, options=None):
     lines.append(f"median ||dC/dh|| at epoch 0: converged {c_first[0]:.3e}, "
                  f"failed {f_last[0]:.3e}; failed runs at the last epoch: "
                  f"{f_last[-1]:.3e}")
+  lines += gradients_cells.summary(cells_t)
   meta = {"runs": res.n_runs, "compile_s": res.compile_s, "run_s": res.run_s,
           "sweep": {"block": sweep.BLOCK}}
-  fig = figure(theory_t, decay_t, t, jac, contrib, curves, settings)
+  fig = figure(theory_t, decay_t, t, jac, contrib, curves, settings, cells_t)
   tables = {"theory": theory_t, "decay": decay_t, "contributions": contrib,
-            "training": curves, "runs": runs}
+            "training": curves, "runs": runs, "cells": cells_t}
   return Outcome(tables, fig, "\n".join(lines), meta)

@@ -14,8 +14,11 @@ STYLES = {"none": "-", "clip": "--", "curriculum": ":",
 
 
 def figure(table):
-  """One panel per task: solved fraction against T (Wilson 95% bars), a
-  colour per cell and a line style per remedy."""
+  """One panel per task, a colour per cell and a line style per remedy:
+  the solved fraction against T (Wilson 95% bars) for the classification
+  tasks; for the others (adding, copying: few or no trials meet their
+  strict criteria in a short budget) the mean test cost over the task's
+  memoryless baseline, below 1 where a net learnt the dependency."""
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
@@ -33,18 +36,35 @@ def figure(table):
       sel = sel & (table["task"] == task)
       if not sel.any():
         continue
-      T, f = table["T"][sel], table["frequency"][sel]
-      yerr = np.stack([f - table["lo"][sel], table["hi"][sel] - f])
-      ax.errorbar(T, f, yerr=yerr, marker="o", ms=4, capsize=2,
-                  color=colours[cell], ls=STYLES.get(remedy, "-"),
-                  label=f"{LABELS.get(cell, cell)}, {remedy}")
+      style = dict(marker="o", ms=4, color=colours[cell],
+                   ls=STYLES.get(remedy, "-"),
+                   label=f"{LABELS.get(cell, cell)}, {remedy}")
+      T = table["T"][sel]
+      if classifies(table, task):
+        f = table["frequency"][sel]
+        yerr = np.stack([f - table["lo"][sel], table["hi"][sel] - f])
+        ax.errorbar(T, f, yerr=yerr, capsize=2, **style)
+      else:
+        ax.plot(T, table["cost_ratio"][sel], **style)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("span T")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_title(f"{TITLES.get(task, task)}: solved fraction", fontsize=9)
-  axes[0][0].set_ylabel("solved fraction (95% Wilson)")
+    if classifies(table, task):
+      ax.set_ylim(-0.02, 1.02)
+      ax.set_ylabel("solved fraction (95% Wilson)")
+      ax.set_title(f"{TITLES.get(task, task)}: solved fraction", fontsize=9)
+    else:
+      ax.axhline(1.0, color="gray", lw=1, ls=":")
+      ax.set_yscale("log")
+      ax.set_ylabel("test cost / memoryless baseline")
+      ax.set_title(f"{TITLES.get(task, task)}: test cost over baseline",
+                   fontsize=9)
   axes[0][-1].legend(fontsize=6, loc="center left", bbox_to_anchor=(1, 0.5))
   return fig
+
+
+def classifies(table, task) -> bool:
+  return bool(np.all(table["kind"][table["task"] == task]
+                     == "classification"))
 
 
 def summary(table, settings, compile_s: float, run_s: float) -> str:

@@ -25,10 +25,14 @@ splits training into K stages of growing span,
 are legal). Stage k trains on a set of the problem drawn at span T_k from
 ``fold_in(fold_in(key, 2), k)``; the last stage's set is the trial's own
 training set, the one a trial without curriculum trains on. The method's
-state (parameters, optimizer) carries over; when a stage's set is solved the
-next stage starts with the tracker's best point, stall clock and solved flag
-reset, and the evaluations keep counting against the one budget. A trial
-is solved only when the last stage is; it stops when any stage is stuck.
+state (parameters, optimizer) carries over. A stage before the last ends
+when its set is solved, when it is stuck, or when it has spent its share of
+the budget, ``evaluations // K`` (so a trial that never solves a short stage
+still trains on the full span at the end); the next stage then starts with the
+tracker's best point, stall clock and solved flag reset, and the
+evaluations keep counting against the one budget. A trial is solved only
+when the last stage is, and stops as the method's loop does on the last
+stage (solved, stuck, diverged or out of budget) or on a divergence.
 K = 1 is training without curriculum, bit for bit.
 """
 
@@ -92,13 +96,18 @@ class Trial:
     if self.curriculum:
       c.update(full_train=fit.batch, T=jnp.asarray(swept["T"], jnp.int32),
                stages=jnp.asarray(swept["stages"], jnp.int32),
-               stage=jnp.zeros((), jnp.int32))
+               stage=jnp.zeros((), jnp.int32), since=jnp.zeros((), jnp.int32))
       c["train"] = self._stage_set(c, c["stage"])
     return {**c, "loop": loop.begin(methods.get(self.method), self._run(c))}
 
   def _moving(self, c) -> jax.Array:
-    """A stage before the last is solved: the next one starts."""
-    return c["loop"][1].solved & (c["stage"] < c["stages"] - 1)
+    """A stage before the last is solved, stuck or has spent its share of
+    the budget: the next one starts."""
+    tr = c["loop"][1]
+    share = self.budget.evaluations // c["stages"]
+    done = (tr.solved | base.stuck(tr, self.budget)
+            | (tr.evaluations - c["since"] >= share))
+    return done & (c["stage"] < c["stages"] - 1) & ~tr.diverged
 
   def running(self, c) -> jax.Array:
     go = loop.running(self._run(c), c["loop"])
@@ -115,8 +124,8 @@ class Trial:
                      best_error=jnp.ones_like(tr.best_error),
                      solved=jnp.zeros_like(tr.solved),
                      improved_at=tr.evaluations)
-    return {**c, "stage": k, "train": self._stage_set(c, k),
-            "loop": (state, tr, found)}
+    return {**c, "stage": k, "since": tr.evaluations,
+            "train": self._stage_set(c, k), "loop": (state, tr, found)}
 
   def step(self, c) -> dict:
     if not self.curriculum:

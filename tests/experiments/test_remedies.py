@@ -1,0 +1,86 @@
+"""The remedies experiment: gated cells and remedies on the same trials."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from vanishing import problems
+from vanishing.experiments import remedies
+
+COLUMNS = {"task", "cell", "remedy", "T", "trials", "solved", "frequency",
+           "lo", "hi", "median_sequences"}
+
+
+@pytest.fixture(scope="module")
+def outcome():
+  return remedies.execute(remedies.TESTING)
+
+
+def test_a_row_per_task_cell_remedy_and_span(outcome):
+  table = outcome.tables[""]
+  st = remedies.TESTING
+  assert COLUMNS <= set(table)
+  n = sum(len(st.spans(t)) for t in st.tasks) * len(st.cells) * len(
+      st.remedies)
+  assert len(table["T"]) == n
+  assert np.all(table["trials"] == st.trials)
+  assert np.all((table["lo"] <= table["frequency"])
+                & (table["frequency"] <= table["hi"]))
+  # The median counts training sequences of solved trials only.
+  solved = table["solved"] > 0
+  assert np.all(np.isnan(table["median_sequences"][~solved]))
+  assert np.all(table["median_sequences"][solved]
+                % (2 * st.n_per_class) == 0)
+  adding = table["task"] == "adding"
+  np.testing.assert_allclose(table["baseline_cost"][adding], 1 / 12)
+  assert outcome.figure is not None and "remedies:" in outcome.summary
+
+
+def test_every_pair_sees_the_same_trials(outcome):
+  runs = outcome.tables["runs"]
+  for task in remedies.TESTING.tasks:
+    sel = runs["task"] == task
+    # Trial t at span T is run (T index x trials + t) of the task's key, for
+    # every cell and remedy: the same rows in every (cell, remedy) group.
+    keys = {(c, r): list(zip(runs["T"][sel & (runs["cell"] == c)
+                                       & (runs["remedy"] == r)],
+                             runs["trial"][sel & (runs["cell"] == c)
+                                           & (runs["remedy"] == r)]))
+            for c in remedies.TESTING.cells for r in remedies.TESTING.remedies}
+    assert len({tuple(v) for v in keys.values()}) == 1
+
+
+def test_no_remedy_and_clipping_at_a_huge_threshold_agree():
+  # The remedies are swept values of one program: clipping at a threshold
+  # no gradient reaches changes nothing, so its runs equal "none".
+  st = dataclasses.replace(remedies.TESTING, tasks=("latch2",),
+                           cells=("lstm",), remedies=("none", "clip"),
+                           clip=1e30)
+  _, rec, _ = remedies.run(st)
+  none, clip = rec["remedy"] == "none", rec["remedy"] == "clip"
+  for k in ("evaluations", "solved", "final_error"):
+    np.testing.assert_array_equal(rec[k][none], rec[k][clip], err_msg=k)
+
+
+def test_the_problems_exist_for_every_task_and_cell():
+  for task in remedies.TASKS:
+    for cell in remedies.CELLS:
+      spec = problems.REGISTRY[remedies.problem_name(task, cell)]
+      assert spec.cell().name.startswith(cell.split("_")[0]) or cell == "elman"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--remedies=none,magic"], "--remedies: unknown 'magic'"),
+    (["--cells=lstm,lstm"], "--cells: names must be distinct"),
+    (["--stages=1"], "--stages: must be >= 2"),
+    (["--optimizer=lbfgs"], "--optimizer: must be one of adam, momentum, sgd"),
+    (["--clip=0"], "--clip: must be finite and > 0"),
+    (["--T_values=1,8"], "--T_values: every T must be >= 2"),
+    (["--T_values=4,8"], "--T_values: two_sequence needs T/2 >= 3"),
+])
+def test_bad_flags_exit_2_with_one_line(invoke, tmp_path, args, message):
+  code, err = invoke("remedies", *args, f"--out_dir={tmp_path}")
+  assert code == 2
+  assert len(err.strip().splitlines()) == 1 and message in err
+  assert not any(tmp_path.iterdir())
