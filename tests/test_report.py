@@ -116,7 +116,7 @@ def test_unfinished_and_failed_sets_are_listed_as_such(tmp_path, invoke, helped)
   assert "512 finished runs saved in .length_chunks/" in text
   assert "gradients.csv without gradients.json" in text
   assert "guessing.json cannot be read" in text
-  assert "Not run here: compare, rtrl." in text
+  assert "Not run here: compare, rtrl, remedies." in text
   entries = {x.name: x.status for x in report.collect(tmp_path)}
   assert entries == {"density": "finished", "length": "unfinished",
                      "gradients": "failed", "guessing": "failed",

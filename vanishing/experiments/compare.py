@@ -307,7 +307,8 @@ FLAGS = (
     protocol.N_PER_CLASS,
     protocol.TEST_PER_CLASS,
     protocol.integer("curriculum", "train in this many stages of growing "
-                     "span, each until solved (1: no curriculum)"),
+                     "span (a stage ends solved, stuck or at its share of the "
+                     "budget; 1: no curriculum)"),
     protocol.CHUNK,
 )
 
