@@ -177,9 +177,10 @@ DEFAULT = Settings()
 # censored at 200,000 draws, about 5 times the largest published mean
 # (A1 with noise, 41,400), so a mean is an estimate. Run time (2-core
 # shared CPU): the six configurations with a published mean
-# (``--paper --subset published``) about PAPER_SUBSET_MINUTES; A2 and A2
-# without self-connections *with* noise (no published number) add about
-# 40 x 2e5 draws at ~2,000 draws/s if most runs are censored: over an hour.
+# (``--paper --subset published``) 3 minutes (measured: 28 s compiling,
+# 166 s running, A2 147 s of it at ~2,700 draws/s); A2 and A2 without
+# self-connections *with* noise (no published number) add up to 40 x 2e5
+# draws at ~2,700 draws/s if most runs are censored: about 50 minutes.
 PAPER = Settings(runs=40, max_trials=200_000)
 # Seconds, for the tests: short sequences, a few runs.
 TESTING = Settings(variants=("latch1", "parity_a1"), runs=4, max_trials=200,

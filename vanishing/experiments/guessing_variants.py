@@ -50,14 +50,16 @@ PUBLISHED = {
 
 # What is known where a configuration differs (BUILD_NOTES, "Guessing,
 # reconciled", has the measurements).
-_PARITY = ("unexplained: fewer draws than published; the update order "
-           "(layered here, unstated there) and the hidden units' function "
-           "(tanh here, unstated there) are the unmeasured candidates")
+_PARITY = ("unexplained: the update order (layered here, unstated there) "
+           "and the hidden units' function (tanh here, unstated there) are "
+           "unmeasured candidates")
+_A2 = (_PARITY + "; and A2's output self-connection (free here; the text's "
+       "output 'sees all other units')")
 WHY = {
     "latch2": ("unexplained: the count falls steeply with the noise "
                "(--latch_noise); the published mean fits a variance near "
                "0.01, not the stated 0.2"),
-    "parity_a1": _PARITY, "parity_a2": _PARITY, "parity_a2_noself": _PARITY,
+    "parity_a1": _PARITY, "parity_a2": _A2, "parity_a2_noself": _A2,
 }
 
 
