@@ -7,12 +7,13 @@ import pytest
 
 from vanishing import cells
 from vanishing.experiments import common
-from vanishing.experiments import guessing, guessing_variants
+from vanishing.experiments import guessing, guessing_report, guessing_variants
 from vanishing.experiments import protocol
 from vanishing.validation import FlagError
 
 FLAGS = ("variants", "runs", "max_trials", "weight_range", "input_noise",
-         "length_range", "n_per_class", "test_per_class", "chunk")
+         "length_range", "n_per_class", "test_per_class", "latch_noise",
+         "subset", "chunk")
 
 
 def settings_from_flags(fv):
@@ -98,7 +99,10 @@ def test_testing_run_gives_the_documented_tables(testing_outcome, tmp_path):
       assert table["trials_max"][i] == rows["trials"][sel][solved].max()
   assert out.figure.axes[0].get_xscale() == "log"
   header = next(l for l in out.markdown.splitlines() if l.startswith("| variant"))
-  assert "published" not in header and "| latch1 |" in out.markdown
+  assert "| published | verdict |" in header and "| latch1 |" in out.markdown
+  # latch1 has a published mean (6), so its row shows it.
+  row = next(l for l in out.markdown.splitlines() if l.startswith("| latch1 |"))
+  assert "| 6 |" in row and "guessing2001/node3.html" in out.markdown
   out.tables["runs"] = iter(runs)
   written = common.write_outputs(tmp_path, guessing.NAME, guessing.TABLES, out, {})
   assert {p.name for p in written} >= {"guessing.csv", "guessing_runs.csv",
@@ -131,3 +135,55 @@ def test_same_seed_same_numbers(testing_outcome):
     np.testing.assert_array_equal(a[c], first[c][:1])
   trials = np.concatenate([r["trials"] for r in records])
   assert len(set(trials.tolist())) > 1  # each run has its own draws
+
+
+@pytest.mark.parametrize("mean,se,censored,published,word", [
+    (100.0, 10.0, 0, 125.0, "agrees"),        # 2.5 SE away
+    (100.0, 10.0, 0, 131.0, "differs"),       # 3.1 SE away
+    (100.0, 10.0, 0, 70.0, "agrees"),         # exactly 3 SE: inside
+    (100.0, 10.0, 0, None, "no published number"),
+    (100.0, 10.0, 2, 500.0, "undetermined"),  # a floor below the published
+    (500.0, 10.0, 2, 100.0, "differs"),       # a floor already above it
+    (100.0, float("nan"), 0, 100.0, "undetermined"),  # one solved run
+    (float("nan"), float("nan"), 4, 100.0, "undetermined"),  # none solved
+])
+def test_agree_differ_rule(mean, se, censored, published, word):
+  assert guessing_report.verdict(mean, se, censored, published) == word
+
+
+def test_differing_rows_say_why():
+  table = {"variant": np.asarray(["latch2", "latch1", "parity_a2"]),
+           "input_noise": np.asarray(["gaussian", "gaussian", "uniform"]),
+           "trials_mean": np.asarray([150.0, 6.0, 900.0]),
+           "trials_se": np.asarray([20.0, 1.0, 100.0]),
+           "censored": np.asarray([0, 0, 0])}
+  rows = guessing_report.published_rows(table)
+  assert [r["verdict"] for r in rows] == ["differs", "agrees",
+                                          "no published number"]
+  assert rows[0]["why"] and not rows[1]["why"] and not rows[2]["why"]
+  assert all(r["source"].startswith("people.idsia.ch") for r in rows[:2])
+
+
+def test_paper_preset_censors_well_above_every_published_mean():
+  st = guessing.PAPER
+  assert st.runs == 40  # HS2001's "mean of 40 simulations"
+  assert st.max_trials >= 4 * max(m for m, _ in
+                                  guessing_variants.PUBLISHED.values())
+  sub = dataclasses.replace(st, subset="published")
+  assert set(sub.configurations()) == set(guessing_variants.PUBLISHED)
+  assert set(guessing_variants.PUBLISHED) <= set(st.configurations())
+
+
+@pytest.mark.parametrize("args,flag", [
+    (("--latch_noise=-0.1",), "latch_noise"), (("--subset=some",), "subset"),
+    (("--latch_noise=nan",), "latch_noise")])
+def test_new_flags_exit_2_with_one_line(invoke, tmp_path, args, flag):
+  code, err = invoke("guessing", *args, f"--out_dir={tmp_path}")
+  assert code == 2
+  lines = [l for l in err.strip().splitlines() if l.strip()]
+  assert len(lines) == 1 and f"--{flag}" in lines[0]
+
+
+def test_latch_noise_flag_sets_the_variance():
+  st = settings_from_flags(flag_values(latch_noise="0.01", subset="published"))
+  assert st.latch_noise == 0.01 and st.subset == "published"

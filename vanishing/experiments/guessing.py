@@ -46,7 +46,8 @@ from vanishing.experiments.common import Outcome, SweepOptions, sweep_options
 from vanishing.experiments.guessing_report import (SUMMARY_COLUMNS, figure,
                                                    markdown, summarize,
                                                    summary_text)
-from vanishing.experiments.guessing_variants import VARIANTS, data, net
+from vanishing.experiments.guessing_variants import (PUBLISHED, VARIANTS,
+                                                     data, net)
 from vanishing.methods import base, guessing
 
 NAME = "guessing"
@@ -54,6 +55,8 @@ SUMMARY = "random weight guessing on latch and parity (Hochreiter et al. 2001)"
 TABLES = ("", "runs")  # guessing.csv, guessing_runs.csv
 
 INPUT_NOISES = ("none", "uniform", "both")
+# ``all``: every configuration; ``published``: those with a published mean.
+SUBSETS = ("all", "published")
 LATCH_CRITERIA = ("midpoint", "tolerance")
 # Stable ids for the per-configuration keys (never reorder; append only).
 _NOISE_IDS = {"none": 0, "uniform": 1, "gaussian": 2}
@@ -107,6 +110,8 @@ class Settings:
     latch_noise: Gaussian noise variance of the latch variants.
     parity_noise: half-width of the parity variants' uniform noise.
     block: runs vmapped together; results do not depend on it.
+    subset: ``all`` configurations, or only those with a ``published``
+      mean (``guessing_variants.PUBLISHED``).
   """
   variants: tuple[str, ...] = VARIANTS
   runs: int = 10
@@ -125,6 +130,7 @@ class Settings:
   latch_noise: float = 0.2
   parity_noise: float = 0.2
   block: int = BLOCK
+  subset: str = "all"
 
   def __post_init__(self):
     bad = [v for v in self.variants if v not in VARIANTS]
@@ -134,6 +140,10 @@ class Settings:
       raise ValueError(f"input_noise must be one of {INPUT_NOISES}")
     if self.latch_criterion not in LATCH_CRITERIA:
       raise ValueError(f"latch_criterion must be one of {LATCH_CRITERIA}")
+    if self.subset not in SUBSETS:
+      raise ValueError(f"subset must be one of {SUBSETS}")
+    if not (self.latch_noise >= 0 and self.parity_noise >= 0):
+      raise ValueError("latch_noise and parity_noise must be >= 0")
     if self.order not in cells.ORDERS:
       raise ValueError(f"order must be one of {cells.ORDERS}")
     if not self.weight_range[0] < self.weight_range[1]:
@@ -152,18 +162,26 @@ class Settings:
     """``(variant, noise kind)`` of every sweep, in table order."""
     parity = {"none": ("none",), "uniform": ("uniform",),
               "both": ("none", "uniform")}[self.input_noise]
-    return [(v, n) for v in self.variants
-            for n in (("gaussian",) if v.startswith("latch") else parity)]
+    every = [(v, n) for v in self.variants
+             for n in (("gaussian",) if v.startswith("latch") else parity)]
+    if self.subset == "published":
+      every = [c for c in every if c in PUBLISHED]
+    return every
 
 
 # 10 runs, censored at 5,000 draws: 117 s wall, 103 s CPU on the shared
 # 2-core CPU (load average 4), 46 s of it compiling the 8 sweeps; A2 with
 # noise is then censored in every run (0 solved in 160,000 draws).
 DEFAULT = Settings()
-# The full scale: 100 runs per configuration (HS2001 report means and
-# medians over many runs), censored at a million draws. A2 with noise
-# dominates: about 1 solution in 3e5 draws here, so hours on 2 CPU cores.
-PAPER = Settings(runs=100, max_trials=1_000_000)
+# HS2001's scale: 40 runs per configuration ("mean of 40 simulations"),
+# censored at 200,000 draws, about 5 times the largest published mean
+# (A1 with noise, 41,400), so a mean is an estimate. Run time (2-core
+# shared CPU): the six configurations with a published mean
+# (``--paper --subset published``) 3 minutes (measured: 28 s compiling,
+# 166 s running, A2 147 s of it at ~2,700 draws/s); A2 and A2 without
+# self-connections *with* noise (no published number) add up to 40 x 2e5
+# draws at ~2,700 draws/s if most runs are censored: about 50 minutes.
+PAPER = Settings(runs=40, max_trials=200_000)
 # Seconds, for the tests: short sequences, a few runs.
 TESTING = Settings(variants=("latch1", "parity_a1"), runs=4, max_trials=200,
                    input_noise="uniform", length_range=(8, 12), n_per_class=5,
@@ -338,6 +356,11 @@ FLAGS = (
                   check=lambda v: 1 <= v[0] <= v[1], need="1 <= min <= max"),
     protocol.N_PER_CLASS,
     protocol.TEST_PER_CLASS,
+    protocol.real("latch_noise", "variance of the latch variants' Gaussian "
+                  "noise (HS2001: 0.2)", low=0.0),
+    protocol.choice("subset", "all configurations, or only those with a "
+                    "published mean (the ~10-minute part of --paper)",
+                    SUBSETS),
     dataclasses.replace(protocol.CHUNK, default_text=f"unset (at most {CHUNK} "
                         "runs, in equal chunks)"),
 )

@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 
 from vanishing import statistics
+from vanishing.experiments.guessing_variants import PUBLISHED, WHY
 
 if TYPE_CHECKING:
   from vanishing.experiments.guessing import Settings
 
 SUMMARY_COLUMNS = ("variant", "input_noise", "params", "criterion", "runs",
-                   "solved", "censored", "trials_mean", "trials_median",
+                   "solved", "censored", "trials_mean", "trials_se",
+                   "trials_median",
                    "trials_q25", "trials_q75", "trials_max",
                    "trials_per_solution", "test_error", "test_error_tol",
                    "test_error_mid")
@@ -45,12 +47,54 @@ def summarize(variant: str, noise_kind: str, params: int, criterion: str,
           "params": params, "criterion": criterion,
           "runs": len(solved), "solved": k, "censored": len(solved) - k,
           "trials_mean": float(t.mean()) if k else math.nan,
+          "trials_se": float(t.std(ddof=1) / math.sqrt(k)) if k > 1 else math.nan,
           "trials_median": float(q[1]), "trials_q25": float(q[0]),
           "trials_q75": float(q[2]),
           "trials_max": float(t.max()) if k else math.nan,
           "trials_per_solution": float(trials.sum() / k) if k else math.nan,
           "test_error": tol if criterion == "tolerance" else mid,
           "test_error_tol": tol, "test_error_mid": mid}
+
+
+# The rule of :func:`verdict`: standard errors either side of our mean.
+SE_BAND = 3.0
+RULE = (f"*agrees*: the published mean lies within our mean +- {SE_BAND:g} "
+        "standard errors (HS2001 give no spread: theirs counts as exact); "
+        "*differs*: outside it; with censored runs our mean (over solved "
+        "runs) is a floor, so a row *differs* only if the floor's lower end "
+        f"(mean - {SE_BAND:g} SE) is above the published mean, and is "
+        "*undetermined* otherwise.")
+
+
+def verdict(mean: float, se: float, censored: int,
+            published: float | None) -> str:
+  """``agrees``, ``differs``, ``undetermined`` or ``no published number``
+  (``RULE``). A row with one solved run (no SE) is undetermined unless
+  censored runs make it a floor above the published mean."""
+  if published is None:
+    return "no published number"
+  if not math.isfinite(mean):
+    return "undetermined"
+  band = SE_BAND * se if math.isfinite(se) else math.inf
+  if censored:
+    return "differs" if mean - band > published else "undetermined"
+  if not math.isfinite(band):
+    return "undetermined"
+  return "agrees" if abs(mean - published) <= band else "differs"
+
+
+def published_rows(table) -> list[dict[str, Any]]:
+  """Per summary row: the published mean, its source, the verdict and (for
+  a row that differs) why."""
+  out = []
+  for i in range(len(table["variant"])):
+    v, n = str(table["variant"][i]), str(table["input_noise"][i])
+    pub, src = PUBLISHED.get((v, n), (None, ""))
+    word = verdict(float(table["trials_mean"][i]), float(table["trials_se"][i]),
+                   int(table["censored"][i]), pub)
+    why = WHY.get(v, "unexplained") if word == "differs" else ""
+    out.append({"published": pub, "source": src, "verdict": word, "why": why})
+  return out
 
 
 def figure(table, records, settings: Settings):
@@ -108,18 +152,34 @@ def markdown(table, settings: Settings) -> str:
       f"runs, under the run's criterion (`tolerance`: |y - d| >= "
       f"{settings.tolerance:g}; `midpoint`: wrong side of the targets' "
       f"midpoint). Unit updates: {settings.order}.", "",
-      "HS2001's own numbers are not in the specification this suite works "
-      "from, so no published column is shown.", "",
-      "| variant | noise | params | criterion | solved / runs | mean | median "
-      "| quartiles | max | per solution | test error |",
-      "|---|---|---|---|---|---|---|---|---|---|---|"]
+      "Published: HS2001's mean trials to solution (40 runs each for the "
+      "latch; no spread given), from the 2001 paper's web version at IDSIA "
+      "(sources below). " + RULE + " `floor` marks a mean over solved runs "
+      "when some runs were censored.", "",
+      "| variant | noise | params | criterion | solved / runs | mean +- SE "
+      "| published | verdict | median | quartiles | max | per solution "
+      "| test error |",
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+  pubs = published_rows(table)
   for i in range(len(table["variant"])):
     g = lambda c: table[c][i]
     mean, median, q25, q75, top, per, err = _stats(table, i)
+    se = statistics.fmt(table["trials_se"][i], ",.0f")
+    floor = " (floor)" if table["censored"][i] else ""
+    p = pubs[i]
+    pub = "-" if p["published"] is None else f"{p['published']:,.0f}"
     lines.append(
         f"| {g('variant')} | {g('input_noise')} | {g('params')} | "
-        f"{g('criterion')} | {g('solved')} / {g('runs')} | {mean} | {median} | "
-        f"{q25} - {q75} | {top} | {per} | {err} |")
+        f"{g('criterion')} | {g('solved')} / {g('runs')} | {mean} +- {se}"
+        f"{floor} | {pub} | {p['verdict']} | {median} | {q25} - {q75} | "
+        f"{top} | {per} | {err} |")
+  notes = [f"- {table['variant'][i]}, {table['input_noise'][i]} noise: "
+           f"{p['why']}" for i, p in enumerate(pubs) if p["why"]]
+  if notes:
+    lines += ["", "Why the differing rows differ:", ""] + notes
+  srcs = sorted({p["source"] for p in pubs if p["source"]})
+  if srcs:
+    lines += ["", "Sources: " + "; ".join(srcs) + "."]
   return "\n".join(lines) + "\n"
 
 
@@ -131,12 +191,18 @@ def summary_text(table, settings: Settings, timing) -> str:
            "statistics over solved runs",
            f"{'variant':17s} {'noise':8s} {'P':>3s} {'criterion':9s} "
            f"{'solved':>6s} {'cens':>4s} {'mean':>9s} {'median':>9s} "
-           f"{'q25':>8s} {'q75':>8s} {'max':>9s} {'per sol':>9s} {'test err':>8s}"]
+           f"{'q25':>8s} {'q75':>8s} {'max':>9s} {'per sol':>9s} {'test err':>8s} "
+           f"{'SE':>7s} {'published':>9s}  verdict"]
+  pubs = published_rows(table)
   for i in range(len(table["variant"])):
     g = lambda c: table[c][i]
     stats = " ".join(f"{x:>{w}s}" for x, w in zip(_stats(table, i),
                                                  (9, 9, 8, 8, 9, 9, 8)))
     lines.append(
         f"{g('variant'):17s} {g('input_noise'):8s} {g('params'):3d} "
-        f"{g('criterion'):9s} {g('solved'):6d} {g('censored'):4d} {stats}")
+        f"{g('criterion'):9s} {g('solved'):6d} {g('censored'):4d} {stats} "
+        f"{statistics.fmt(g('trials_se'), ',.0f'):>7s} "
+        f"{'-' if pubs[i]['published'] is None else format(pubs[i]['published'], ',.0f'):>9s}"
+        f"  {pubs[i]['verdict']}")
+  lines.append(RULE.replace("*", ""))
   return "\n".join(lines)
