@@ -236,37 +236,29 @@ def guessing_checks(perturb=False):
 
 
 def remedies_settings():
-  """Latch II and adding on the plain tanh RNN and the LSTM, each remedy,
-  T = 8 and 32, 16 trials."""
+  """Latch II and adding, tanh RNN and LSTM, each remedy, T = 8 and 32."""
   from vanishing.experiments import remedies
   return dataclasses.replace(
       remedies.DEFAULT, tasks=("latch2", "adding"), cells=("elman", "lstm"),
-      remedies=("none", "clip", "curriculum"),
-      T_by_task=(("latch2", (8, 32)), ("adding", (8, 32))), trials=16,
-      budget=200, patience=100)
+      remedies=("none", "clip", "curriculum"), trials=16, budget=200,
+      patience=100, T_by_task=(("latch2", (8, 32)), ("adding", (8, 32))))
 
 
 def remedies_checks(perturb=False):
-  """Solved fraction, evaluations and test cost (the adding problem's
-  measure: nothing solves it in this budget) of each (task, cell, remedy,
-  T)."""
+  """Solved fraction, evaluations and test cost per (task, cell, remedy, T)."""
+  from vanishing import statistics
   from vanishing.experiments import remedies
   st = remedies_settings()
   _, rec, _ = remedies.run(st, (lambda tag: {"block": 1}) if perturb else None)
   groups = []
-  for (task, cell, remedy, T), sel in _by(rec, ("task", "cell", "remedy",
-                                                "T")):
+  for (task, cell, remedy, T), sel in statistics.groups(
+      rec, ("task", "cell", "remedy", "T")):
     groups.append(Group(
         f"remedies[{task},{cell},{remedy},T={T}]", "solved",
         np.asarray(rec["solved"][sel], bool),
         {"evaluations": (rec["evaluations"][sel], float(st.budget)),
          "test_cost": (np.minimum(rec["test_cost"][sel], 2.0), 2.0)}))
   return groups, []
-
-
-def _by(rec, keys):
-  from vanishing import statistics
-  return statistics.groups(rec, keys)
 
 
 def _concat(parts) -> dict[str, np.ndarray]:
