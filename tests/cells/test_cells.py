@@ -146,3 +146,54 @@ def test_simultaneous_parity_net_reads_the_previous_step():
 def test_unknown_update_order_raises():
   with pytest.raises(ValueError, match="order"):
     cells.parity_net(order="random")
+
+
+@pytest.mark.parametrize("hidden_fn,output_fn", [("logistic", "logistic"),
+                                                 ("sign", "sign"),
+                                                 ("tanh", "sign")])
+def test_unit_functions_match_a_numpy_loop_and_the_lane_layout(hidden_fn,
+                                                               output_fn):
+  net = cells.parity_net(output_fn, hidden_fn=hidden_fn)
+  b = tasks.parity(jax.random.key(7), 3, 4, 7)
+  thetas = jax.random.uniform(jax.random.key(9), (3, net.size), minval=-2.0,
+                              maxval=2.0)
+  f = {k: (lambda a, k=k: cells.readout.numpy_activation(k, a))
+       for k in ("tanh", "logistic", "sign")}
+  x = np.asarray(b.inputs, np.float64)
+  many = net.forward_many(thetas, b.inputs, b.lengths, b.classes)
+  for k in range(3):
+    y = cells.run(net, thetas[k], b.inputs, b.lengths, b.classes)
+    p = {n: np.asarray(v, np.float64) for n, v in net.unpack(thetas[k]).items()}
+    for s in range(6):
+      h = o = 0.0
+      for t in range(int(b.lengths[s])):
+        h = f[hidden_fn](p["W"][0, 0] * h + p["W"][0, 1] * o
+                         + p["v"][0] * x[t, s] + p["b"][0])
+        o = f[output_fn](p["W"][1, 0] * h + p["W"][1, 1] * o + p["v"][1] * x[t, s])
+      assert float(y[s]) == pytest.approx(o, abs=1e-5)
+      assert float(many[k, s]) == pytest.approx(o, abs=1e-5)
+  if output_fn == "sign":
+    assert set(np.unique(np.asarray(many)).tolist()) <= {-1.0, 1.0}
+    assert net.provides == {"linear"}
+
+
+def test_derivatives_follow_each_units_function():
+  net = cells.parity_net("tanh", hidden_fn="logistic")
+  a = jnp.linspace(-3, 3, 14).reshape(7, 2)
+  d1, d2 = net.activation_derivatives(a)
+  for unit, f in ((0, jax.nn.sigmoid), (1, jnp.tanh)):
+    g1 = jax.vmap(jax.grad(f))(a[:, unit])
+    g2 = jax.vmap(jax.grad(jax.grad(f)))(a[:, unit])
+    np.testing.assert_allclose(d1[:, unit], g1, atol=1e-6)
+    np.testing.assert_allclose(d2[:, unit], g2, atol=1e-6)
+  assert "activation_derivatives" in net.provides
+
+
+def test_sign_unit_is_plus_one_at_zero():
+  y = cells.readout.activation("sign", jnp.asarray([-1e-9, 0.0, 2.0]))
+  np.testing.assert_array_equal(y, [-1.0, 1.0, 1.0])
+
+
+def test_unknown_hidden_function_raises():
+  with pytest.raises(ValueError, match="hidden_fn"):
+    cells.parity_net(hidden_fn="relu")

@@ -87,7 +87,7 @@ def net_forward_many(net, thetas: jax.Array, inputs: jax.Array,
           a = a + w_off[:, :, j] * h[:, None, j]
       if start is not None and out != 0:
         a = a.at[:, 0].set(start(a[:, 0]))
-      h_new = jnp.where(live, jnp.tanh(a), h)
+      h_new = jnp.where(live, net.hidden_activation(a), h)
       # Computed once, not re-fused into the output's sum (A2 ran 1.1-1.3x
       # faster with the barrier).
       h_new = jax.lax.optimization_barrier(h_new)

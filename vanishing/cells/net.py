@@ -1,8 +1,8 @@
-"""Masked fully recurrent tanh networks (Section VI), a cell of the protocol.
+"""Masked fully recurrent networks (Section VI), a cell of the protocol.
 
 The nets of the paper's Section VI problems and of the random-guessing study
-(Hochreiter, Schmidhuber & Bengio 2001) are all one cell: n tanh units
-whose free connections are given by masks (:class:`Net`). Besides the
+(Hochreiter, Schmidhuber & Bengio 2001) are all one cell: n units (tanh
+unless told otherwise) whose free connections are given by masks (:class:`Net`). Besides the
 protocol's ``init`` / ``unpack`` / ``initial_state`` / ``step`` /
 ``readout`` (``vanishing.cells``), a Net declares the structure some
 methods need (``provides``): linear pre-activations ``a = W x + v u + b``
@@ -28,8 +28,10 @@ from vanishing.cells.readout import activation
 # n units, state x_t in R^n, x_0 = 0, external scalar input u_t:
 #
 #     a_t = W x_{t-1} + v u_t + b  (+ e_0 c[class] at t = 1, latch only)
-#     x_t = f(a_t),  f = tanh, except the output unit's own f (tanh or
-#                    logistic)
+#     x_t = f(a_t),  f = the hidden units' function (tanh by default,
+#                    logistic, or the threshold sign(a) = +1 if a >= 0
+#                    else -1), the output unit's own g (tanh, logistic or
+#                    sign)
 #
 # The state stops changing after each sequence's own length, so the output
 # read at the last step is the output at that sequence's end. Which entries
@@ -56,7 +58,8 @@ from vanishing.cells.readout import activation
 # the current states and updates only its own units (simultaneous: one phase
 # with all units; layered: the hidden units, then the output unit).
 
-OUTPUT_FNS = ("tanh", "logistic")
+OUTPUT_FNS = ("tanh", "logistic", "sign")
+HIDDEN_FNS = ("tanh", "logistic", "sign")
 ORDERS = ("simultaneous", "layered")
 
 
@@ -71,11 +74,15 @@ class Net:
     v_fixed: n fixed input weights (used where ``v_free`` is False).
     b_free: n booleans: free biases.
     output: index of the output unit.
-    output_fn: ``tanh`` or ``logistic`` for the output unit.
+    output_fn: ``tanh``, ``logistic`` or ``sign`` for the output unit.
     class_inputs: the latch's trainable initial input, one per class, added
       to unit 0 at the first step.
     name: for messages and tables.
     order: ``simultaneous`` or ``layered`` unit updates (see above).
+    hidden_fn: ``tanh``, ``logistic`` or ``sign`` for every other unit.
+      A net with a ``sign`` unit is a threshold network: its function
+      evaluations are exact, its derivatives zero (gradient methods do not
+      move it; the Newton methods refuse it).
   """
   n: int
   W_free: tuple
@@ -87,6 +94,7 @@ class Net:
   class_inputs: bool = False
   name: str = "net"
   order: str = "simultaneous"
+  hidden_fn: str = "tanh"
 
   def __post_init__(self):
     if np.asarray(self.W_free).shape != (self.n, self.n):
@@ -98,6 +106,9 @@ class Net:
       raise ValueError(f"output must be in [0, {self.n}), got {self.output}")
     if self.output_fn not in OUTPUT_FNS:
       raise ValueError(f"output_fn must be one of {OUTPUT_FNS}")
+    if self.hidden_fn not in HIDDEN_FNS:
+      raise ValueError(f"hidden_fn must be one of {HIDDEN_FNS}, got "
+                       f"{self.hidden_fn!r}")
     if self.order not in ORDERS:
       raise ValueError(f"order must be one of {ORDERS}, got {self.order!r}")
 
@@ -137,9 +148,20 @@ class Net:
     """Initial ``theta``, i.i.d. uniform on [-scale, scale] (the paper: 0.5)."""
     return jax.random.uniform(key, (self.size,), minval=-scale, maxval=scale)
 
+  @property
+  def threshold(self) -> bool:
+    """Whether some unit is a sign unit (a threshold network)."""
+    return "sign" in (self.hidden_fn, self.output_fn)
+
   # The cell protocol (``vanishing.cells``).
-  provides = frozenset({"linear", "activation_derivatives",
-                        "activation_inverse"})
+  @property
+  def provides(self) -> frozenset:
+    """``linear`` always; derivatives and the output's inverse only where
+    no unit is a threshold."""
+    if self.threshold:
+      return frozenset({"linear"})
+    return frozenset({"linear", "activation_derivatives",
+                      "activation_inverse"})
 
   def initial_state(self, batch: int, dtype) -> jax.Array:
     """``x_0 = 0``, shape ``(batch, n)``."""
@@ -166,21 +188,23 @@ class Net:
 
   # Structure beyond the protocol (``provides``).
   def output_activation(self, a: jax.Array) -> jax.Array:
-    """The output unit's function: tanh, or logistic (``output_fn``)."""
+    """The output unit's function (``output_fn``)."""
     return activation(self.output_fn, a)
+
+  def hidden_activation(self, a: jax.Array) -> jax.Array:
+    """The other units' function (``hidden_fn``)."""
+    return activation(self.hidden_fn, a)
 
   def activation_derivatives(self, a: jax.Array
                              ) -> tuple[jax.Array, jax.Array]:
-    """``f'(a), f''(a)`` elementwise, ``a (..., n)`` (tanh; the output
-    unit logistic where ``output_fn`` says so)."""
-    t = jnp.tanh(a)
-    d1 = 1 - t * t
-    d2 = -2 * t * d1
-    if self.output_fn == "logistic":
-      s = jax.nn.sigmoid(a[..., self.output])
-      s1 = s * (1 - s)
-      d1 = d1.at[..., self.output].set(s1)
-      d2 = d2.at[..., self.output].set(s1 * (1 - 2 * s))
+    """``f'(a), f''(a)`` elementwise, ``a (..., n)``: each unit's own
+    function (tanh: ``1 - t^2, -2 t (1 - t^2)``; logistic: ``s (1 - s),
+    s (1 - s)(1 - 2 s)``; sign: 0)."""
+    d1, d2 = _derivatives(self.hidden_fn, a)
+    if self.output_fn != self.hidden_fn:
+      o1, o2 = _derivatives(self.output_fn, a[..., self.output])
+      d1 = d1.at[..., self.output].set(o1)
+      d2 = d2.at[..., self.output].set(o2)
     return d1, d2
 
   def inverse_output(self, d: jax.Array, edge: float) -> jax.Array:
@@ -192,11 +216,24 @@ class Net:
     return jnp.arctanh(jnp.clip(d, -1 + edge, 1 - edge))
 
 
+def _derivatives(kind: str, a: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """First and second derivatives of unit function ``kind`` at ``a``."""
+  if kind == "logistic":
+    s = jax.nn.sigmoid(a)
+    s1 = s * (1 - s)
+    return s1, s1 * (1 - 2 * s)
+  if kind == "sign":
+    return jnp.zeros_like(a), jnp.zeros_like(a)
+  t = jnp.tanh(a)
+  d1 = 1 - t * t
+  return d1, -2 * t * d1
+
+
 def activate(net: Net, a: jax.Array) -> jax.Array:
-  """States from pre-activations ``a (..., n)``: tanh, the output unit
-  logistic where ``net.output_fn`` says so."""
-  x = jnp.tanh(a)
-  if net.output_fn == "logistic":
+  """States from pre-activations ``a (..., n)``: ``hidden_fn``, the output
+  unit ``output_fn``."""
+  x = net.hidden_activation(a)
+  if net.output_fn != net.hidden_fn:
     x = x.at[..., net.output].set(net.output_activation(a[..., net.output]))
   return x
 

@@ -38,23 +38,26 @@ def two_sequence_net(n: int = 5) -> Net:
   return full_net(n, name="two_sequence")
 
 
-def parity_net(output_fn: str = "tanh", order: str = "layered") -> Net:
+def parity_net(output_fn: str = "tanh", order: str = "layered",
+               hidden_fn: str = "tanh", name: str = "parity") -> Net:
   """The parity net: hidden unit 0 and output unit 1, each seeing the input,
   the hidden and the output unit, plus a hidden bias (7 parameters).
   Layered by default: the output reads the hidden unit's state of the same
   step (the order the paper leaves open; simultaneous updates cannot
-  represent parity with two units)."""
+  represent parity with two units). ``hidden_fn = output_fn = "sign"``
+  is the threshold net of discrete error propagation."""
   return Net(2, ((True, True), (True, True)), (True, True), (0.0, 0.0),
-             (True, False), 1, output_fn=output_fn, name="parity", order=order)
+             (True, False), 1, output_fn=output_fn, name=name, order=order,
+             hidden_fn=hidden_fn)
 
 
 def _layered_net(n: int, W_free, v_free, b_free, output: int, output_fn: str,
-                 name: str) -> Net:
+                 name: str, hidden_fn: str = "tanh") -> Net:
   """HS2001's form: the given masks, fixed input weights 0, layered."""
   return Net(n, tuple(tuple(bool(x) for x in r) for r in W_free),
              tuple(bool(x) for x in v_free), (0.0,) * n,
              tuple(bool(x) for x in b_free), output, output_fn=output_fn,
-             name=name, order="layered")
+             name=name, order="layered", hidden_fn=hidden_fn)
 
 
 def parity_a1(n_hidden: int = 1) -> Net:

@@ -28,11 +28,15 @@ OUTPUTS = ("tanh", "linear", "logistic")
 
 
 def activation(kind: str, a: jax.Array) -> jax.Array:
-  """The output function ``kind`` of ``OUTPUTS``, elementwise."""
+  """The output function ``kind`` of ``OUTPUTS``, elementwise; also
+  ``sign``, the threshold unit of the masked nets: +1 where ``a >= 0``,
+  else -1 (never 0)."""
   if kind == "logistic":
     return jax.nn.sigmoid(a)
   if kind == "tanh":
     return jnp.tanh(a)
+  if kind == "sign":
+    return jnp.where(a >= 0, 1.0, -1.0).astype(a.dtype)
   return a
 
 
@@ -41,6 +45,8 @@ def numpy_activation(kind: str, a: np.ndarray) -> np.ndarray:
   a = np.asarray(a, np.float64)
   if kind == "logistic":
     return 1 / (1 + np.exp(-a))
+  if kind == "sign":
+    return np.where(a >= 0, 1.0, -1.0)
   return np.tanh(a) if kind == "tanh" else a
 
 

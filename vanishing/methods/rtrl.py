@@ -195,7 +195,7 @@ def gradient_local(fit, theta: jax.Array):
     x, a, u_last, S = carry
     a1 = net_lib.net_step(net, p, x, u, t, b.classes)
     h_prev = x[:, hid]
-    fp = 1 - jnp.tanh(a1[:, hid]) ** 2                           # (B, H)
+    fp = net.activation_derivatives(a1)[0][:, hid]                 # (B, H)
     onehot = ((b.classes[:, None] == jnp.arange(2)) & (t == 0)).astype(dtype)
     col = h_prev.shape + (1,)
     X = jnp.concatenate([
