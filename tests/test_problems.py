@@ -51,3 +51,21 @@ def test_bad_problems_are_refused():
     problems.Problem("parity", 1)
   with pytest.raises(ValueError, match="two_sequence needs"):
     problems.Problem("two_sequence", 4, N=3)
+
+
+def test_parity_sign_is_the_threshold_net_on_0_1_bits_and_solvable():
+  p = problems.Problem("parity_sign", 50)
+  fit, test, theta0 = p.draw(jax.random.key(0))
+  net = fit.net
+  assert (net.hidden_fn, net.output_fn, net.initial, net.size) == (
+      "sign", "sign", -1.0, 7)
+  assert set(np.unique(np.asarray(fit.batch.targets)).tolist()) == {-1.0, 1.0}
+  # A hand-made threshold solution (cells.parity_sign_net): W row-major
+  # (w_hh, w_ho, w_oh, w_oo), v (hidden, output), the hidden bias. Its
+  # smallest net input is 1 and the input weights 3, so noise of 0.2 on
+  # every bit cannot move a decision.
+  theta = jnp.asarray([0.0, -3.0, -3.0, -2.0, -3.0, -3.0, -2.0])
+  for f in (fit, test):
+    e = f.evaluate(theta)
+    assert float(e.error) == 0.0 and float(e.cost) == 0.0
+  assert float(fit.evaluate(theta0).error) > 0.2

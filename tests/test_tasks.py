@@ -129,3 +129,18 @@ def test_traced_span_pads_to_the_array_size():
       jax.random.key(8), jnp.int32(8))
   assert b.inputs.shape == (20, 100)
   assert int(b.lengths.min()) >= 4 and int(b.lengths.max()) <= 8
+
+
+def test_parity_coding_01_writes_bits_as_0_and_1_with_the_same_parity():
+  key = jax.random.key(3)
+  quiet = tasks.Noise("none", 0.0)
+  pm = tasks.parity(key, 6, 5, 9, quiet)
+  zo = tasks.parity(key, 6, 5, 9, quiet, coding="01")
+  mask = np.asarray(tasks.mask(pm))
+  # The same bits: b = (x + 1) / 2 under +-1, b = x under 0/1.
+  np.testing.assert_array_equal(np.asarray(zo.inputs),
+                                (np.asarray(pm.inputs) + 1) / 2 * mask)
+  ones = np.sum(np.asarray(zo.inputs) * mask, axis=0)
+  np.testing.assert_array_equal(ones % 2, np.asarray(zo.classes) == 0)
+  with pytest.raises(ValueError, match="coding"):
+    tasks.parity(key, 2, 3, 4, coding="gray")

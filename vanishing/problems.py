@@ -151,6 +151,13 @@ REGISTRY.update({
         ("two_sequence", tasks.get("two_sequence"), "tanh", "2-sequence"),
         ("parity", _parity, "logistic", "parity"))})
 REGISTRY.update(_followed())
+# Parity as a threshold network, the forward pass of the paper's discrete
+# error propagation (units y = sign(x)): 0/1 bits, +-1 states from -1,
+# targets +1 odd / -1 even, the same 7 weights (BUILD_NOTES.md).
+REGISTRY["parity_sign"] = Spec(
+    _parity.with_options(coding="01").with_targets((1.0, -1.0)),
+    cells.parity_sign_net, "parity, 2 threshold (sign) units, 0/1 bits, "
+    "7 weights")
 # The paper's three problems of Section VI (compare's default).
 PROBLEMS = ("latch", "two_sequence", "parity")
 

@@ -45,7 +45,8 @@ from vanishing.cells.net import (ORDERS, OUTPUT_FNS, Net, Unfolded, activate,
                                  net_step, run, unfold)
 from vanishing.cells.paper import (full_net, latch2_net, latch_net,
                                    local_feedback_net, parity_a1, parity_a2,
-                                   parity_net, two_sequence_net)
+                                   parity_net, parity_sign_net,
+                                   two_sequence_net)
 from vanishing.cells.readout import OUTPUTS, Readout
 from vanishing.cells.scan import (MAX_FULL_UNROLL, PARTIAL_UNROLL, forward,
                                   scan as time_scan)
@@ -93,6 +94,8 @@ CELLS: dict[str, Callable[..., Cell]] = {
                                         name="rnn_orthogonal"),
     "rnn_identity": functools.partial(Elman, recurrent_init="identity",
                                       name="rnn_identity"),
+    # The threshold parity net of discrete error propagation (sign units).
+    "parity_sign": parity_sign_net,
 }
 
 
@@ -125,5 +128,5 @@ __all__ = [
     "forward_many",
     "full_net", "get", "latch2_net", "latch_final", "latch_net", "latch_step",
     "latch_trajectory", "local_feedback_net", "net_step", "paper", "parity_a1", "parity_a2",
-    "parity_net", "run", "time_scan", "two_sequence_net", "unfold",
+    "parity_net", "parity_sign_net", "run", "time_scan", "two_sequence_net", "unfold",
 ]

@@ -106,7 +106,7 @@ def net_forward_many(net, thetas: jax.Array, inputs: jax.Array,
     return (h_new, jnp.where(live, y, o)), None
 
   # A net without hidden units carries no hidden array at all.
-  h0 = jnp.zeros((K, H, B), dt) if H else None
-  (_, o), _ = jax.lax.scan(body, (h0, jnp.zeros((K, B), dt)),
+  h0 = jnp.full((K, H, B), net.initial, dt) if H else None
+  (_, o), _ = jax.lax.scan(body, (h0, jnp.full((K, B), net.initial, dt)),
                            (jnp.arange(T), inputs), unroll=min(unroll, T))
   return o

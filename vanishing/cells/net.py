@@ -25,7 +25,8 @@ from vanishing.cells.readout import activation
 # ---------------------------------------------------------------------------
 # Fully recurrent networks with a chosen set of free parameters (Section VI).
 #
-# n units, state x_t in R^n, x_0 = 0, external scalar input u_t:
+# n units, state x_t in R^n, x_0 = 0 (``initial``: a threshold net starts
+# at -1, the state "off"), external scalar input u_t:
 #
 #     a_t = W x_{t-1} + v u_t + b  (+ e_0 c[class] at t = 1, latch only)
 #     x_t = f(a_t),  f = the hidden units' function (tanh by default,
@@ -83,6 +84,10 @@ class Net:
       A net with a ``sign`` unit is a threshold network: its function
       evaluations are exact, its derivatives zero (gradient methods do not
       move it; the Newton methods refuse it).
+    initial: every unit's state before the first step (0; a sign unit
+      cannot be 0, and the threshold parity net needs its output to start
+      at -1, "even": with 0 no weights in [-3, 3] compute parity with a
+      margin, BUILD_NOTES.md).
   """
   n: int
   W_free: tuple
@@ -95,6 +100,7 @@ class Net:
   name: str = "net"
   order: str = "simultaneous"
   hidden_fn: str = "tanh"
+  initial: float = 0.0
 
   def __post_init__(self):
     if np.asarray(self.W_free).shape != (self.n, self.n):
@@ -164,8 +170,8 @@ class Net:
                       "activation_inverse"})
 
   def initial_state(self, batch: int, dtype) -> jax.Array:
-    """``x_0 = 0``, shape ``(batch, n)``."""
-    return jnp.zeros((batch, self.n), dtype)
+    """``x_0 = initial`` (0 unless set), shape ``(batch, n)``."""
+    return jnp.full((batch, self.n), self.initial, dtype)
 
   def step(self, p: dict, x: jax.Array, t: jax.Array, u: jax.Array,
            classes: jax.Array) -> jax.Array:
@@ -308,7 +314,9 @@ def unfold(net: Net, theta: jax.Array, inputs: jax.Array, lengths: jax.Array,
     x_new = jnp.where(lv, activate(net, a), x)
     return (x_new, a), (a, x, x_new)
 
-  z = jnp.zeros((B, net.n), inputs.dtype)
+  # Before its first update a unit's pre-activation reads as its initial
+  # state (0, or -1 for a threshold net: the sign of "off").
+  z = net.initial_state(B, inputs.dtype)
   _, (a, prev, x) = scan.scan(body, (z, z), (step, u, live), unroll=1)
   return Unfolded(step, u, a, prev, x, live)
 

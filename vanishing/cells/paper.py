@@ -39,16 +39,28 @@ def two_sequence_net(n: int = 5) -> Net:
 
 
 def parity_net(output_fn: str = "tanh", order: str = "layered",
-               hidden_fn: str = "tanh", name: str = "parity") -> Net:
+               hidden_fn: str = "tanh", name: str = "parity",
+               initial: float = 0.0) -> Net:
   """The parity net: hidden unit 0 and output unit 1, each seeing the input,
   the hidden and the output unit, plus a hidden bias (7 parameters).
   Layered by default: the output reads the hidden unit's state of the same
   step (the order the paper leaves open; simultaneous updates cannot
-  represent parity with two units). ``hidden_fn = output_fn = "sign"``
-  is the threshold net of discrete error propagation."""
+  represent parity with two units)."""
   return Net(2, ((True, True), (True, True)), (True, True), (0.0, 0.0),
              (True, False), 1, output_fn=output_fn, name=name, order=order,
-             hidden_fn=hidden_fn)
+             hidden_fn=hidden_fn, initial=initial)
+
+
+def parity_sign_net() -> Net:
+  """The parity net as a threshold network, the forward pass the paper's
+  discrete error propagation trains (its units are ``y = sign(x)``): both
+  units sign units, states +-1 starting at -1 ("even"), the same 7
+  parameters. It computes parity of 0/1 bits with a margin (e.g. hidden
+  ``(v, w_hh, w_ho, b) = (-3, 0, -3, -2)``, output ``(v, w_oh, w_oo) =
+  (-3, -3, -2)``: tested); with +-1 bits no weights do without an output
+  bias (BUILD_NOTES.md)."""
+  return parity_net("sign", hidden_fn="sign", name="parity_sign",
+                    initial=-1.0)
 
 
 def _layered_net(n: int, W_free, v_free, b_free, output: int, output_fn: str,

@@ -31,7 +31,7 @@ TASKS: dict[str, Task] = {
     "latch": Task("latch", latch, options=(("first", None),)),
     "two_sequence": Task("two_sequence", two_sequence, options=(("N", 3),),
                          min_len_option="N"),
-    "parity": Task("parity", parity),
+    "parity": Task("parity", parity, options=(("coding", "pm1"),)),
     # After 1994: HS97's adding problem, Arjovsky et al.'s copying problem.
     "adding": Adding(),
     "copying": Copying(),

@@ -163,15 +163,23 @@ def two_sequence(key: jax.Array, n_per_class: int, min_len: int, max_len: int,
                        lengths, classes)
 
 
+CODINGS = ("pm1", "01")
+
+
 def parity(key: jax.Array, n_per_class: int, min_len: int, max_len: int,
            noise: Noise = Noise(), targets: tuple[float, float] = (TARGET, -TARGET),
-           size: int | None = None) -> SequenceBatch:
+           size: int | None = None, coding: str = "pm1") -> SequenceBatch:
   """The parity problem: +-1 sequences; class 0 has an odd number of +1s.
 
   Bits are i.i.d. fair; the last bit of each sequence (at its own end) is
   then set so that its parity is its class, which keeps the classes balanced
   without changing the law of the other bits. Noise is added to every bit.
+  ``coding`` writes a bit b as ``2b - 1`` (``pm1``, the paper's +-1
+  sequences) or as ``b`` (``01``: the coding under which the 7-weight
+  threshold net, with no output bias, can compute parity with a margin).
   """
+  if coding not in CODINGS:
+    raise ValueError(f"coding must be one of {CODINGS}, got {coding!r}")
   k_len, k_bits, k_noise = jax.random.split(key, 3)
   classes = _classes(n_per_class)
   n = classes.shape[0]
@@ -184,5 +192,6 @@ def parity(key: jax.Array, n_per_class: int, min_len: int, max_len: int,
   want_odd = (classes == 0).astype(jnp.int32)
   last = (want_odd - before) % 2
   bits = jnp.where(is_last, last[None, :], bits)
-  x = (2.0 * bits - 1.0) + noise.sample(k_noise, (max_len, n))
+  level = 2.0 * bits - 1.0 if coding == "pm1" else bits.astype(jnp.float32)
+  x = level + noise.sample(k_noise, (max_len, n))
   return SequenceBatch(x * mask, _targets(classes, targets), lengths, classes)
