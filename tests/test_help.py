@@ -193,3 +193,11 @@ def test_the_readme_shows_the_real_help(helped, args):
   shown = readme.split(command, 1)[1].split("\n```", 1)[0]
   code, out, _ = helped(*args)
   assert code == 0 and shown == out.rstrip("\n")
+
+
+def test_compare_help_lists_its_presets(helped):
+  from vanishing.experiments import compare
+  code, out, _ = helped("compare", "--help")
+  entry = entries(out)["preset"]
+  assert code == 0 and "not with --paper" in entry
+  assert f"one of {', '.join(compare.PRESETS)}" in entry and "default: none" in entry

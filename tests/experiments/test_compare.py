@@ -22,7 +22,7 @@ def flags(**kw):
   fv = dict(paper=False, problems=None, methods=None, T_values=None,
             trials=None, budget=None, patience=None, target_cost=None,
             hparams=None, noise_kind=None, noise_scale=None, n_per_class=None,
-            test_per_class=None, seed=0, chunk=None)
+            test_per_class=None, seed=0, chunk=None, preset=None)
   fv.update(kw)
   return types.SimpleNamespace(**fv)
 
@@ -156,3 +156,120 @@ def test_a_one_lane_method_gives_the_same_numbers_at_any_chunk_size():
   _, chunked, _ = compare.run(dataclasses.replace(st, chunk=3))
   for k in ("cost", "final_error", "evaluations", "solved"):
     np.testing.assert_array_equal(whole[k], chunked[k], err_msg=k)
+
+
+# ---------------------------------------------------------------------------
+# Named presets (--preset) and the latch count at the paper's setting.
+
+def test_a_preset_is_the_base_and_other_flags_override_it():
+  st = settings_from_flags(flags(preset="latch_1994"))
+  assert st == dataclasses.replace(compare.PRESETS["latch_1994"],
+                                   preset="latch_1994")
+  assert st.problems == ("latch",) and st.methods == methods.PAPER_NAMES
+  assert st.noise_kind == "gaussian" and st.noise_scale == 0.2
+  assert set(st.T) <= set(compare.PAPER.T)  # a subset of the paper's grid
+  assert st.quotes == (("latch", None),)
+  st = settings_from_flags(flags(preset="latch_1994", trials="5",
+                                 noise_kind="uniform", seed=3))
+  assert (st.trials, st.noise_kind, st.seed) == (5, "uniform", 3)
+  assert st.budget == compare.PRESETS["latch_1994"].budget
+  # Spans given explicitly still replace the preset's.
+  assert settings_from_flags(flags(preset="latch_1994", T_values="10")).T == (10,)
+  # Without --preset nothing changes (the default's numbers are regression
+  # checked).
+  assert settings_from_flags(flags()) == compare.DEFAULT
+  assert compare.DEFAULT.preset == "" and compare.DEFAULT.quotes == ()
+
+
+@pytest.mark.parametrize("kw,message", [
+    (dict(preset="latch_1994", paper=True),
+     "--preset: not with --paper (each chooses the base settings)"),
+    (dict(preset="latch"), "--preset: must be one of latch_1994, got 'latch'"),
+])
+def test_bad_presets_name_the_flag(kw, message):
+  with pytest.raises(FlagError) as e:
+    settings_from_flags(flags(**kw))
+  assert str(e.value).startswith(message), str(e.value)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--preset=latch_1994", "--paper"], "error: --preset: not with --paper"),
+    (["--preset=nope"], "error: --preset: must be one of " +
+     ", ".join(compare.PRESETS) + ", got 'nope'"),
+])
+def test_preset_errors_exit_2_with_one_line(helped, tmp_path, args, message):
+  code, out, err = helped("compare", *args, f"--out_dir={tmp_path / 'o'}")
+  assert code == 2 and not out
+  assert len(err.strip().splitlines()) == 1 and err.startswith(message), err
+  assert not (tmp_path / "o").exists()
+
+
+@pytest.fixture(scope="module")
+def latch_run():
+  st = dataclasses.replace(compare.PRESETS["latch_1994"], preset="latch_1994",
+                           methods=("bptt", "guessing"), T=(4, 8), trials=4,
+                           budget=60, patience=30)
+  table, records, _ = compare.run(st)
+  return st, table, records
+
+
+def test_the_latch_section_reports_evaluations_to_solution(latch_run):
+  st, table, records = latch_run
+  md = compare_report.markdown(table, st, records)
+  section = md.split("## The latch count at the paper's setting "
+                     "(preset latch_1994)", 1)[1]
+  assert "about 1,600" in section and "node3.html" in section
+  assert "one = the cost over the 50 training sequences" in section
+  assert "presentations = evaluations x 50" in section
+  assert "within a factor 3" in section
+  head = [l for l in section.splitlines() if l.startswith("| method")][0]
+  assert "T = 4 | T = 8 | pooled over T" in head
+  rows = {l.split(" | ")[0][2:]: l for l in section.splitlines()
+          if l.startswith("| ") and not l.startswith("| method")}
+  assert set(rows) == {"bptt", "guessing"}  # one method besides guessing
+  assert not any("pooled methods" in l for l in section.splitlines())
+  # Each cell: mean evaluations of the solved trials +- SE (solved/trials).
+  for m in ("bptt", "guessing"):
+    sel = records["method"] == m
+    ok = records["solved"][sel].astype(bool)
+    ev = records["evaluations"][sel][ok].astype(float)
+    mean, se = compare_report._solved_mean(ev)
+    pooled = rows[m].split(" | ")[3]
+    assert pooled.startswith(compare_report._num(mean)), rows[m]
+    assert f"({ok.sum()}/{len(ok)} = {ok.mean():.2f})" in pooled
+    if len(ev) > 1:
+      assert f"+- {compare_report._num(se)}" in pooled
+    assert f"{mean * 50:,.0f}" == rows[m].split(" | ")[4]
+    assert rows[m].split(" | ")[5] == "1,600"
+    assert compare_report.agrees(mean, 1600.0).split()[0] in rows[m]
+  assert "nan" not in section
+  # The printed lines carry the pooled counts.
+  printed = "\n".join(compare_report.quote_lines(records, st))
+  assert "paper: about 1,600" in printed and "bptt" in printed
+  # Without quotes (the default's), no section.
+  assert "at the paper's setting" not in compare_report.markdown(
+      table, dataclasses.replace(st, quotes=()), records)
+
+
+def test_the_pooled_row_leaves_out_guessing():
+  rec = {k: np.asarray(v) for k, v in dict(
+      problem=["latch"] * 6, method=["bptt", "bptt", "annealing", "annealing",
+                                     "guessing", "guessing"],
+      T=[4, 8, 4, 8, 4, 8], evaluations=[10, 30, 100, 200, 1, 1],
+      solved=[True, True, True, False, True, True]).items()}
+  rows = compare_report.quote_counts(rec, ("latch", None))
+  name, T, ev, ok = rows[-1]
+  assert name == "pooled methods (no guessing)" and T == "pooled"
+  assert ev[ok].tolist() == [10, 30, 100]
+  assert [(r[0], r[1]) for r in rows[:3]] == [("bptt", 4), ("bptt", 8),
+                                             ("bptt", "pooled")]
+
+
+def test_agreement_rule():
+  assert compare_report.agrees(1600.0, 1600.0) == "yes (x1)"
+  assert compare_report.agrees(4000.0, 1600.0).startswith("yes")
+  assert compare_report.agrees(100.0, 1600.0).startswith("no")
+  assert compare_report.agrees(float("nan"), 1600.0) == "no (none solved)"
+  assert compare_report.quote_counts(
+      {k: np.asarray(v) for k, v in dict(problem=["parity"], method=["bptt"],
+       T=[4], evaluations=[3], solved=[True]).items()}, ("latch", None)) == []

@@ -23,10 +23,32 @@ PAPER_QUOTES = {
     ("parity", "annealing"): ("evaluations to classification error 0", 810000.0),
     ("parity", "discrete"): ("evaluations to classification error 0.05", 54000.0),
 }
+# Where each quote is printed, and what its "trials" count (the sections of
+# a preset's ``quotes``).
+QUOTE_SOURCES = {
+    ("latch", None): (
+        "Hochreiter, Schmidhuber & Bengio (2001), guessing2001/node3.html, on "
+        "latch variant I (one tanh unit, one free recurrent weight, one free "
+        "initial input per class, targets +-0.8, Gaussian noise of variance "
+        "0.2 on every element but the first): \"better than the 1600 trials "
+        "reported in Bengio et al. (1994) with several methods\". Their own "
+        "trial is one weight draw run over the training set, so the 1,600 is "
+        "read as passes over the training set; the 1994 paper's own unit and "
+        "training-set size are not available to us."),
+}
+# Methods left out of a quote section's pooled row: random guessing is the
+# 2001 paper's baseline, not one of the 1994 methods a quote is about.
+BASELINES = ("guessing",)
+# The agreement rule of a quote section: the quoted number lies within this
+# factor of our pooled mean evaluations to solution (an "about" number from
+# an unknown protocol: same order, not same value).
+AGREE_FACTOR = 3.0
 
 
-def markdown(table: dict[str, np.ndarray], settings: Settings) -> str:
-  """Table I of the paper: final error and evaluations, methods x problems."""
+def markdown(table: dict[str, np.ndarray], settings: Settings,
+             records: dict[str, np.ndarray] | None = None) -> str:
+  """Table I of the paper: final error and evaluations, methods x problems;
+  with ``records`` (one row per trial), a section per ``settings.quotes``."""
   Ts = sorted(set(table["T"].tolist()))
   lines = [
       "# Training methods compared (Bengio, Simard & Frasconi 1994, Table I)",
@@ -81,7 +103,135 @@ def markdown(table: dict[str, np.ndarray], settings: Settings) -> str:
           f"({table['evaluations'][i]:,.0f})" for i in idx)
     lines.append(f"| {p} | {m or 'all'} | {what} | {value:,.0f} | {ours} |")
   lines.append("")
+  if records is not None:
+    lines += quote_sections(records, settings)
   return "\n".join(lines)
+
+
+def _solved_mean(ev: np.ndarray) -> tuple[float, float]:
+  """Mean and standard error (nan below two values) of ``ev``."""
+  if not len(ev):
+    return np.nan, np.nan
+  se = ev.std(ddof=1) / np.sqrt(len(ev)) if len(ev) > 1 else np.nan
+  return float(ev.mean()), float(se)
+
+
+def _num(x: float) -> str:
+  return f"{x:,.0f}" if abs(x) >= 10 else f"{x:.1f}"
+
+
+def _cell(ev: np.ndarray, solved: np.ndarray) -> str:
+  mean, se = _solved_mean(ev[solved])
+  frac = f"({solved.sum()}/{len(solved)} = {solved.mean():.2f})"
+  if np.isnan(mean):
+    return f"none solved {frac}"
+  return (_num(mean) + ("" if np.isnan(se) else f" +- {_num(se)}")
+          + f" {frac}")
+
+
+def quote_counts(records: dict[str, np.ndarray], key: tuple
+                 ) -> list[tuple[str, object, np.ndarray, np.ndarray]]:
+  """``(method, T or "pooled", evaluations, solved)`` per method of the
+  quote's problem (only its method, if it names one) and per T, then pooled
+  over T; then, of several methods, "pooled methods" (all but
+  ``BASELINES``) pooled. Empty where the problem was not run."""
+  p, m = key
+  sel = records["problem"] == p
+  if m is not None:
+    sel &= records["method"] == m
+  if not sel.any():
+    return []
+  ev = records["evaluations"].astype(np.float64)
+  ok = records["solved"].astype(bool)
+  out = []
+  meths = list(dict.fromkeys(records["method"][sel]))
+  for meth in meths:
+    s = sel & (records["method"] == meth)
+    for T in sorted(set(records["T"][s].tolist())):
+      t = s & (records["T"] == T)
+      out.append((meth, int(T), ev[t], ok[t]))
+    out.append((meth, "pooled", ev[s], ok[s]))
+  pool = sel & ~np.isin(records["method"], BASELINES)
+  if len([m for m in meths if m not in BASELINES]) > 1:
+    out.append((f"pooled methods (no {', '.join(BASELINES)})", "pooled",
+                ev[pool], ok[pool]))
+  return out
+
+
+def agrees(mean: float, quoted: float, factor: float = AGREE_FACTOR) -> str:
+  if np.isnan(mean):
+    return "no (none solved)"
+  r = mean / quoted
+  word = "yes" if 1 / factor <= r <= factor else "no"
+  return f"{word} (x{r:.2g})"
+
+
+def quote_sections(records: dict[str, np.ndarray], settings: Settings
+                   ) -> list[str]:
+  """A section per quote of ``settings.quotes``: per method, the mean
+  function evaluations to solution of the solved trials +- its standard
+  error and the fraction solved, per T and pooled over T, beside the
+  quoted number, with the agreement rule."""
+  lines = []
+  n = 2 * settings.n_per_class
+  for key in settings.quotes:
+    rows = quote_counts(records, key)
+    what, value = PAPER_QUOTES[key]
+    p, m = key
+    Ts = sorted({r[1] for r in rows if r[1] != "pooled"})
+    lines += [f"## The {p} count at the paper's setting"
+              + (f" (preset {settings.preset})" if settings.preset else ""), "",
+              f"Paper: {what}, about {value:,.0f}. Source: "
+              f"{QUOTE_SOURCES.get(key, 'the spec, section 5')}", "",
+              f"Ours: a trial is one training run of a method from its "
+              f"own initial point; its count is function evaluations, one = "
+              f"the cost over the {n} training sequences (a pass); sequence "
+              f"presentations = evaluations x {n}. Mean evaluations to "
+              f"solution over the solved trials only (budget "
+              f"{settings.budget:,}, stuck after {settings.patience:,} without "
+              f"improvement; solved = no training sequence misclassified and "
+              f"cost < {settings.target_cost:g}), +- its standard error, and "
+              f"(solved/trials = fraction). Noise {settings.noise_kind} "
+              f"{settings.noise_scale:g}; lengths uniform in [T/2, T].", "",
+              f"Rule: ours agrees when the quoted {value:,.0f} lies within a "
+              f"factor {AGREE_FACTOR:g} of our pooled mean evaluations (x: "
+              "ours / paper); the last column applies the rule to "
+              "presentations, in case the paper counted sequences.", ""]
+    if not rows:
+      lines += ["not run", ""]
+      continue
+    lines += ["| method | " + " | ".join(f"T = {T}" for T in Ts)
+              + " | pooled over T | presentations (pooled) | paper "
+              "| agrees | as presentations |", "|---|" + "---|" * (len(Ts) + 5)]
+    by = {}
+    for meth, T, ev, ok in rows:
+      by.setdefault(meth, {})[T] = (ev, ok)
+    for meth, cells in by.items():
+      ev, ok = cells["pooled"]
+      mean, _ = _solved_mean(ev[ok])
+      pres = "" if np.isnan(mean) else f"{mean * n:,.0f}"
+      lines.append(f"| {meth} | " + " | ".join(
+          _cell(*cells[T]) if T in cells else "" for T in Ts)
+          + f" | {_cell(ev, ok)} | {pres} | {value:,.0f} | "
+          f"{agrees(mean, value)} | {agrees(mean * n, value)} |")
+    lines.append("")
+  return lines
+
+
+def quote_lines(records: dict[str, np.ndarray], settings: Settings
+                ) -> list[str]:
+  """The pooled counts of each quote section, one line per method (what
+  the command prints)."""
+  out = []
+  for key in settings.quotes:
+    what, value = PAPER_QUOTES[key]
+    out.append(f"{key[0]}: mean evaluations to solution of solved trials, "
+               f"pooled over T (paper: about {value:,.0f}):")
+    for meth, T, ev, ok in quote_counts(records, key):
+      if T == "pooled":
+        out.append(f"  {meth:28s} {_cell(ev, ok)}  agrees: "
+                   f"{agrees(_solved_mean(ev[ok])[0], value)}")
+  return out
 
 
 def figure(table: dict[str, np.ndarray]):
