@@ -184,7 +184,8 @@ def test_a_preset_is_the_base_and_other_flags_override_it():
 @pytest.mark.parametrize("kw,message", [
     (dict(preset="latch_1994", paper=True),
      "--preset: not with --paper (each chooses the base settings)"),
-    (dict(preset="latch"), "--preset: must be one of latch_1994, got 'latch'"),
+    (dict(preset="latch"),
+     "--preset: must be one of latch_1994, parity_1994, got 'latch'"),
 ])
 def test_bad_presets_name_the_flag(kw, message):
   with pytest.raises(FlagError) as e:
@@ -273,3 +274,42 @@ def test_agreement_rule():
   assert compare_report.quote_counts(
       {k: np.asarray(v) for k, v in dict(problem=["parity"], method=["bptt"],
        T=[4], evaluations=[3], solved=[True]).items()}, ("latch", None)) == []
+
+
+def test_the_parity_preset_is_the_papers_discrete_setting():
+  st = settings_from_flags(flags(preset="parity_1994"))
+  assert st.problems == ("parity_sign", "parity")
+  assert st.methods == ("discrete", "guessing")
+  assert st.spans("parity_sign") == st.spans("parity") == (50,)  # 25..50
+  assert (st.noise_kind, st.noise_scale) == ("uniform", 0.2)
+  assert st.budget == 54000 and st.quotes == (("parity", "discrete"),)
+  assert st.problem("parity_sign").net.size == st.problem("parity").net.size == 7
+
+
+def test_the_parity_section_pairs_final_error_and_evaluations():
+  rec = {k: np.asarray(v) for k, v in dict(
+      problem=["parity_sign"] * 4 + ["parity"] * 2 + ["latch"],
+      method=["discrete"] * 4 + ["discrete", "discrete", "discrete"],
+      T=[50] * 7, final_error=[0.0, 0.0, 0.1, 0.02, 0.4, 0.38, 0.0],
+      test_error=[0.0, 0.01, 0.2, 0.03, 0.5, 0.5, 0.0],
+      evaluations=[1000, 3000, 5000, 3000, 7000, 9000, 10],
+      solved=[True, True, False, False, False, False, True]).items()}
+  st = dataclasses.replace(compare.PRESETS["parity_1994"], preset="parity_1994")
+  rows = compare_report.error_rows(rec, ("parity", "discrete"))
+  assert [(r["problem"], r["method"]) for r in rows] == [
+      ("parity_sign", "discrete"), ("parity", "discrete")]  # not the latch
+  r = rows[0]
+  err = np.asarray([0.0, 0.0, 0.1, 0.02])
+  assert r["error"] == pytest.approx(0.03)
+  assert r["error_se"] == pytest.approx(err.std(ddof=1) / 2)
+  assert r["evaluations"] == 3000 and r["solved"] == 0.5
+  md = "\n".join(compare_report.quote_sections(rec, st))
+  assert "error of 0.05 in about 54,000 trials" in md and "node4.html" in md
+  line = [l for l in md.splitlines() if l.startswith("| parity_sign")][0]
+  # 0.05 lies within 0.03 +- 3 SE; 3,000 evaluations are x0.056 of 54,000,
+  # 150,000 presentations x2.8 (within the factor 3).
+  assert "| yes (0.030 +- " in line and "| no (x0.056) | yes (x2.8) |" in line
+  line = [l for l in md.splitlines() if l.startswith("| parity |")][0]
+  assert "| no (0.390 +- 0.030) |" in line
+  printed = "\n".join(compare_report.quote_lines(rec, st))
+  assert "parity_sign  discrete   T = 50: error 0.030" in printed
