@@ -62,7 +62,7 @@ def _layered_net(n: int, W_free, v_free, b_free, output: int, output_fn: str,
 
 def parity_a1(n_hidden: int = 1, hidden_fn: str = "tanh") -> Net:
   """HS2001's A1: units 0..n-1 hidden (``hidden_fn``: tanh by default; the
-  NIPS 1996 workshop paper's units are all logistic), unit n the logistic
+  NIPS 1996 paper's units are all logistic), unit n the logistic
   output; every unit sees the input and every unit; hidden units biased
   (``(n+1)^2 + (n+1) + n`` parameters: 7 at n = 1)."""
   n = n_hidden + 1

@@ -29,12 +29,11 @@ units' states of the same step (``Settings.order = "layered"``; see
 saturated A1 net computes parity (0 of 160,000 draws solved it, against
 all 8 runs within 1,621 draws layered).
 
-Unit functions and A2's connections (``Settings.hidden_fn``,
-``Settings.a2_output_self``): the parity nets' hidden units are logistic,
-as in Hochreiter & Schmidhuber's NIPS 1996 workshop paper ("All activation
-functions are logistic sigmoid in [0.0,1.0]"; HS2001 do not say), and A2's
-output unit has no self-weight (HS2001: "the output unit sees all other
-units"). The latch units are tanh (HS2001: "a single *tanh* unit").
+Unit functions (``Settings.hidden_fn``, ``a2_output_self``): parity's hidden
+units are logistic, as in Hochreiter & Schmidhuber's NIPS 1996 paper (section
+1, people.idsia.ch/~juergen/nipslstm/node1.html: "All activation functions
+are logistic sigmoid in [0.0,1.0]"; HS2001 do not say); A2's output has no
+self-weight (HS2001: "the output unit sees all other units"); latch: tanh.
 """
 
 from __future__ import annotations
@@ -120,8 +119,8 @@ class Settings:
     subset: ``all`` configurations, or only those with a ``published``
       mean (``guessing_variants.PUBLISHED``).
     hidden_fn: the parity nets' hidden unit function, ``logistic`` (the
-      NIPS 1996 workshop paper: "All activation functions are logistic
-      sigmoid in [0.0,1.0]"; HS2001 do not say) or ``tanh``.
+      NIPS 1996 paper: "All activation functions are logistic sigmoid in
+      [0.0,1.0]"; HS2001 do not say) or ``tanh``.
     a2_output_self: whether A2's output unit has a free self-weight
       (HS2001: "the output unit sees all other units": off).
   """
@@ -387,7 +386,7 @@ FLAGS = (
                   "self-weight (HS2001: the output 'sees all other units')",
                   "true or false", "a2_output_self"),
     protocol.choice("subset", "all configurations, or only those with a "
-                    "published mean (the ~10-minute part of --paper)",
+                    "published mean (the 4-minute part of --paper)",
                     SUBSETS),
     dataclasses.replace(protocol.CHUNK, default_text=f"unset (at most {CHUNK} "
                         "runs, in equal chunks)"),
