@@ -210,29 +210,26 @@ def compare_checks(perturb=False):
   return groups, []
 
 
-def guessing_settings():
-  """Latch I and parity A1 (with noise) at a size where both solve."""
-  from vanishing.experiments import guessing
-  return dataclasses.replace(guessing.TESTING, runs=40, max_trials=4000)
+def _sibling(name: str):
+  """The module ``benchmarks/<name>.py`` (this file also runs as a script
+  and is loaded by path in tests/test_regression.py)."""
+  import importlib.util
+  spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(
+      f"{name}.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
 
 
 def guessing_checks(perturb=False):
-  """Random weight guessing: solved fraction and mean log10 draws (censored
-  runs counted at the censoring point) per configuration, 40 runs."""
-  from vanishing.experiments import guessing
-  st = guessing_settings()
-  if perturb:
-    st = dataclasses.replace(st, block=2)
-  _, records, _ = guessing.run(st)
-  rec = _concat(list(records))
-  groups = []
-  for v, noise in st.configurations():
-    sel = (rec["variant"] == v) & (rec["input_noise"] == noise)
-    groups.append(Group(
-        f"guessing[{v},{noise}]", "solved", np.asarray(rec["solved"][sel], bool),
-        {"log10_trials": (np.log10(np.asarray(rec["trials"][sel], np.float64)),
-                          math.log10(st.max_trials))}))
-  return groups, []
+  """Random weight guessing (benchmarks/regression_guessing.py): solved
+  fraction and mean log10 draws per short-sequence configuration, 40 runs;
+  and the reconciled paper-scale means, banded by their sampling error
+  (not measured for the perturbed replicate, whose exact numbers are unused)."""
+  rg = _sibling("regression_guessing")
+  groups = [Group(name, "solved", solved, {"log10_trials": (x, R)})
+            for name, solved, x, R in rg.testing_runs(perturb)]
+  return groups, [] if perturb else [Quantity(*q) for q in rg.reconciled()]
 
 
 def remedies_settings():

@@ -123,6 +123,22 @@ def test_a_twofold_change_of_a_guessing_mean_fails(factor):
                  g._replace(values={"log10_trials": (shifted, R)}))
 
 
+def test_reconciled_guessing_means_are_pinned_by_their_sampling_error():
+  rg = regression._sibling("regression_guessing")
+  pins = {k: v for k, v in REFERENCE["numbers"].items()
+          if k.startswith("guessing[paper,")}
+  assert set(pins) == {f"guessing[paper,{v},{n}].trials_mean"
+                       for v, n in rg.RECONCILED_CONFIGS}
+  for name, ref in pins.items():
+    assert ref["why"].startswith(f"sampling: {rg.SE_BANDS:g} SE of 40 runs")
+    # The band is 4 SE of 40 geometric-like counts: well under the mean.
+    assert 0 < ref["band"] < ref["value"]
+    measured = {k: v["value"] for k, v in REFERENCE["numbers"].items()}
+    measured[name] = 2 * ref["value"]
+    assert any(p.startswith(f"{name}: moved from")
+               for p in regression.compare_to(REFERENCE, measured))
+
+
 def test_every_method_is_pinned_on_every_problem():
   from vanishing import methods
   for problem, spans in regression.COMPARE_SPANS.items():

@@ -176,7 +176,10 @@ def test_paper_preset_censors_well_above_every_published_mean():
 
 @pytest.mark.parametrize("args,flag", [
     (("--latch_noise=-0.1",), "latch_noise"), (("--subset=some",), "subset"),
-    (("--latch_noise=nan",), "latch_noise")])
+    (("--latch_noise=nan",), "latch_noise"), (("--hidden_fn=relu",), "hidden_fn"),
+    (("--hidden_fn", "sign"), "hidden_fn"),
+    (("--a2_output_self=maybe",), "a2_output_self"),
+    (("--parity_noise=-1",), "parity_noise")])
 def test_new_flags_exit_2_with_one_line(invoke, tmp_path, args, flag):
   code, err = invoke("guessing", *args, f"--out_dir={tmp_path}")
   assert code == 2

@@ -72,27 +72,37 @@ def _layered_net(n: int, W_free, v_free, b_free, output: int, output_fn: str,
              name=name, order="layered", hidden_fn=hidden_fn)
 
 
-def parity_a1(n_hidden: int = 1) -> Net:
-  """HS2001's A1: units 0..n-1 hidden (tanh), unit n the logistic output;
-  every unit sees the input and every unit; hidden units biased
+def parity_a1(n_hidden: int = 1, hidden_fn: str = "tanh") -> Net:
+  """HS2001's A1: units 0..n-1 hidden (``hidden_fn``: tanh by default; the
+  NIPS 1996 paper's units are all logistic), unit n the logistic
+  output; every unit sees the input and every unit; hidden units biased
   (``(n+1)^2 + (n+1) + n`` parameters: 7 at n = 1)."""
   n = n_hidden + 1
   return _layered_net(n, np.ones((n, n)), np.ones(n), np.arange(n) < n_hidden,
-              n_hidden, "logistic", f"parity_a1_n{n_hidden}")
+              n_hidden, "logistic", f"parity_a1_n{n_hidden}", hidden_fn)
 
 
-def parity_a2(n_hidden: int = 10, self_loops: bool = True) -> Net:
+def parity_a2(n_hidden: int = 10, self_loops: bool = True,
+              output_self: bool = True, hidden_fn: str = "tanh") -> Net:
   """HS2001's A2: each hidden unit sees the input, the output and (with
-  ``self_loops``) itself; the output unit sees the input, every unit and
-  itself; all biased (53 parameters at n = 10, 43 without self-loops)."""
+  ``self_loops``) itself; the output unit sees the input, every hidden unit
+  and (with ``output_self``) itself; all biased (53 parameters at n = 10,
+  43 without self-loops, one fewer each without the output's self-weight).
+
+  HS2001 (node2.html): "each hidden unit sees the input unit, the output
+  unit, and itself; the output unit sees all other units; all units are
+  biased"; read literally, the output has no self-connection
+  (``output_self=False``). Hidden units ``hidden_fn`` (tanh by default).
+  """
   n, out = n_hidden + 1, n_hidden
   W = np.zeros((n, n), bool)
   W[:n_hidden, out] = True
   if self_loops:
     W[np.arange(n_hidden), np.arange(n_hidden)] = True
   W[out, :] = True
+  W[out, out] = output_self
   return _layered_net(n, W, np.ones(n), np.ones(n), out, "logistic",
-              "parity_a2" if self_loops else "parity_a2_noself")
+              "parity_a2" if self_loops else "parity_a2_noself", hidden_fn)
 
 
 def latch2_net() -> Net:

@@ -28,6 +28,12 @@ units' states of the same step (``Settings.order = "layered"``; see
 ``vanishing.methods.guessing.outputs``): with simultaneous updates no
 saturated A1 net computes parity (0 of 160,000 draws solved it, against
 all 8 runs within 1,621 draws layered).
+
+Unit functions (``Settings.hidden_fn``, ``a2_output_self``): parity's hidden
+units are logistic, as in Hochreiter & Schmidhuber's NIPS 1996 paper (section
+1, people.idsia.ch/~juergen/nipslstm/node1.html: "All activation functions
+are logistic sigmoid in [0.0,1.0]"; HS2001 do not say); A2's output has no
+self-weight (HS2001: "the output unit sees all other units"); latch: tanh.
 """
 
 from __future__ import annotations
@@ -46,8 +52,8 @@ from vanishing.experiments.common import Outcome, SweepOptions, sweep_options
 from vanishing.experiments.guessing_report import (SUMMARY_COLUMNS, figure,
                                                    markdown, summarize,
                                                    summary_text)
-from vanishing.experiments.guessing_variants import (PUBLISHED, VARIANTS,
-                                                     data, net)
+from vanishing.experiments.guessing_variants import (HIDDEN_FNS, PUBLISHED,
+                                                     VARIANTS, data, net)
 from vanishing.methods import base, guessing
 
 NAME = "guessing"
@@ -112,6 +118,11 @@ class Settings:
     block: runs vmapped together; results do not depend on it.
     subset: ``all`` configurations, or only those with a ``published``
       mean (``guessing_variants.PUBLISHED``).
+    hidden_fn: the parity nets' hidden unit function, ``logistic`` (the
+      NIPS 1996 paper: "All activation functions are logistic sigmoid in
+      [0.0,1.0]"; HS2001 do not say) or ``tanh``.
+    a2_output_self: whether A2's output unit has a free self-weight
+      (HS2001: "the output unit sees all other units": off).
   """
   variants: tuple[str, ...] = VARIANTS
   runs: int = 10
@@ -131,6 +142,8 @@ class Settings:
   parity_noise: float = 0.2
   block: int = BLOCK
   subset: str = "all"
+  hidden_fn: str = "logistic"
+  a2_output_self: bool = False
 
   def __post_init__(self):
     bad = [v for v in self.variants if v not in VARIANTS]
@@ -144,6 +157,8 @@ class Settings:
       raise ValueError(f"subset must be one of {SUBSETS}")
     if not (self.latch_noise >= 0 and self.parity_noise >= 0):
       raise ValueError("latch_noise and parity_noise must be >= 0")
+    if self.hidden_fn not in HIDDEN_FNS:
+      raise ValueError(f"hidden_fn must be one of {HIDDEN_FNS}")
     if self.order not in cells.ORDERS:
       raise ValueError(f"order must be one of {cells.ORDERS}")
     if not self.weight_range[0] < self.weight_range[1]:
@@ -169,18 +184,14 @@ class Settings:
     return every
 
 
-# 10 runs, censored at 5,000 draws: 117 s wall, 103 s CPU on the shared
-# 2-core CPU (load average 4), 46 s of it compiling the 8 sweeps; A2 with
-# noise is then censored in every run (0 solved in 160,000 draws).
+# 10 runs, censored at 5,000 draws (2 minutes on the shared 2-core CPU).
 DEFAULT = Settings()
 # HS2001's scale: 40 runs per configuration ("mean of 40 simulations"),
 # censored at 200,000 draws, about 5 times the largest published mean
-# (A1 with noise, 41,400), so a mean is an estimate. Run time (2-core
-# shared CPU): the six configurations with a published mean
-# (``--paper --subset published``) 3 minutes (measured: 28 s compiling,
-# 166 s running, A2 147 s of it at ~2,700 draws/s); A2 and A2 without
-# self-connections *with* noise (no published number) add up to 40 x 2e5
-# draws at ~2,700 draws/s if most runs are censored: about 50 minutes.
+# (A1 with noise, 41,400), so a mean is an estimate. ``--paper --subset
+# published`` (the six configurations with a published mean): 4 minutes
+# (45 s compiling, 223 s running); A2 and A2 without self-connections *with*
+# noise (no published number) add 10.5 minutes (none censored).
 PAPER = Settings(runs=40, max_trials=200_000)
 # Seconds, for the tests: short sequences, a few runs.
 TESTING = Settings(variants=("latch1", "parity_a1"), runs=4, max_trials=200,
@@ -206,6 +217,8 @@ class RunConfig:
   tolerance: float
   criterion: str
   order: str
+  hidden_fn: str = "logistic"
+  a2_output_self: bool = False
 
 
 def run_config(settings: Settings, variant: str, noise_kind: str) -> RunConfig:
@@ -215,7 +228,13 @@ def run_config(settings: Settings, variant: str, noise_kind: str) -> RunConfig:
                    settings.n_per_class, settings.test_per_class,
                    settings.max_trials, float(settings.weight_range[0]),
                    float(settings.weight_range[1]), settings.batch,
-                   settings.tolerance, crit, settings.order)
+                   settings.tolerance, crit, settings.order,
+                   settings.hidden_fn, settings.a2_output_self)
+
+
+def run_net(cfg: RunConfig) -> cells.Net:
+  """The net a run of ``cfg`` guesses the weights of."""
+  return net(cfg.variant, cfg.order, cfg.hidden_fn, cfg.a2_output_self)
 
 
 def run_one(key: jax.Array, swept: Mapping[str, jax.Array], cfg: RunConfig
@@ -231,7 +250,7 @@ def run_one(key: jax.Array, swept: Mapping[str, jax.Array], cfg: RunConfig
   """
   k_train, k_test, k_search = jax.random.split(key, 3)
   noise = tasks.Noise(cfg.noise_kind, swept["noise"])
-  nt = net(cfg.variant, cfg.order)
+  nt = run_net(cfg)
   train = data(cfg.variant, k_train, cfg.n_per_class, cfg.lengths, noise)
   test = data(cfg.variant, k_test, cfg.test_per_class, cfg.lengths, noise)
   hp = {"low": cfg.low, "high": cfg.high, "batch": cfg.batch,
@@ -292,7 +311,7 @@ def run(settings: Settings, options: SweepOptions | None = None):
     keys = ("solved", "trials", "test_error_tol", "test_error_mid")
     parts = [{k: np.asarray(p[k]) for k in keys} for p in res.iter_chunks()]
     rec = {k: np.concatenate([p[k] for p in parts]) for k in keys}
-    rows.append(summarize(variant, kind, net(variant).size, cfg.criterion,
+    rows.append(summarize(variant, kind, run_net(cfg).size, cfg.criterion,
                           rec))
     results.append((variant, kind, res))
   table = {c: np.asarray([r[c] for r in rows]) for c in SUMMARY_COLUMNS}
@@ -358,8 +377,16 @@ FLAGS = (
     protocol.TEST_PER_CLASS,
     protocol.real("latch_noise", "variance of the latch variants' Gaussian "
                   "noise (HS2001: 0.2)", low=0.0),
+    protocol.real("parity_noise", "half-width of the parity variants' "
+                  "uniform input noise", low=0.0),
+    protocol.choice("hidden_fn", "the parity nets' hidden unit function "
+                    "(NIPS 1996: all units logistic; HS2001 silent)",
+                    HIDDEN_FNS),
+    protocol.Flag("a2_output_self", bool, "give A2's output unit a free "
+                  "self-weight (HS2001: the output 'sees all other units')",
+                  "true or false", "a2_output_self"),
     protocol.choice("subset", "all configurations, or only those with a "
-                    "published mean (the ~10-minute part of --paper)",
+                    "published mean (the 4-minute part of --paper)",
                     SUBSETS),
     dataclasses.replace(protocol.CHUNK, default_text=f"unset (at most {CHUNK} "
                         "runs, in equal chunks)"),

@@ -92,7 +92,7 @@ def published_rows(table) -> list[dict[str, Any]]:
     pub, src = PUBLISHED.get((v, n), (None, ""))
     word = verdict(float(table["trials_mean"][i]), float(table["trials_se"][i]),
                    int(table["censored"][i]), pub)
-    why = WHY.get(v, "unexplained") if word == "differs" else ""
+    why = WHY.get((v, n), "unexplained") if word == "differs" else ""
     out.append({"published": pub, "source": src, "verdict": word, "why": why})
   return out
 
@@ -151,7 +151,10 @@ def markdown(table, settings: Settings) -> str:
       "runs (censored runs' draws included). Test error: mean over solved "
       f"runs, under the run's criterion (`tolerance`: |y - d| >= "
       f"{settings.tolerance:g}; `midpoint`: wrong side of the targets' "
-      f"midpoint). Unit updates: {settings.order}.", "",
+      f"midpoint). Unit updates: {settings.order}; parity's hidden units "
+      f"{settings.hidden_fn}; A2's output unit "
+      f"{'with' if settings.a2_output_self else 'without'} a self-weight "
+      "(`--hidden_fn`, `--a2_output_self`).", "",
       "Published: HS2001's mean trials to solution (40 runs each for the "
       "latch; no spread given), from the 2001 paper's web version at IDSIA "
       "(sources below). " + RULE + " `floor` marks a mean over solved runs "
