@@ -182,7 +182,10 @@ def theory_checks(perturb=False):
 
 
 # Every method on every problem at two spans, a small budget.
-COMPARE_SPANS = {"latch": (4, 8), "parity": (4, 8), "two_sequence": (8, 16)}
+COMPARE_SPANS = {"latch": (4, 8), "parity": (4, 8), "two_sequence": (8, 16),
+                 "parity_sign": (4, 8)}
+# The threshold parity net: discrete propagation (issue 17) and guessing.
+COMPARE_METHODS = {"parity_sign": ("discrete", "guessing")}
 COMPARE_TRIALS, COMPARE_BUDGET = 32, 300
 
 
@@ -193,13 +196,14 @@ def compare_checks(perturb=False):
   from vanishing.experiments import compare
   groups = []
   for problem, T in COMPARE_SPANS.items():
+    names = COMPARE_METHODS.get(problem, methods.NAMES)
     st = dataclasses.replace(
-        compare.DEFAULT, problems=(problem,), methods=methods.NAMES, T=T,
+        compare.DEFAULT, problems=(problem,), methods=names, T=T,
         T_by_problem=(), trials=COMPARE_TRIALS, budget=COMPARE_BUDGET,
         patience=COMPARE_BUDGET // 2)
     _, runs, _ = compare.run(
         st, (lambda tag: {"block": 1}) if perturb else None)
-    for m in methods.NAMES:
+    for m in names:
       for t in T:
         sel = (runs["method"] == m) & (runs["T"] == t)
         groups.append(Group(
