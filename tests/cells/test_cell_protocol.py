@@ -17,21 +17,22 @@ from vanishing import cells
 def numpy_net(net: cells.Net, theta, inputs, lengths, classes):
   """The masked net of ``cells.net`` step by step, in float64: each phase
   recomputes ``a = W x + v u_t + b (+ c[class] on unit 0 at t = 0)`` from
-  the current states and updates its own units (tanh, the output unit
-  logistic where asked), until each sequence's own length."""
+  the current states and updates its own units (the hidden units'
+  function, the output unit's own), from the initial state, until each
+  sequence's own length."""
   p = {k: np.asarray(v, np.float64) for k, v in net.unpack(theta).items()}
   x_in = np.asarray(inputs, np.float64)
   out = []
   for b in range(x_in.shape[1]):
-    x = np.zeros(net.n)
+    x = np.full(net.n, net.initial)
     for t in range(int(lengths[b])):
       for phase in net.phases:
         a = p["W"] @ x + p["v"] * x_in[t, b] + p["b"]
         if net.class_inputs and t == 0:
           a[0] += p["c"][int(classes[b])]
-        f = np.tanh(a)
-        if net.output_fn == "logistic":
-          f[net.output] = 1 / (1 + np.exp(-a[net.output]))
+        f = cells.readout.numpy_activation(net.hidden_fn, a)
+        f[net.output] = cells.readout.numpy_activation(
+            net.output_fn, a[net.output])
         x = np.where(phase, f, x)
     out.append(x[net.output])
   return np.asarray(out)
