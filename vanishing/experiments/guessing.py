@@ -189,8 +189,8 @@ DEFAULT = Settings()
 # HS2001's scale: 40 runs per configuration ("mean of 40 simulations"),
 # censored at 200,000 draws, about 5 times the largest published mean
 # (A1 with noise, 41,400), so a mean is an estimate. ``--paper --subset
-# published`` (the six configurations with a published mean): 4 minutes
-# (45 s compiling, 223 s running); A2 and A2 without self-connections *with*
+# published`` (the six configurations with a published mean): 1.5 minutes
+# alone on 2 cores (16 s compiling, 83 s running); A2 and A2 without self-connections *with*
 # noise (no published number) add 10.5 minutes (none censored).
 PAPER = Settings(runs=40, max_trials=200_000)
 # Seconds, for the tests: short sequences, a few runs.
@@ -386,7 +386,7 @@ FLAGS = (
                   "self-weight (HS2001: the output 'sees all other units')",
                   "true or false", "a2_output_self"),
     protocol.choice("subset", "all configurations, or only those with a "
-                    "published mean (the 4-minute part of --paper)",
+                    "published mean (the 1.5-minute part of --paper)",
                     SUBSETS),
     dataclasses.replace(protocol.CHUNK, default_text=f"unset (at most {CHUNK} "
                         "runs, in equal chunks)"),
