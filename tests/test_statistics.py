@@ -1,6 +1,7 @@
 import math
 
 import numpy as np
+import pytest
 
 from vanishing import statistics
 
@@ -29,3 +30,9 @@ def test_undefined_statistics_are_nan_and_formatted_as_a_dash():
   assert statistics.fmt(np.float64("nan")) == "-"
   assert statistics.fmt(None) == "-"
   assert statistics.fmt(12345.6) == "12,346"
+
+
+def test_standard_error_is_sd_over_root_n_and_undefined_below_two():
+  x = np.asarray([1.0, 2.0, 4.0, 9.0])
+  assert statistics.se(x) == pytest.approx(np.std(x, ddof=1) / 2.0)
+  assert np.isnan(statistics.se([3.0])) and np.isnan(statistics.se([]))

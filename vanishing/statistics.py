@@ -60,6 +60,13 @@ def sd(x) -> float:
   return x.std(ddof=1) if len(x) > 1 else math.nan
 
 
+def se(x) -> float:
+  """Standard error of the mean, ``sd(x) / sqrt(n)``; NaN for fewer than
+  two values."""
+  x = np.asarray(x)
+  return sd(x) / math.sqrt(len(x)) if len(x) > 1 else math.nan
+
+
 def quiet_nanmean(x, axis=None):
   """``nanmean``, NaN without a warning where every value is NaN."""
   with warnings.catch_warnings():

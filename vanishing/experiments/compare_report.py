@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vanishing import statistics
+
 if TYPE_CHECKING:
   from vanishing.experiments.compare import Settings
 
@@ -123,8 +125,7 @@ def _solved_mean(ev: np.ndarray) -> tuple[float, float]:
   """Mean and standard error (nan below two values) of ``ev``."""
   if not len(ev):
     return np.nan, np.nan
-  se = ev.std(ddof=1) / np.sqrt(len(ev)) if len(ev) > 1 else np.nan
-  return float(ev.mean()), float(se)
+  return float(ev.mean()), float(statistics.se(ev))
 
 
 def _num(x: float) -> str:
@@ -238,25 +239,19 @@ def error_rows(records: dict[str, np.ndarray], key: tuple) -> list[dict]:
   standard error and median over all trials, and the solved fraction."""
   from vanishing import problems
   task, _ = key
-  probs = [p for p in dict.fromkeys(records["problem"])
-           if problems.REGISTRY[p].task.name == task]
+  ours = np.asarray([problems.REGISTRY[p].task.name == task
+                     for p in records["problem"]], bool)
+  rec = {k: np.asarray(v)[ours] for k, v in records.items()}
   out = []
-  for p in probs:
-    for m in dict.fromkeys(records["method"][records["problem"] == p]):
-      for T in sorted(set(records["T"][(records["problem"] == p)
-                                        & (records["method"] == m)].tolist())):
-        sel = ((records["problem"] == p) & (records["method"] == m)
-               & (records["T"] == T))
-        err = records["final_error"][sel].astype(np.float64)
-        ev = records["evaluations"][sel].astype(np.float64)
-        k = len(err)
-        se = lambda x: x.std(ddof=1) / np.sqrt(k) if k > 1 else np.nan
-        out.append({"problem": p, "method": m, "T": int(T), "trials": k,
-                    "error": err.mean(), "error_se": se(err),
-                    "test_error": records["test_error"][sel].mean(),
-                    "evaluations": ev.mean(), "evaluations_se": se(ev),
-                    "median": float(np.median(ev)),
-                    "solved": records["solved"][sel].astype(bool).mean()})
+  for (p, m, T), sel in statistics.groups(rec, ("problem", "method", "T")):
+    err = rec["final_error"][sel].astype(np.float64)
+    ev = rec["evaluations"][sel].astype(np.float64)
+    out.append({"problem": p, "method": m, "T": int(T), "trials": len(err),
+                "error": err.mean(), "error_se": statistics.se(err),
+                "test_error": rec["test_error"][sel].mean(),
+                "evaluations": ev.mean(), "evaluations_se": statistics.se(ev),
+                "median": float(np.median(ev)),
+                "solved": rec["solved"][sel].astype(bool).mean()})
   return out
 
 
@@ -295,7 +290,7 @@ def error_section(records: dict[str, np.ndarray], settings: Settings,
     return lines + ["not run", ""]
   lines += ["| problem | method | T | training error | test error | "
             "evaluations (median) | presentations | solved | error agrees | "
-            "evaluations agree | as presentations |", "|---|" * 1 + "---|" * 10]
+            "evaluations agree | as presentations |", "|" + "---|" * 11]
   for r in rows:
     lines.append(
         f"| {r['problem']} | {r['method']} | {r['T']} | {r['error']:.3f} +- "

@@ -190,8 +190,9 @@ DEFAULT = Settings()
 # censored at 200,000 draws, about 5 times the largest published mean
 # (A1 with noise, 41,400), so a mean is an estimate. ``--paper --subset
 # published`` (the six configurations with a published mean): 1.5 minutes
-# alone on 2 cores (16 s compiling, 83 s running); A2 and A2 without self-connections *with*
-# noise (no published number) add 10.5 minutes (none censored).
+# alone on 2 cores (16 s compiling, 83 s running); A2 and A2 without
+# self-connections *with* noise (no published number) add 10.5 minutes
+# (none censored).
 PAPER = Settings(runs=40, max_trials=200_000)
 # Seconds, for the tests: short sequences, a few runs.
 TESTING = Settings(variants=("latch1", "parity_a1"), runs=4, max_trials=200,
