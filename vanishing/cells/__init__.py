@@ -54,8 +54,8 @@ from vanishing.cells.scan import (MAX_FULL_UNROLL, PARTIAL_UNROLL, forward,
 # Structure a cell can expose beyond the protocol's forward pass:
 # ``linear``: pre-activations a = W x + v u + b of a masked net, its
 # ``unpack`` into W, v, b, its phases and ``unfold``; the derivatives of
-# its unit functions; the inverse of its output function.
-STRUCTURE = ("linear", "activation_derivatives", "activation_inverse")
+# its unit functions.
+STRUCTURE = ("linear", "activation_derivatives")
 
 
 class Cell(Protocol):

@@ -162,12 +162,10 @@ class Net:
   # The cell protocol (``vanishing.cells``).
   @property
   def provides(self) -> frozenset:
-    """``linear`` always; derivatives and the output's inverse only where
-    no unit is a threshold."""
+    """``linear`` always; derivatives only where no unit is a threshold."""
     if self.threshold:
       return frozenset({"linear"})
-    return frozenset({"linear", "activation_derivatives",
-                      "activation_inverse"})
+    return frozenset({"linear", "activation_derivatives"})
 
   def initial_state(self, batch: int, dtype) -> jax.Array:
     """``x_0 = initial`` (0 unless set), shape ``(batch, n)``."""

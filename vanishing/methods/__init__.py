@@ -32,8 +32,7 @@ NAMES = PAPER_NAMES + ("rtrl", "rtrl_online")
 # (its ``provides``), ``cells.STRUCTURE``: ``linear``: pre-activations
 # a = W x + v u + b of a ``cells.Net``, its ``unpack``, ``unfold`` and
 # ``phases``; ``activation_derivatives``: first and second derivatives of
-# the unit functions; ``activation_inverse``: the inverse of the output
-# function.
+# the unit functions.
 TAGS = frozenset(cells.STRUCTURE)
 
 

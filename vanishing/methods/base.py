@@ -25,8 +25,8 @@ training-set size. A method stops
   of constants, such as ``log(accept0)``, to a last bit other than the
   compiled kernel's);
 * ``REQUIRES``: the cell structure it reads, a frozenset of the tags of
-  ``vanishing.methods.TAGS`` (``linear``, ``activation_derivatives``,
-  ``activation_inverse``); ``vanishing.methods.check_supported`` refuses an
+  ``vanishing.methods.TAGS`` (``linear``, ``activation_derivatives``);
+  ``vanishing.methods.check_supported`` refuses an
   unsupported (method, cell) pair before anything is compiled;
 * ``init(run) -> (state, proposals)``: the first state (a pytree) and the
   evaluations made before the loop (a tuple of :class:`Proposals`, counted
