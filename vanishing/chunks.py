@@ -21,9 +21,10 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from vanishing import layout
 from vanishing.runs import RunFn, Steps, block_of, refill, run_keys
 
-DEFAULT_CHUNK = 4096
+DEFAULT_CHUNK = layout.CPU_CHUNK
 
 # Compiled chunk programs, by run function, grid shape, trials, layout and
 # devices: a sweep that differs from an earlier one only in its axis values
@@ -98,15 +99,29 @@ def memory_budget(device) -> int:
   return int(total) // 4
 
 
-def compile_chunk(fn, axes, trials, root, chunk, block, devices, store, n_proc):
+def compile_chunk(fn, axes, trials, root, chunk, block, devices, store, n_proc,
+                  override=None):
   """The compiled chunk program of a sweep (cached in ``_COMPILED``):
-  ``(compiled, chunk, width, sharding)``."""
+  ``(compiled, chunk, width, sharding, block)``.
+
+  ``block`` (an int, or a ``layout.Block`` the device chooses from, with
+  ``override`` as ``--block``) is resolved by :func:`layout.width`; a
+  store's recorded width and chunk win (a resumed sweep keeps its layout).
+  A device-chosen width (a GPU's) is halved, like the default chunk, until
+  the compiled chunk fits :func:`memory_budget`.
+  """
   names, _, values, shape, n_runs = plan(axes, trials)
   devices = list(devices or jax.local_devices())
+  steps = isinstance(fn, Steps)
+  chosen = not isinstance(block, int) and override is None and not (
+      block and block.fixed) and not layout.is_cpu(devices)
+  block = layout.width(block, devices, n_runs, steps=steps, override=override)
+  if store is not None and "block" in store.config:
+    block, chosen = store.config["block"], False
   if store is not None and "chunk" in store.config:
     chunk = store.config["chunk"]
 
-  def build(chunk_runs):
+  def build(chunk_runs, block):
     n_blocks = -(-min(n_runs, chunk_runs) // block)
     # No device computes padding only: a sweep of fewer blocks than devices
     # leaves the rest free (an idle device's padding still took a core).
@@ -123,17 +138,24 @@ def compile_chunk(fn, axes, trials, root, chunk, block, devices, store, n_proc):
       _COMPILED[key] = f.lower(runs0, values, root).compile()
       while len(_COMPILED) > _KEEP_COMPILED:
         del _COMPILED[next(iter(_COMPILED))]
-    return _COMPILED[key], n_blocks * block, width, sharding
+    return _COMPILED[key], n_blocks * block, width, sharding, block
 
   fixed = chunk is not None
-  compiled, chunk, width, sharding = build(chunk or DEFAULT_CHUNK)
+  chunk = chunk or layout.chunk(devices, block)
+  compiled, chunk, width, sharding, block = build(chunk, block)
   # The default shrinks to fit the device; not across processes, which must
   # agree on the chunk layout whatever their machines.
-  if not fixed and n_proc == 1:
+  if n_proc == 1:
     budget = memory_budget(devices[0])
-    while chunk > block and chunk_bytes(compiled) > budget:
-      compiled, chunk, width, sharding = build(chunk // 2)
-  return compiled, chunk, width, sharding
+    while chunk_bytes(compiled) > budget and (
+        (not fixed and chunk > block) or (chosen and block > 1)):
+      if not fixed and chunk > block:
+        chunk //= 2
+      else:
+        block = -(-block // 2)
+        chunk = max(block, chunk // 2) if not fixed else chunk
+      compiled, chunk, width, sharding, block = build(chunk, block)
+  return compiled, chunk, width, sharding, block
 
 
 def deal(fn, runs: np.ndarray, n_dev: int) -> np.ndarray:

@@ -49,6 +49,12 @@ RUN_FLAGS = (
     _common(protocol.integer("devices", "local devices to shard each sweep "
                              "over (0: all); results do not depend on it",
                              low=0), 0),
+    dataclasses.replace(_common(protocol.integer(
+        "block", "lanes per block: runs computed side by side on one device; "
+        "numbers are reproducible per platform and width, which the "
+        "results' JSON records", low=1), None),
+        default_text="unset (the device's: the experiment's CPU width, on a "
+        "GPU as wide as the sweep and its memory allow)"),
     Flag("coordinator_address", str, "host:port of process 0, for a sweep run "
          "by several processes (jax.distributed)", metavar="HOST:PORT"),
     _common(protocol.integer("num_processes", "processes cooperating on the "

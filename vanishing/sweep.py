@@ -36,6 +36,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
+from vanishing import layout
+
 # Lanes, per_run, root_key and run_keys are the engine's API too (sweep.Lanes, ...).
 from vanishing.chunks import (DEFAULT_CHUNK, chunk_function,  # noqa: F401
                               compile_chunk, deal, memory_budget, plan,
@@ -46,15 +48,16 @@ from vanishing.runs import (Lanes, RunFn, Steps, block_of,  # noqa: F401
 # progress(done_runs, total_runs, elapsed_seconds, resumed_runs)
 ProgressFn = Callable[[int, int, float, int], None]
 
-# Runs are vmapped in blocks of BLOCK lanes and the blocks of a chunk are
-# mapped sequentially (lax.map). XLA compiles reductions differently for
-# different batch shapes (a sum over 20 sequences differed in the last bit
-# between 8 and 512 lanes, and chaotic training amplifies that), so the block
-# width, not the chunk, fixes the numerics: every run is computed by the same
-# code whatever the chunk size, device count or resume point. On the 2-core
-# CPU 512 lanes ran 2.3x faster than 128 and as fast as 1024 or 2048, with
-# less padding (benchmarks/block_width.py; table in BUILD_NOTES.md).
-BLOCK = 512
+# Runs are vmapped in blocks of BLOCK lanes (on a CPU; a GPU's width is its
+# own, ``vanishing.layout``) and the blocks of a chunk are mapped
+# sequentially (lax.map). XLA compiles reductions differently for different
+# batch shapes (a sum over 20 sequences differed in the last bit between 8
+# and 512 lanes, and chaotic training amplifies that), so the block width,
+# not the chunk, fixes the numerics: every run is computed by the same code
+# whatever the chunk size, device count or resume point. On the 2-core CPU
+# 512 lanes ran 2.3x faster than 128 and as fast as 1024 or 2048, with less
+# padding (benchmarks/block_width.py; table in BUILD_NOTES.md).
+BLOCK = layout.CPU_WIDTH
 
 @dataclasses.dataclass(frozen=True)
 class SweepResult:
@@ -77,6 +80,7 @@ class SweepResult:
   compile_s: float
   run_s: float
   reader: Callable[[], Iterator[dict[str, np.ndarray]]] | None = None
+  block: int = 0
 
   @property
   def n_runs(self) -> int:
@@ -100,7 +104,7 @@ class SweepResult:
 
 
 def _validate(axes: Mapping[str, Any], trials: int, chunk: int | None,
-              block: int):
+              block, override: int | None = None):
   if not axes:
     raise ValueError("a sweep needs at least one axis")
   for name, values in axes.items():
@@ -111,31 +115,35 @@ def _validate(axes: Mapping[str, Any], trials: int, chunk: int | None,
     raise ValueError(f"trials must be >= 1, got {trials}")
   if chunk is not None and chunk < 1:
     raise ValueError(f"chunk must be >= 1, got {chunk}")
-  if block < 1:
+  if isinstance(block, int) and block < 1:
     raise ValueError(f"block must be >= 1, got {block}")
+  if override is not None and override < 1:
+    raise ValueError(f"override must be >= 1, got {override}")
 
 
 def prepare(fn: RunFn, axes: Mapping[str, Any], trials: int,
             seed: int | jax.Array, *, chunk: int | None = None,
-            block: int = BLOCK, devices=None, store=None,
-            process: tuple[int, int] = (0, 1), **_) -> float:
+            block: int | layout.Block | None = None, devices=None,
+            store=None, process: tuple[int, int] = (0, 1),
+            override: int | None = None, **_) -> float:
   """Compiles the chunk program :func:`run` with the same arguments will
   use, so that it starts at once; returns the seconds it took (0 when
   already compiled). Meant for a second thread while another sweep runs
   (``experiments.runner.run_sweeps``)."""
-  _validate(axes, trials, chunk, block)
+  _validate(axes, trials, chunk, block, override)
   t0 = time.perf_counter()
   compile_chunk(fn, axes, trials, root_key(seed), chunk, block, devices, store,
-           process[1])
+                process[1], override)
   return time.perf_counter() - t0
 
 
 def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
         seed: int | jax.Array, *,
-        chunk: int | None = None, block: int = BLOCK,
+        chunk: int | None = None, block: int | layout.Block | None = None,
         progress: ProgressFn | None = None, devices=None,
         store=None, process: tuple[int, int] = (0, 1),
-        wait_s: float = 86400.0, collect: bool = True) -> SweepResult | None:
+        wait_s: float = 86400.0, collect: bool = True,
+        override: int | None = None) -> SweepResult | None:
   """Runs ``fn`` on every grid cell x trial and returns per-run records.
 
   Args:
@@ -150,8 +158,12 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
       multiple of ``block``; default: ``DEFAULT_CHUNK``, halved until the
       compiled chunk fits :func:`memory_budget`. A store's recorded chunk
       size wins on resume. Never changes any result.
-    block: runs vmapped together. Results are bit-identical only between
-      sweeps with the same block width.
+    block: lanes per block: an int fixes it, a ``layout.Block`` (None:
+      ``layout.Block()``) lets the device choose (``vanishing.layout``).
+      Results are bit-identical between sweeps with the same width on the
+      same platform. A store's recorded width wins on resume.
+    override: ``--block``: this width on every device (not for a fixed
+      ``layout.Block``).
     progress: called after each chunk with ``(done, total, elapsed_s,
       resumed)``; ``resumed`` runs were found finished in ``store``.
     devices: local devices to shard over (default: all local devices).
@@ -168,7 +180,7 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
   Returns:
     A :class:`SweepResult` (None on processes other than 0).
   """
-  _validate(axes, trials, chunk, block)
+  _validate(axes, trials, chunk, block, override)
   proc_id, n_proc = process
   if not 0 <= proc_id < n_proc:
     raise ValueError(f"process id {proc_id} not in [0, {n_proc})")
@@ -176,11 +188,18 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
     raise ValueError("a multi-process sweep needs a store shared by all processes")
   names, host, values, shape, n_runs = plan(axes, trials)
   root = root_key(seed)
+  stored = store.config.get("block") if store is not None else None
+  if override is not None and stored is not None and stored != override:
+    from vanishing.store import ConfigMismatch
+    raise ConfigMismatch(f"{store.dir} holds a sweep run with {stored} lanes "
+                         f"per block, not {override} (differs in: block)")
   t0 = time.perf_counter()
-  compiled, chunk, width, sharding = compile_chunk(
-      fn, axes, trials, root, chunk, block, devices, store, n_proc)
-  if store is not None and "chunk" not in store.config:
-    store.record("chunk", chunk)
+  compiled, chunk, width, sharding, block = compile_chunk(
+      fn, axes, trials, root, chunk, block, devices, store, n_proc, override)
+  if store is not None:
+    for name, value in (("chunk", chunk), ("block", block)):
+      if name not in store.config:
+        store.record(name, value)
   compile_s = time.perf_counter() - t0
 
   n_chunks = -(-n_runs // chunk)
@@ -229,13 +248,14 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
         for i in range(n_chunks):
           yield _with_values(store.load(i), names, host, shape)
       return SweepResult(records=None, axes=host, trials=trials,
-                         compile_s=compile_s, run_s=run_s, reader=reader)
+                         compile_s=compile_s, run_s=run_s, reader=reader,
+                         block=block)
     parts = {i: store.load(i) for i in range(n_chunks)}
   records = {k: np.concatenate([parts[i][k] for i in range(n_chunks)])
              for k in parts[0]}
   return SweepResult(records=_with_values(records, names, host, shape),
                      axes=host, trials=trials, compile_s=compile_s,
-                     run_s=run_s)
+                     run_s=run_s, block=block)
 
 
 def _with_values(records, names, host, shape):
@@ -258,15 +278,19 @@ def _wait_for(store, indices, wait_s: float) -> None:
 
 
 def replay(fn: RunFn, axes: Mapping[str, Any], trials: int,
-           seed: int | jax.Array, run_index: int, *, block: int = BLOCK
-           ) -> dict[str, np.ndarray]:
+           seed: int | jax.Array, run_index: int, *,
+           block: int | layout.Block | None = None,
+           override: int | None = None) -> dict[str, np.ndarray]:
   """Recomputes run ``run_index`` of a sweep on its own.
 
   It goes through the same blocked code as :func:`run`, so the record is
-  bit-identical to that run's row in the sweep (same ``block``).
+  bit-identical to that run's row in the sweep (same ``block`` and
+  ``override``, on the same platform).
   """
-  _validate(axes, trials, None, block)
+  _validate(axes, trials, None, block, override)
   names, host, values, shape, n_runs = plan(axes, trials)
+  block = layout.width(block, jax.local_devices()[:1], n_runs,
+                       steps=isinstance(fn, Steps), override=override)
   if not 0 <= run_index < n_runs:
     raise ValueError(f"run_index must be in [0, {n_runs}), got {run_index}")
   mesh = Mesh(np.asarray(jax.local_devices()[:1]), ("d",))

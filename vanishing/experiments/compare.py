@@ -43,8 +43,8 @@ NAME = "compare"
 SUMMARY = "training methods on latch, 2-sequence and parity (Table I)"
 TABLES = ("", "runs")  # compare.csv, compare_runs.csv
 
-# Lanes of trials per device (fixed: the width sets the numerics, see
-# sweep.BLOCK). A trial's cost per lane hardly depends on the width, so
+# Lanes of trials per device on a CPU (the width sets the numerics, see
+# sweep.BLOCK; a GPU's is its own, vanishing.layout). A trial's cost per lane hardly depends on the width, so
 # fewer lanes waste less on trials that stopped: with refilled lanes the
 # default compare ran its sweeps 2.8x faster at 8 lanes than vmapped
 # blocks of 32, and 8% slower than at 4, 16% faster than at 12
@@ -201,7 +201,7 @@ def run(settings: Settings, options: SweepOptions | None = None):
             (pname, mname), tag(pname, mname), fn, axes,
             settings.trials, root_key(settings, pname),
             {"chunk": settings.chunk,
-             "block": methods.lanes(mname, BLOCK)})
+             "block": methods.block(mname, BLOCK)})
 
   done = runner.run_sweeps(sweeps(), options)
   if done is None:
@@ -277,9 +277,7 @@ def execute(settings: Settings, options: SweepOptions | None = None
   lines += quote_lines(records, settings)
   meta = {"compile_s": compile_s, "run_s": run_s,
           "runs": int(table["trials"].sum()),
-          "sweep": {"block": {m: methods.lanes(m, BLOCK)
-                              for m in settings.methods},
-                    "chunk": settings.chunk},
+          "sweep": {"chunk": settings.chunk},
           "hparams": {m: {**methods.get(m).DEFAULTS, **settings.hp(m)}
                       for m in settings.methods}}
   return Outcome({"": table, "runs": records}, figure(table),

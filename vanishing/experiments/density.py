@@ -155,6 +155,6 @@ def execute(settings: Settings, options: SweepOptions | None = None
       f"converged runs: {acc:.3f}; diverged: {int(table['diverged'].sum())}",
   ]))
   meta = {"runs": res.n_runs, "compile_s": res.compile_s, "run_s": res.run_s,
-          "sweep": {"block": sweep.BLOCK, "chunk": settings.chunk}}
+          "sweep": {"chunk": settings.chunk}}
   return Outcome({"": table, "runs": res.iter_chunks()},
                  figure(table, settings), summary, meta)

@@ -315,8 +315,7 @@ def execute(settings: Settings, options=None):
                  f"failed {f_last[0]:.3e}; failed runs at the last epoch: "
                  f"{f_last[-1]:.3e}")
   lines += gradients_cells.summary(cells_t)
-  meta = {"runs": res.n_runs, "compile_s": res.compile_s, "run_s": res.run_s,
-          "sweep": {"block": sweep.BLOCK}}
+  meta = {"runs": res.n_runs, "compile_s": res.compile_s, "run_s": res.run_s}
   fig = figure(theory_t, decay_t, t, jac, contrib, curves, settings, cells_t)
   tables = {"theory": theory_t, "decay": decay_t, "contributions": contrib,
             "training": curves, "runs": runs, "cells": cells_t}

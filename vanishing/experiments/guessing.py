@@ -46,7 +46,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vanishing import cells, tasks
+from vanishing import cells, layout, tasks
 from vanishing.experiments import protocol, runner
 from vanishing.experiments.common import Outcome, SweepOptions, sweep_options
 from vanishing.experiments.guessing_report import (SUMMARY_COLUMNS, figure,
@@ -302,7 +302,8 @@ def run(settings: Settings, options: SweepOptions | None = None):
           functools.partial(run_one, cfg=cfg),
           {"noise": np.asarray([_noise_scale(settings, kind)])},
           settings.runs, key,
-          {"chunk": chunk_size(settings), "block": settings.block})
+          {"chunk": chunk_size(settings),
+           "block": layout.Block(settings.block)})
 
   done = runner.run_sweeps(sweeps(), options)
   if done is None:
@@ -351,7 +352,7 @@ def execute(settings: Settings, options: SweepOptions | None = None
   meta = {"configurations": len(table["variant"]),
           "runs": int(table["runs"].sum()),
           "compile_s": timing.compile_s, "run_s": timing.run_s,
-          "sweep": {"block": settings.block, "chunk": chunk_size(settings)}}
+          "sweep": {"chunk": chunk_size(settings)}}
   return Outcome({"": table, "runs": iter(pieces)},
                  figure(table, solved_trials, settings),
                  summary_text(table, settings, timing), meta,

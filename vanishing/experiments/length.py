@@ -165,6 +165,6 @@ def execute(settings: Settings, options: SweepOptions | None = None
                  f"[{table['lo'][i]:.3f}, {table['hi'][i]:.3f}]")
   meta = {"runs": n_runs, "compile_s": timing.compile_s,
           "run_s": timing.run_s,
-          "sweep": {"block": sweep.BLOCK, "chunk": settings.chunk}}
+          "sweep": {"chunk": settings.chunk}}
   return Outcome({"": table, "runs": runs}, figure(table, settings),
                  "\n".join(lines), meta)

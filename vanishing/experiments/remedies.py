@@ -41,7 +41,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from vanishing import problems, statistics, tasks
+from vanishing import layout, problems, statistics, tasks
 from vanishing.experiments import compare, protocol, runner
 from vanishing.experiments.common import Outcome, SweepOptions, sweep_options
 from vanishing.experiments.trial import Trial
@@ -168,7 +168,7 @@ def run(settings: Settings, options: SweepOptions | None = None):
                "clip": np.asarray([clip]), "stages": np.asarray([stages],
                                                                  np.float64)},
               settings.trials, root_key(settings, task),
-              {"chunk": settings.chunk, "block": BLOCK})
+              {"chunk": settings.chunk, "block": layout.Block(BLOCK)})
 
   done = runner.run_sweeps(sweeps(), options)
   if done is None:

@@ -220,9 +220,7 @@ def execute(settings: Settings, options: SweepOptions | None = None
   meta = {"compile_s": compile_s, "run_s": run_s,
           "seconds": time.perf_counter() - t0, "exponents": fits,
           "max_rel_diff": float(np.max(check["max_rel_diff"])),
-          "sweep": {"block": {m: methods.lanes(m, compare.BLOCK)
-                              for m in ("bptt", "rtrl", "rtrl_online")},
-                    "chunk": settings.chunk}}
+          "sweep": {"chunk": settings.chunk}}
   return Outcome({"": table, "gradcheck": check, "cost": costs,
                   "runs": records}, figure(table, costs, fits),
                  summary(table, check, costs, fits, compile_s, run_s), meta)

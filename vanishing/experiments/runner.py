@@ -115,6 +115,7 @@ class Run:
   records: bool = True
   keep_chunks: bool = False
   devices: int = 0
+  block: int | None = None
   process_id: int = 0
   num_processes: int = 1
   coordinator_address: str | None = None
@@ -177,10 +178,20 @@ def _stopped(exp, how: Run, signum: int, lock, written: list[Path]) -> str:
           f"{chunks}; {again} resumes from them")
 
 
+def _widths(stores: Mapping[str, Any]) -> int | dict[str, int] | None:
+  """The block width the sweeps ran with (``vanishing.layout``): one number
+  where they agree, else per sweep (its tag)."""
+  widths = {tag or "all": st.config["block"] for tag, st in stores.items()
+            if "block" in st.config}
+  if len(set(widths.values())) == 1:
+    return next(iter(widths.values()))
+  return widths or None
+
+
 def _locked(exp, settings, how: Run, meta, log, written: list[Path]
             ) -> list[Path] | None:
   """The body of :func:`run`, holding the directory's lock."""
-  from vanishing import results, store, sweep
+  from vanishing import results, store
   name, out_dir = exp.NAME, Path(how.out_dir)
   existing = common.existing_outputs(out_dir, name, exp.TABLES)
   complete = common.output_paths(out_dir, name, exp.TABLES)["meta"] in existing
@@ -200,9 +211,9 @@ def _locked(exp, settings, how: Run, meta, log, written: list[Path]
   devices = local[:how.devices] if how.devices else local
 
   # Everything that decides the results, for the chunk stores' manifests;
-  # chunk size, device and process counts do not.
-  # The block width is the experiment's own where it sets one.
-  config = {"experiment": name, "block": getattr(exp, "BLOCK", sweep.BLOCK),
+  # chunk size, device and process counts do not. Each sweep records the
+  # block width it chose (vanishing.layout) and keeps it when resumed.
+  config = {"experiment": name,
             "settings": {k: v for k, v in settings.to_json().items() if k != "chunk"}}
   chunk_root = out_dir / f".{name}_chunks"
   if how.overwrite and chunk_root.exists():
@@ -211,9 +222,11 @@ def _locked(exp, settings, how: Run, meta, log, written: list[Path]
 
   def options(tag: str) -> dict:
     stores[tag] = store.ChunkStore(chunk_root / (tag or "all"),
-                                   dict(config, sweep=tag))
+                                   dict(config, sweep=tag),
+                                   free=("chunk", "block"))
     return {"store": stores[tag], "devices": devices,
-            "process": (proc_id, n_proc), "collect": False}
+            "process": (proc_id, n_proc), "collect": False,
+            "override": how.block}
 
   t0 = time.perf_counter()
   try:
@@ -233,7 +246,8 @@ def _locked(exp, settings, how: Run, meta, log, written: list[Path]
   if not how.records:
     outcome.tables.pop("runs", None)
   meta = {"experiment": name, **(meta or {}), "settings": settings.to_json(),
-          **outcome.meta, "devices": len(devices), "processes": n_proc,
+          **outcome.meta, "block": _widths(stores), "platform":
+          devices[0].platform, "devices": len(devices), "processes": n_proc,
           "wall_s": time.perf_counter() - t0, **results.environment()}
   try:
     paths = common.write_outputs(out_dir, name, exp.TABLES, outcome, meta)

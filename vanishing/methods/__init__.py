@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from vanishing import cells, tasks
+from vanishing import cells, layout, tasks
 from vanishing.methods import base, loop
 
 # In the order of the comparison table: gradient methods, then the paper's
@@ -78,11 +78,19 @@ def solve(name: str, key, fit, theta0, budget: base.Budget, hp=None
 
 def lanes(name: str, width: int) -> int:
   """How many of method ``name``'s trials the engine lays side by side in
-  a block: the method's ``LANES`` where it declares one (a method whose
-  lanes are not independent bit for bit under vmap runs one trial per
+  a block on a CPU: the method's ``LANES`` where it declares one (a method
+  whose lanes are not independent bit for bit under vmap runs one trial per
   lane, so its numbers do not depend on the chunk and device layout), else
   the experiment's ``width``."""
   return getattr(get(name), "LANES", None) or width
+
+
+def block(name: str, width: int) -> layout.Block:
+  """Method ``name``'s block width for the sweep engine: :func:`lanes` on a
+  CPU, the device's choice elsewhere, fixed where the method declares
+  ``LANES``."""
+  return layout.Block(lanes(name, width),
+                      fixed=getattr(get(name), "LANES", None) is not None)
 
 
 def provided(cell) -> frozenset:
