@@ -62,8 +62,8 @@ def test_a_device_chosen_width_shrinks_to_fit_memory(monkeypatch):
     def __call__(self, *args):
       return self.f(*args)
 
-  def lower_sized(fn, names, shape, trials, n_runs, per_dev, block, mesh):
-    f = real_build(fn, names, shape, trials, n_runs, per_dev, block, mesh)
+  def lower_sized(fn, p, trials, per_dev, block, mesh):
+    f = real_build(fn, p, trials, per_dev, block, mesh)
     width = per_dev * len(mesh.devices.flat) * block
     return types.SimpleNamespace(lower=lambda *a: types.SimpleNamespace(
         compile=lambda: Sized(f, width)))

@@ -189,3 +189,36 @@ def test_progress_printer_counts_resumed_runs_but_not_in_the_rate():
 def test_bad_sweeps_raise(axes, trials, chunk, match):
   with pytest.raises(ValueError, match=match):
     sweep.run(draw, axes, trials, 0, chunk=chunk)
+
+
+def test_a_zipped_axis_sweeps_its_members_together():
+  axes = {"a": [1.0, 2.0], "pair": {"b": [0.5, 0.25, 0.125], "c": [3.0, 4.0, 5.0]}}
+  fn = lambda key, s: {"u": jax.random.uniform(key), "b": s["b"], "c": s["c"]}
+  res = sweep.run(fn, axes, trials=2, seed=7, block=4)
+  assert res.grid_shape == (2, 3) and res.n_runs == 12
+  np.testing.assert_array_equal(res.records["b"], np.tile(np.repeat([0.5, 0.25, 0.125], 2), 2))
+  np.testing.assert_array_equal(res.records["c"], np.tile(np.repeat([3.0, 4.0, 5.0], 2), 2))
+  assert res.by_cell("u").shape == (2, 3, 2)
+  with pytest.raises(ValueError, match="one length"):
+    sweep.run(fn, {"pair": {"b": [1.0], "c": [1.0, 2.0]}}, trials=1, seed=0)
+
+
+def test_paired_axes_share_the_trials_keys():
+  """Every value of a paired axis sees the keys the grid without it has:
+  the sweep over (a, pair) x trials with `pair` paired draws exactly what
+  the sweep over a alone draws, for each value of `pair`."""
+  fn = lambda key, s: {"u": jax.random.uniform(key)}
+  alone = sweep.run(fn, {"a": [1.0, 2.0, 3.0]}, trials=5, seed=4, block=4)
+  both = sweep.run(fn, {"a": [1.0, 2.0, 3.0], "pair": {"b": [0.0, 1.0]}},
+                   trials=5, seed=4, block=4, paired=("pair",))
+  u = both.by_cell("u")  # (3, 2, 5)
+  for j in range(2):
+    np.testing.assert_array_equal(u[:, j], alone.by_cell("u"))
+  first = sweep.run(fn, {"pair": {"b": [0.0, 1.0]}, "a": [1.0, 2.0, 3.0]},
+                    trials=5, seed=4, block=4, paired=("pair",))
+  np.testing.assert_array_equal(first.by_cell("u")[1], alone.by_cell("u"))
+  with pytest.raises(ValueError, match="not axes of the sweep"):
+    sweep.run(fn, {"a": [1.0]}, trials=1, seed=0, paired=("b",))
+  rec = sweep.replay(fn, {"a": [1.0, 2.0, 3.0], "pair": {"b": [0.0, 1.0]}},
+                     5, 4, run_index=13, block=4, paired=("pair",))
+  assert rec["u"] == both.records["u"][13]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -35,8 +35,49 @@ _COMPILED: dict[tuple, Any] = {}
 _KEEP_COMPILED = 8
 
 
-def chunk_function(fn: RunFn, names, shape, trials: int, n_runs: int,
-                    blocks_per_device: int, block: int, mesh: Mesh):
+class Plan(NamedTuple):
+  """A sweep's grid (:func:`plan`).
+
+  Attributes:
+    names: the swept values' names (a zipped axis's members in turn).
+    host: name -> values as given (float64).
+    values: the same as float32 device arrays (arguments of the program).
+    shape: the grid's shape, one entry per axis (a zipped axis is one).
+    n_runs: ``prod(shape) * trials``.
+    axis_of: for each name, the index of its axis in ``shape``.
+    keyed: the axes whose coordinate enters a run's key (not paired).
+  """
+  names: tuple[str, ...]
+  host: dict[str, np.ndarray]
+  values: tuple
+  shape: tuple[int, ...]
+  n_runs: int
+  axis_of: tuple[int, ...]
+  keyed: tuple[int, ...]
+
+  @property
+  def static(self) -> tuple:
+    """What the compiled program depends on besides the run function."""
+    return (self.names, self.shape, self.n_runs, self.axis_of, self.keyed)
+
+
+def key_index(p: Plan, runs, trials: int):
+  """The index each run's key is drawn from: the run's own index, or, with
+  paired axes, the index it has in the grid without them (runs that differ
+  only in a paired axis share their key: the same trials)."""
+  if len(p.keyed) == len(p.shape):
+    return runs
+  cell, trial = runs // trials, runs % trials
+  coords = jnp.unravel_index(cell, p.shape)
+  if not p.keyed:
+    return trial
+  cell = jnp.ravel_multi_index(tuple(coords[a] for a in p.keyed),
+                               tuple(p.shape[a] for a in p.keyed), mode="clip")
+  return cell * trials + trial
+
+
+def chunk_function(fn: RunFn, p: Plan, trials: int, blocks_per_device: int,
+                   block: int, mesh: Mesh):
   """The compiled unit: each device of ``mesh`` runs its share of blocks.
 
   Input: run indices ``(n_devices * blocks_per_device * block,)`` sharded
@@ -49,19 +90,22 @@ def chunk_function(fn: RunFn, names, shape, trials: int, n_runs: int,
   ``block`` lanes (:func:`refill`).
   """
   per_device = blocks_per_device * block
+  n_runs = p.n_runs
 
   def on_device(runs, axis_values, root):
     real = runs < n_runs
     runs = jnp.minimum(runs, n_runs - 1)
     cell, trial = runs // trials, runs % trials
-    coords = jnp.unravel_index(cell, shape)
-    swept = {n: v[c] for n, v, c in zip(names, axis_values, coords)}
+    coords = jnp.unravel_index(cell, p.shape)
+    swept = {n: v[coords[a]] for n, v, a in zip(p.names, axis_values,
+                                                 p.axis_of)}
+    keys = run_keys(root, key_index(p, runs, trials))
     if isinstance(fn, Steps):
-      out = refill(fn, run_keys(root, runs), swept, real, block)
+      out = refill(fn, keys, swept, real, block)
     else:
       blocks = jax.tree_util.tree_map(
           lambda x: x.reshape((blocks_per_device, block) + x.shape[1:]),
-          (run_keys(root, runs), swept))
+          (keys, swept))
       out = jax.lax.map(lambda b: dict(block_of(fn)(*b)), blocks)
       out = jax.tree_util.tree_map(
           lambda x: x.reshape((per_device,) + x.shape[2:]), out)
@@ -75,12 +119,35 @@ def chunk_function(fn: RunFn, names, shape, trials: int, n_runs: int,
   return jax.jit(sharded)
 
 
-def plan(axes: Mapping[str, Any], trials: int):
-  names = tuple(axes)
-  host = {n: np.asarray(axes[n], np.float64) for n in names}
-  device = tuple(jnp.asarray(host[n], jnp.float32) for n in names)
-  shape = tuple(len(v) for v in device)
-  return names, host, device, shape, math.prod(shape) * trials
+def plan(axes: Mapping[str, Any], trials: int,
+         paired: tuple[str, ...] = ()) -> Plan:
+  """The grid of ``axes``: each value a 1-D sequence (an axis), or a mapping
+  of names to 1-D sequences of one length (a zipped axis: its members take
+  their i-th values together, as ``{"clip": [0, 1], "stages": [1, 4]}``).
+  Axes named in ``paired`` do not enter the runs' keys."""
+  names, host, axis_of, shape, groups = [], {}, [], [], []
+  for a, (name, values) in enumerate(axes.items()):
+    members = (dict(values) if isinstance(values, Mapping)
+               else {name: values})
+    lengths = set()
+    for m, v in members.items():
+      host[m] = np.asarray(v, np.float64)
+      names.append(m)
+      axis_of.append(a)
+      lengths.add(host[m].size)
+    if len(lengths) != 1:
+      raise ValueError(f"the members of zipped axis {name!r} need one length, "
+                       f"got {sorted(lengths)}")
+    shape.append(lengths.pop())
+    groups.append(name)
+  unknown = set(paired) - set(groups)
+  if unknown:
+    raise ValueError(f"paired axes {sorted(unknown)} are not axes of the "
+                     f"sweep ({', '.join(groups)})")
+  values = tuple(jnp.asarray(host[n], jnp.float32) for n in names)
+  keyed = tuple(a for a, g in enumerate(groups) if g not in paired)
+  return Plan(tuple(names), host, values, tuple(shape),
+              math.prod(shape) * trials, tuple(axis_of), keyed)
 
 
 def memory_budget(device) -> int:
@@ -100,7 +167,7 @@ def memory_budget(device) -> int:
 
 
 def compile_chunk(fn, axes, trials, root, chunk, block, devices, store, n_proc,
-                  override=None):
+                  override=None, paired=()):
   """The compiled chunk program of a sweep (cached in ``_COMPILED``):
   ``(compiled, chunk, width, sharding, block)``.
 
@@ -110,7 +177,8 @@ def compile_chunk(fn, axes, trials, root, chunk, block, devices, store, n_proc,
   A device-chosen width (a GPU's) is halved, like the default chunk, until
   the compiled chunk fits :func:`memory_budget`.
   """
-  names, _, values, shape, n_runs = plan(axes, trials)
+  p = plan(axes, trials, paired)
+  n_runs = p.n_runs
   devices = list(devices or jax.local_devices())
   steps = isinstance(fn, Steps)
   chosen = not isinstance(block, int) and override is None and not (
@@ -130,12 +198,11 @@ def compile_chunk(fn, axes, trials, root, chunk, block, devices, store, n_proc,
     per_dev = -(-n_blocks // len(used))
     sharding = NamedSharding(mesh, P("d"))
     width = per_dev * len(used) * block
-    key = (fn, names, shape, trials, n_runs, per_dev, block, tuple(used))
+    key = (fn, p.static, trials, per_dev, block, tuple(used))
     if key not in _COMPILED:
-      f = chunk_function(fn, names, shape, trials, n_runs, per_dev, block,
-                          mesh)
+      f = chunk_function(fn, p, trials, per_dev, block, mesh)
       runs0 = jax.device_put(np.zeros(width, np.int32), sharding)
-      _COMPILED[key] = f.lower(runs0, values, root).compile()
+      _COMPILED[key] = f.lower(runs0, p.values, root).compile()
       while len(_COMPILED) > _KEEP_COMPILED:
         del _COMPILED[next(iter(_COMPILED))]
     return _COMPILED[key], n_blocks * block, width, sharding, block

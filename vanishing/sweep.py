@@ -73,6 +73,9 @@ class SweepResult:
     run_s: seconds spent running the chunks.
     reader: for a sweep run with ``collect=False``: yields the records chunk
       by chunk from its store (``records`` is then None).
+    block: the lanes per block the sweep ran with (``vanishing.layout``).
+    shape: the grid's shape (one entry per axis; a zipped axis is one,
+      its members are columns of ``axes``); None: one per entry of ``axes``.
   """
   records: dict[str, np.ndarray] | None
   axes: dict[str, np.ndarray]
@@ -81,6 +84,7 @@ class SweepResult:
   run_s: float
   reader: Callable[[], Iterator[dict[str, np.ndarray]]] | None = None
   block: int = 0
+  shape: tuple[int, ...] | None = None
 
   @property
   def n_runs(self) -> int:
@@ -95,6 +99,8 @@ class SweepResult:
 
   @property
   def grid_shape(self) -> tuple[int, ...]:
+    if self.shape is not None:
+      return self.shape
     return tuple(len(v) for v in self.axes.values())
 
   def by_cell(self, name: str) -> np.ndarray:
@@ -108,9 +114,13 @@ def _validate(axes: Mapping[str, Any], trials: int, chunk: int | None,
   if not axes:
     raise ValueError("a sweep needs at least one axis")
   for name, values in axes.items():
-    v = np.asarray(values)
-    if v.ndim != 1 or v.size == 0:
-      raise ValueError(f"axis {name!r} must be a non-empty 1-D array of values")
+    members = values if isinstance(values, Mapping) else {name: values}
+    if not members:
+      raise ValueError(f"zipped axis {name!r} has no members")
+    for m, vals in members.items():
+      v = np.asarray(vals)
+      if v.ndim != 1 or v.size == 0:
+        raise ValueError(f"axis {m!r} must be a non-empty 1-D array of values")
   if trials < 1:
     raise ValueError(f"trials must be >= 1, got {trials}")
   if chunk is not None and chunk < 1:
@@ -125,7 +135,8 @@ def prepare(fn: RunFn, axes: Mapping[str, Any], trials: int,
             seed: int | jax.Array, *, chunk: int | None = None,
             block: int | layout.Block | None = None, devices=None,
             store=None, process: tuple[int, int] = (0, 1),
-            override: int | None = None, **_) -> float:
+            override: int | None = None, paired: tuple[str, ...] = (),
+            **_) -> float:
   """Compiles the chunk program :func:`run` with the same arguments will
   use, so that it starts at once; returns the seconds it took (0 when
   already compiled). Meant for a second thread while another sweep runs
@@ -133,7 +144,7 @@ def prepare(fn: RunFn, axes: Mapping[str, Any], trials: int,
   _validate(axes, trials, chunk, block, override)
   t0 = time.perf_counter()
   compile_chunk(fn, axes, trials, root_key(seed), chunk, block, devices, store,
-                process[1], override)
+                process[1], override, paired)
   return time.perf_counter() - t0
 
 
@@ -143,7 +154,8 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
         progress: ProgressFn | None = None, devices=None,
         store=None, process: tuple[int, int] = (0, 1),
         wait_s: float = 86400.0, collect: bool = True,
-        override: int | None = None) -> SweepResult | None:
+        override: int | None = None, paired: tuple[str, ...] = ()
+        ) -> SweepResult | None:
   """Runs ``fn`` on every grid cell x trial and returns per-run records.
 
   Args:
@@ -151,7 +163,9 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
       traceable. Static settings (shapes, budgets) are closed over. Swept
       values reach it as float32 scalars.
     axes: name -> 1-D values; the grid is their Cartesian product, first axis
-      slowest.
+      slowest. A value that is a mapping of names to 1-D values of one
+      length is a zipped axis: its members are swept together (the i-th
+      value of each), as ``{"remedy": {"clip": [0, 1], "stages": [1, 4]}}``.
     trials: independent runs per cell.
     seed: root seed, or a root PRNG key.
     chunk: runs per compiled call and per chunk file, rounded up to a
@@ -164,6 +178,10 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
       same platform. A store's recorded width wins on resume.
     override: ``--block``: this width on every device (not for a fixed
       ``layout.Block``).
+    paired: axes whose values share the trials: run ``i`` draws its key
+      from its index in the grid without these axes, so every value of a
+      paired axis sees the same keys (a paired design: the same data and
+      initial draws for every remedy, say).
     progress: called after each chunk with ``(done, total, elapsed_s,
       resumed)``; ``resumed`` runs were found finished in ``store``.
     devices: local devices to shard over (default: all local devices).
@@ -186,7 +204,8 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
     raise ValueError(f"process id {proc_id} not in [0, {n_proc})")
   if n_proc > 1 and store is None:
     raise ValueError("a multi-process sweep needs a store shared by all processes")
-  names, host, values, shape, n_runs = plan(axes, trials)
+  p = plan(axes, trials, paired)
+  n_runs = p.n_runs
   root = root_key(seed)
   stored = store.config.get("block") if store is not None else None
   if override is not None and stored is not None and stored != override:
@@ -195,7 +214,8 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
                          f"per block, not {override} (differs in: block)")
   t0 = time.perf_counter()
   compiled, chunk, width, sharding, block = compile_chunk(
-      fn, axes, trials, root, chunk, block, devices, store, n_proc, override)
+      fn, axes, trials, root, chunk, block, devices, store, n_proc, override,
+      paired)
   if store is not None:
     for name, value in (("chunk", chunk), ("block", block)):
       if name not in store.config:
@@ -215,7 +235,7 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
     runs = np.arange(i * chunk, i * chunk + width, dtype=np.int64)
     runs = np.where(np.arange(width) < size(i), runs, n_runs).astype(np.int32)
     return compiled(jax.device_put(deal(fn, runs, n_dev), sharding),
-                    values, root)
+                    p.values, root)
 
   t0 = time.perf_counter()
   parts: dict[int, dict[str, np.ndarray]] = {}
@@ -246,22 +266,22 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
     if not collect:
       def reader():
         for i in range(n_chunks):
-          yield _with_values(store.load(i), names, host, shape)
-      return SweepResult(records=None, axes=host, trials=trials,
+          yield _with_values(store.load(i), p)
+      return SweepResult(records=None, axes=p.host, trials=trials,
                          compile_s=compile_s, run_s=run_s, reader=reader,
-                         block=block)
+                         block=block, shape=p.shape)
     parts = {i: store.load(i) for i in range(n_chunks)}
   records = {k: np.concatenate([parts[i][k] for i in range(n_chunks)])
              for k in parts[0]}
-  return SweepResult(records=_with_values(records, names, host, shape),
-                     axes=host, trials=trials, compile_s=compile_s,
-                     run_s=run_s, block=block)
+  return SweepResult(records=_with_values(records, p), axes=p.host,
+                     trials=trials, compile_s=compile_s, run_s=run_s,
+                     block=block, shape=p.shape)
 
 
-def _with_values(records, names, host, shape):
+def _with_values(records, p):
   """Adds the swept values as given (float64), not the float32 runs saw."""
-  coords = np.unravel_index(records["cell"], shape)
-  records.update({n: host[n][c] for n, c in zip(names, coords)})
+  coords = np.unravel_index(records["cell"], p.shape)
+  records.update({n: p.host[n][coords[a]] for n, a in zip(p.names, p.axis_of)})
   return records
 
 
@@ -280,7 +300,8 @@ def _wait_for(store, indices, wait_s: float) -> None:
 def replay(fn: RunFn, axes: Mapping[str, Any], trials: int,
            seed: int | jax.Array, run_index: int, *,
            block: int | layout.Block | None = None,
-           override: int | None = None) -> dict[str, np.ndarray]:
+           override: int | None = None, paired: tuple[str, ...] = ()
+           ) -> dict[str, np.ndarray]:
   """Recomputes run ``run_index`` of a sweep on its own.
 
   It goes through the same blocked code as :func:`run`, so the record is
@@ -288,20 +309,21 @@ def replay(fn: RunFn, axes: Mapping[str, Any], trials: int,
   ``override``, on the same platform).
   """
   _validate(axes, trials, None, block, override)
-  names, host, values, shape, n_runs = plan(axes, trials)
+  p = plan(axes, trials, paired)
+  n_runs = p.n_runs
   block = layout.width(block, jax.local_devices()[:1], n_runs,
                        steps=isinstance(fn, Steps), override=override)
   if not 0 <= run_index < n_runs:
     raise ValueError(f"run_index must be in [0, {n_runs}), got {run_index}")
   mesh = Mesh(np.asarray(jax.local_devices()[:1]), ("d",))
-  f = chunk_function(fn, names, shape, trials, n_runs, 1, block, mesh)
+  f = chunk_function(fn, p, trials, 1, block, mesh)
   runs = np.full(block, n_runs)  # run_index, then padding
   runs[0] = run_index
-  out = jax.device_get(f(jnp.asarray(runs, jnp.int32), values,
+  out = jax.device_get(f(jnp.asarray(runs, jnp.int32), p.values,
                          root_key(seed)))
   record = {k: np.asarray(v)[0] for k, v in out.items()}
-  coords = np.unravel_index(record["cell"], shape)
-  record.update({n: host[n][c] for n, c in zip(names, coords)})
+  coords = np.unravel_index(record["cell"], p.shape)
+  record.update({n: p.host[n][coords[a]] for n, a in zip(p.names, p.axis_of)})
   return record
 
 

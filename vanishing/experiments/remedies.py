@@ -27,10 +27,11 @@ training-set size) the solved trials took.
 Same trials for every pair: a trial's training set, test set and key come
 from ``fold_in(fold_in(key(seed), task), run)`` with ``run = T index x
 trials + trial``, whatever the cell and the remedy (the initial parameters
-are each cell's own draw from that key). One compiled program per (task,
-cell): the remedies are swept values of it (the clipping threshold and the
-number of stages are traced), each remedy a sweep of its own on the same
-keys.
+are each cell's own draw from that key). One compiled program and one sweep
+per (task, cell): the remedies are a zipped, paired axis of it (the
+clipping threshold and the number of stages are traced values of each run;
+every remedy sees the same keys, ``sweep.run(paired=...)``), so the trials
+of every remedy and span share the lanes.
 """
 
 from __future__ import annotations
@@ -160,27 +161,29 @@ def run(settings: Settings, options: SweepOptions | None = None):
         trial = Trial(settings.problem(task, cell), "bptt",
                       settings.budget_(), hp, swept_hp=("clip",),
                       curriculum=True)
-        for remedy in settings.remedies:
-          clip, stages = settings.remedy(remedy)
-          yield runner.Sweep(
-              (task, cell, remedy), f"{task}-{cell}-{remedy}", trial.steps(),
-              {"T": np.asarray(settings.spans(task), np.float64),
-               "clip": np.asarray([clip]), "stages": np.asarray([stages],
-                                                                 np.float64)},
-              settings.trials, root_key(settings, task),
-              {"chunk": settings.chunk, "block": layout.Block(BLOCK)})
+        clip, stages = zip(*map(settings.remedy, settings.remedies))
+        yield runner.Sweep(
+            (task, cell), f"{task}-{cell}", trial.steps(),
+            {"remedy": {"remedy_id": np.arange(len(settings.remedies)),
+                        "clip": np.asarray(clip), "stages": np.asarray(stages)},
+             "T": np.asarray(settings.spans(task), np.float64)},
+            settings.trials, root_key(settings, task),
+            {"chunk": settings.chunk, "block": layout.Block(BLOCK),
+             "paired": ("remedy",)})
 
   done = runner.run_sweeps(sweeps(), options)
   if done is None:
     return None
   parts = []
-  for (task, cell, remedy), res in done[0]:
+  for (task, cell), res in done[0]:
     rec = {k: np.concatenate([np.asarray(p[k]) for p in res.iter_chunks()])
-           for k in ("T", "trial", "solved", "evaluations", "final_error",
-                     "test_error", "cost", "test_cost", "stage", "diverged")}
+           for k in ("remedy_id", "T", "trial", "solved", "evaluations",
+                     "final_error", "test_error", "cost", "test_cost", "stage",
+                     "diverged")}
     n = len(rec["T"])
+    names = np.asarray(settings.remedies)[rec.pop("remedy_id").astype(int)]
     rec = {"task": np.full(n, task), "cell": np.full(n, cell),
-           "remedy": np.full(n, remedy), **rec}
+           "remedy": names, **rec}
     rec["T"] = rec["T"].astype(np.int64)
     rec["sequences"] = rec["evaluations"].astype(np.int64) * (
         2 * settings.n_per_class)
