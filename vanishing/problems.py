@@ -234,13 +234,26 @@ class Problem:
     return task.sample(key, n_per_class, lo, hi, self.noise,
                        task.bounds(self.T)[1])
 
-  def draw(self, key: jax.Array, span=None) -> tuple["Fit", "Fit", jax.Array]:
-    """Training fit, test fit and initial parameters of one trial."""
+  def draw(self, key: jax.Array, span=None, inits=(), choice=None
+           ) -> tuple["Fit", "Fit", jax.Array]:
+    """Training fit, test fit and initial parameters of one trial.
+
+    With ``inits`` (cells of this net's parameter layout that differ only
+    in how they initialise it, as the tanh RNN's uniform, orthogonal and
+    identity forms), the initial parameters are ``inits[choice]``'s draw
+    for a traced ``choice``: one compiled program serves them all, each
+    draw bit for bit the cell's own.
+    """
     k_train, k_test, k_init = jax.random.split(key, 3)
     net = self.net
+    if inits:
+      theta0 = jnp.stack([c.init(k_init, self.init_scale) for c in inits])[
+          jnp.asarray(choice).astype(jnp.int32)]
+    else:
+      theta0 = net.init(k_init, self.init_scale)
     return (Fit(net, self.data(k_train, self.n_per_class, span), self.task),
             Fit(net, self.data(k_test, self.test_per_class, span), self.task),
-            net.init(k_init, self.init_scale))
+            theta0)
 
 
 class Eval(NamedTuple):

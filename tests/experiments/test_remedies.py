@@ -92,3 +92,27 @@ def test_bad_flags_exit_2_with_one_line(invoke, tmp_path, args, message):
   assert code == 2
   assert len(err.strip().splitlines()) == 1 and message in err
   assert not any(tmp_path.iterdir())
+
+
+def test_the_tanh_rnns_initialisations_share_one_program():
+  st = dataclasses.replace(remedies.DEFAULT, cells=("lstm", "elman", "gru",
+                                                    "rnn_identity"))
+  assert remedies.programs(st, "adding") == [("lstm",), ("elman",
+                                             "rnn_identity"), ("gru",)]
+  assert len(remedies.programs(remedies.DEFAULT, "latch2")) == 3  # not 5
+
+
+def test_a_configurations_numbers_do_not_depend_on_its_lane_mates(outcome):
+  """One (cell, remedy) alone on the lanes gives, bit for bit, the runs it
+  had beside every other remedy and initialisation of the default sweep:
+  shared programs and paired keys change where a trial runs, not what it
+  computes."""
+  alone = dataclasses.replace(remedies.TESTING, cells=("rnn_identity",),
+                              remedies=("curriculum",))
+  _, rec, _ = remedies.run(alone)
+  runs = outcome.tables["runs"]
+  sel = (runs["cell"] == "rnn_identity") & (runs["remedy"] == "curriculum")
+  assert sel.sum() == len(rec["T"]) > 0
+  for k in ("task", "T", "trial", "solved", "evaluations", "final_error",
+            "test_cost", "stage"):
+    np.testing.assert_array_equal(rec[k], runs[k][sel], err_msg=k)

@@ -28,10 +28,12 @@ Same trials for every pair: a trial's training set, test set and key come
 from ``fold_in(fold_in(key(seed), task), run)`` with ``run = T index x
 trials + trial``, whatever the cell and the remedy (the initial parameters
 are each cell's own draw from that key). One compiled program and one sweep
-per (task, cell): the remedies are a zipped, paired axis of it (the
-clipping threshold and the number of stages are traced values of each run;
-every remedy sees the same keys, ``sweep.run(paired=...)``), so the trials
-of every remedy and span share the lanes.
+per (task, cell) (the tanh RNN's three initialisations are one program, the
+initialisation a traced choice: :func:`programs`): the remedies are a
+zipped, paired axis of it (the clipping threshold and the number of stages
+are traced values of each run; every remedy sees the same keys,
+``sweep.run(paired=...)``), so the trials of every remedy, span and
+initialisation share the lanes.
 """
 
 from __future__ import annotations
@@ -157,39 +159,63 @@ def run(settings: Settings, options: SweepOptions | None = None):
 
   def sweeps():
     for task in settings.tasks:
-      for cell in settings.cells:
-        trial = Trial(settings.problem(task, cell), "bptt",
-                      settings.budget_(), hp, swept_hp=("clip",),
-                      curriculum=True)
+      for group in programs(settings, task):
+        problem = settings.problem(task, group[0])
+        inits = (tuple(settings.problem(task, c).net for c in group)
+                 if len(group) > 1 else ())
+        trial = Trial(problem, "bptt", settings.budget_(), hp,
+                      swept_hp=("clip",), curriculum=True, inits=inits)
         clip, stages = zip(*map(settings.remedy, settings.remedies))
+        axes = {"remedy": {"remedy_id": np.arange(len(settings.remedies)),
+                           "clip": np.asarray(clip),
+                           "stages": np.asarray(stages)},
+                "T": np.asarray(settings.spans(task), np.float64)}
+        if inits:
+          axes = {"cell": {"init": np.arange(len(group))}, **axes}
         yield runner.Sweep(
-            (task, cell), f"{task}-{cell}", trial.steps(),
-            {"remedy": {"remedy_id": np.arange(len(settings.remedies)),
-                        "clip": np.asarray(clip), "stages": np.asarray(stages)},
-             "T": np.asarray(settings.spans(task), np.float64)},
+            (task, group), f"{task}-{'-'.join(group)}", trial.steps(), axes,
             settings.trials, root_key(settings, task),
             {"chunk": settings.chunk, "block": layout.Block(BLOCK),
-             "paired": ("remedy",)})
+             "paired": ("cell", "remedy") if inits else ("remedy",)})
 
   done = runner.run_sweeps(sweeps(), options)
   if done is None:
     return None
-  parts = []
-  for (task, cell), res in done[0]:
+  parts = {}
+  for (task, group), res in done[0]:
     rec = {k: np.concatenate([np.asarray(p[k]) for p in res.iter_chunks()])
            for k in ("remedy_id", "T", "trial", "solved", "evaluations",
                      "final_error", "test_error", "cost", "test_cost", "stage",
                      "diverged")}
-    n = len(rec["T"])
-    names = np.asarray(settings.remedies)[rec.pop("remedy_id").astype(int)]
-    rec = {"task": np.full(n, task), "cell": np.full(n, cell),
-           "remedy": names, **rec}
-    rec["T"] = rec["T"].astype(np.int64)
-    rec["sequences"] = rec["evaluations"].astype(np.int64) * (
-        2 * settings.n_per_class)
-    parts.append(rec)
-  records = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    which = (np.concatenate([np.asarray(p["init"]) for p in res.iter_chunks()])
+             if len(group) > 1 else np.zeros(len(rec["T"]))).astype(int)
+    for i, cell in enumerate(group):
+      part = {k: v[which == i] for k, v in rec.items()}
+      n = len(part["T"])
+      names = np.asarray(settings.remedies)[part.pop("remedy_id").astype(int)]
+      part = {"task": np.full(n, task), "cell": np.full(n, cell),
+              "remedy": names, **part}
+      part["T"] = part["T"].astype(np.int64)
+      part["sequences"] = part["evaluations"].astype(np.int64) * (
+          2 * settings.n_per_class)
+      parts[task, cell] = part
+  ordered = [parts[t, c] for t in settings.tasks for c in settings.cells]
+  records = {k: np.concatenate([p[k] for p in ordered]) for k in ordered[0]}
   return summarize(records, settings), records, done[1]
+
+
+def programs(settings: Settings, task: str) -> list[tuple[str, ...]]:
+  """The cells of ``task`` grouped by compiled program: cells whose nets
+  differ only in their initialisation (the tanh RNN's uniform, orthogonal
+  and identity forms) share one, their inits a traced choice; every other
+  cell is a program of its own."""
+  groups: dict = {}
+  for cell in settings.cells:
+    net = settings.problem(task, cell).net
+    layout_only = (dataclasses.replace(net, recurrent_init="uniform", name="")
+                   if hasattr(net, "recurrent_init") else (cell,))
+    groups.setdefault(layout_only, []).append(cell)
+  return [tuple(g) for g in groups.values()]
 
 
 def task_of(task: str, settings: Settings):

@@ -65,6 +65,9 @@ class Trial:
     hp: hyper-parameter overrides, ``((name, value), ...)``.
     swept_hp: names of numeric hyper-parameters read from the swept values.
     curriculum: train in ``swept["stages"]`` stages of growing span.
+    inits: cells of the problem's parameter layout that differ only in
+      their initialisation; ``swept["init"]`` picks one per trial
+      (``problems.Problem.draw``).
   """
   problem: problems.Problem
   method: str
@@ -72,6 +75,7 @@ class Trial:
   hp: tuple = ()
   swept_hp: tuple[str, ...] = ()
   curriculum: bool = False
+  inits: tuple = ()
 
   def _run(self, c) -> base.Run:
     fit = problems.Fit(self.problem.net, c["train"], self.problem.task)
@@ -89,7 +93,8 @@ class Trial:
                                   c["full_train"], drawn)
 
   def begin(self, key: jax.Array, swept) -> dict:
-    fit, test, theta0 = self.problem.draw(key, swept["T"])
+    fit, test, theta0 = self.problem.draw(key, swept["T"], self.inits,
+                                          swept.get("init"))
     c = {"key": key, "train": fit.batch, "test": test.batch, "theta0": theta0}
     if self.swept_hp:
       c["hp"] = {k: swept[k] for k in self.swept_hp}
