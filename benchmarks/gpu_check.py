@@ -264,7 +264,8 @@ def run(args) -> int:
   r.row("engine_over_reference", "engine / plain-JAX reference",
         d.get("engine_over_reference"),
         f"{d.get('engine_over_reference', 0):.1%} (reference "
-        f"{d.get('reference', 0):.3g} at {d.get('reference_runs')} runs)",
+        f"{d.get('reference', 0):.3g}, {d.get('reference_form')}, at "
+        f"{d.get('reference_runs')} runs)",
         "reported", None, err, s, cmd)
 
   if importlib.util.find_spec("torch") is None:
