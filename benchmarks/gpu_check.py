@@ -7,19 +7,23 @@
 Runs each piece below as a subprocess of this interpreter, with PYTHONPATH
 set to the repository this script lives in (the package need not be
 installed), one after the other, and prints one table of (what, figure,
-target, verdict). Each piece has its own time limit (its share of
-``--budget``, default 360 s = 6 minutes, and never more than what is left
-of it), so one slow piece cannot eat the others' time: a piece that times
-out, fails or is not run is a row that says so, never a crash.
+target, verdict). Each piece has its own time limit (``CAPS``, seconds
+scaled by ``--budget`` / 360; never more than what is left of ``--budget``,
+default 360 s = 6 minutes), so one slow piece cannot eat the others' time:
+a piece that times out (its process group is killed), fails or is not run
+is a row that says so, never a crash. This process only reads settings and
+never starts JAX on the accelerator (``JAX_PLATFORMS=cpu`` for itself).
 
 1. ``python -m vanishing density --paper``: wall time of the process
    (start-up, compile, run, writing; 546,000 runs). Target <= 15 s.
-2. ``benchmarks/throughput.py``: the engine's rate in forward neuron-steps/s
-   with the device's layout (target >= 1e11), and engine / reference, the
-   plain-JAX density loop at its best run count (reported; no target).
-3. ``benchmarks/peers.py``: engine / batched PyTorch on the same device
-   (torch on cuda where it sees one), same grid. Target >= 3x. A row saying
-   "torch not installed" where torch is not importable.
+2. ``benchmarks/throughput.py --repeats 1 --loop_runs 16``: the engine's
+   rate in forward neuron-steps/s with the device's layout (target >=
+   1e11), and engine / reference, the plain-JAX density loop at its best
+   form and run count (reported; no target).
+3. ``benchmarks/peers.py --repeats 2``: engine / batched PyTorch on the
+   same device (torch on cuda where it sees one; 393,216 runs there), same
+   grid. Target >= 3x. A row saying "torch not installed" where torch is
+   not importable.
 4. ``python -m vanishing remedies`` and ``compare`` at their defaults: wall
    time of the process. Targets <= 30 s and <= 60 s.
 5. A slice of ``remedies --paper`` (default: the 2-sequence task at the LSTM
@@ -74,27 +78,23 @@ ENV = dict(os.environ)  # the children's: taken before vanishing is imported
 BUDGET = 360.0
 # Each piece's time limit in seconds at the default budget (scaled with
 # --budget), in the order they run. A piece never gets more than is left.
-CAPS = {"density": 45, "throughput": 90, "peers": 75, "remedies": 60,
-        "compare": 90, "remedies_paper": 60, "compare_paper": 60}
+CAPS = {"density": 40, "throughput": 120, "peers": 60, "remedies": 50,
+        "compare": 80, "remedies_paper": 60, "compare_paper": 60}
 RULE = ("full ~ slice wall x (trials x configurations of --paper) / (trials "
         "x configurations of the slice)")
-HOUR = 3600.0
 
-REMEDIES_SLICE = "--tasks two_sequence --cells lstm --T_values 200,2000 --trials 8"
+REMEDIES_SLICE = ("--tasks two_sequence --cells lstm --T_values 200,2000 "
+                  "--trials 8")
 COMPARE_SLICE = "--problems latch --trials 4"
-FULL = {
-    "density": ["--paper"],
-    "throughput": ["--repeats", "2", "--loop_runs", "16"],
-    "peers": ["--repeats", "2"],
-    "remedies": [], "compare": [],
-}
+FULL = {"density": ["--paper"], "peers": ["--repeats", "2"],
+        "throughput": ["--repeats", "1", "--loop_runs", "16"],
+        "remedies": [], "compare": []}
 TINY_EXP = ["--trials", "2", "--budget", "10", "--patience", "10"]
 DRY = {
     "density": ["--w0", "1", "--s", "0", "--trials", "8", "--epochs", "20"],
     "throughput": ["--runs", "64", "--epochs", "10", "--repeats", "1",
                    "--block", "64", "--loop_runs", "2", "--ref_runs", "64",
-                   "--sizes", "4096",
-                   "--ceiling_work", "1e6"],
+                   "--sizes", "4096", "--ceiling_work", "1e6"],
     "peers": ["--runs", "16", "--epochs", "10", "--repeats", "1"],
     "remedies": ["--tasks", "latch2", "--cells", "elman", "--remedies", "none",
                  *TINY_EXP],
@@ -116,9 +116,8 @@ class Runner:
     self.deadline = self.t0 + args.budget
     self.scale = args.budget / BUDGET
     self.rows, self.platform = [], None
-    self.env = dict(ENV)
-    self.env["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO)] + ([ENV["PYTHONPATH"]] if ENV.get("PYTHONPATH") else []))
+    self.env = dict(ENV, PYTHONPATH=os.pathsep.join(
+        [str(REPO)] + ([ENV["PYTHONPATH"]] if ENV.get("PYTHONPATH") else [])))
 
   def left(self) -> float:
     return self.deadline - time.perf_counter()
@@ -143,7 +142,8 @@ class Runner:
         p.wait()
         rc = None
     seconds = time.perf_counter() - t0
-    lines = [l for l in log.read_text(errors="replace").splitlines() if l.strip()]
+    lines = [x for x in log.read_text(errors="replace").splitlines()
+             if x.strip()]
     tail = lines[-1].strip()[:200] if len(lines) > 1 else ""
     if rc is None:
       return f"timed out after {limit:.0f} s", seconds, tail
@@ -166,7 +166,9 @@ class Runner:
     return meta, seconds, _explain(status, tail), cmd
 
   def script(self, key: str, name: str, flags: list[str]):
-    """``benchmarks/NAME FLAGS --json out_dir/KEY.json``: like experiment."""
+    """``benchmarks/NAME FLAGS --json out_dir/KEY.json``: like experiment;
+    an exit 1 after the JSON was written (peers.py: a density check
+    failed) keeps the figures, with ``warning`` in them."""
     path = self.out / f"{key}.json"
     cmd = [sys.executable, str(REPO / "benchmarks" / name), *flags,
            "--json", str(path)]
@@ -176,7 +178,8 @@ class Runner:
       try:
         data = json.loads(path.read_text())
         self.platform = self.platform or data.get("platform")
-        status = None if status is None else f"{status} ({tail})"
+        if status is not None:
+          data["warning"], status = f"{status}: {tail}", None
       except (OSError, ValueError) as e:
         status = f"no readable {path.name} ({e})"
     return data, seconds, _explain(status, tail), cmd
@@ -239,7 +242,7 @@ def extrapolate(name: str, meta, seconds) -> tuple[float, str]:
   n_slice = st.trials * configurations(name, st)
   n_full = paper.trials * configurations(name, paper)
   est = seconds * n_full / n_slice
-  return est, (f"{est / HOUR:.2f} h = {seconds:.1f} s x {n_full:,} / "
+  return est, (f"{est / 3600:.2f} h = {seconds:.1f} s x {n_full:,} / "
                f"{n_slice:,} (trials x configurations)")
 
 
@@ -251,12 +254,12 @@ def run(args) -> int:
   dry = args.dry_run
   flags = lambda key: DRY[key] if dry else FULL[key]
 
-  meta, s, err, cmd = r.experiment(
-      "density", "density", flags("density"))
+  meta, s, err, cmd = r.experiment("density", "density", flags("density"))
   r.row("density_paper_wall_s", "density --paper" + (" (dry: tiny)" if dry
         else ""), s, _wall(meta, s), "<= 15 s", lambda x: x <= 15, err, s, cmd)
 
-  data, s, err, cmd = r.script("throughput", "throughput.py", flags("throughput"))
+  data, s, err, cmd = r.script("throughput", "throughput.py",
+                               flags("throughput"))
   d = data or {}
   r.row("engine_rate", "throughput.py engine", d.get("engine"),
         f"{d.get('engine', 0):.3g} neuron-steps/s, block {d.get('block')}",
@@ -278,7 +281,9 @@ def run(args) -> int:
   r.row("engine_over_torch", "peers.py engine / torch", d.get(
       "engine_over_torch"), f"{d.get('engine_over_torch', 0):.2f}x (engine "
         f"{d.get('engine', 0):.3g}, torch {d.get('torch', 0):.3g} on "
-        f"{d.get('torch_device')})", ">= 3x", lambda x: x >= 3, err, s, cmd)
+        f"{d.get('torch_device')})" + (f"; {d['warning']}" if "warning" in d
+                                       else ""),
+        ">= 3x", lambda x: x >= 3, err, s, cmd)
 
   walls = {}
   for name, target in (("remedies", 30), ("compare", 60)):
@@ -300,7 +305,7 @@ def run(args) -> int:
       except Exception as e:  # a sidecar this script cannot read: say so
         err = f"extrapolation failed: {type(e).__name__}: {e}"
     r.row(f"{key}_est_s", f"{name} --paper, estimated from a slice", est,
-          text, "<= 1 h", lambda x: x <= HOUR, err, s, cmd,
+          text, "<= 1 h", lambda x: x <= 3600, err, s, cmd,
           note=f"slice: {name} {shlex.join(slice_flags)}; {RULE}")
 
   for w in args.widths:

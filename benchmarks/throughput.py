@@ -164,7 +164,8 @@ def plain_loop(cfg: LatchConfig, runs: int, devices, backward: str = "grad"):
       a, zs = jnp.zeros((n, per), jnp.float32), []
       for t in range(T):  # unrolled: T = 20 steps
         zs.append(jnp.tanh(a))
-        u = jnp.where(first, p["h"][0, t], p["h"][1, t]) if t < L else noise[t - L]
+        u = (jnp.where(first, p["h"][0, t], p["h"][1, t]) if t < L
+             else noise[t - L])
         a = p["w"] * zs[-1] + u
       x = jnp.tanh(a)
       return (0.5 * jnp.sum((x - target) ** 2, 0),
@@ -289,7 +290,8 @@ def main(argv=None):
   before = runs * per_run / old.run_s
   print(f"before : the same sweep as vmap of the one-run function (runs on the "
         f"first axis), 1 device, blocks of {old.block}: run {old.run_s:.2f} s, "
-        f"{before:.3g} neuron-steps/s; engine / before = {engine / before:.2f}x")
+        f"{before:.3g} neuron-steps/s; engine / before = "
+        f"{engine / before:.2f}x")
 
   refs = {b: {} for b in BACKWARDS}
   ref_conv = {b: {} for b in BACKWARDS}
@@ -332,9 +334,10 @@ def main(argv=None):
   print(f"loop   : {loop_s * 1e3:.2f} ms per run (jitted single run, Python "
         f"loop, {n_loop} runs) against {res.run_s / runs * 1e3:.4f}"
         f" ms per run in the engine: {engine / loop:.1f}x")
-  print(f"ratio  : engine / reference = {engine / reference:.1%} (the plain-JAX "
-        f"loop, {ref_form}, at {ref_best} runs; {engine / same:.1%} against "
-        f"its best at {runs}); engine / tanh recurrence = {engine / top:.1%}")
+  print(f"ratio  : engine / reference = {engine / reference:.1%} (the "
+        f"plain-JAX loop, {ref_form}, at {ref_best} runs; "
+        f"{engine / same:.1%} against its best at {runs}); "
+        f"engine / tanh recurrence = {engine / top:.1%}")
   if args.json:
     results.write_json(Path(args.json), {
         "engine": engine, "ceiling": top, "loop": loop,
