@@ -14,10 +14,24 @@ sequence has ``|x_T - d| < 0.4``; converged runs stop updating), on a small
    tensor ops, ``loss.backward()``, a masked SGD step under ``torch.no_grad()``
    (converged and diverged runs are frozen), a Python loop over epochs that
    ends when every run has stopped, ``torch.set_num_threads`` = the cores.
+   The tensors live on ``--device``: ``auto`` (the default) is ``cuda`` when
+   ``torch.cuda.is_available()``, else ``cpu``.
 
-    python benchmarks/peers.py [--runs 512] [--epochs 1000] [--repeats 3]
+    python benchmarks/peers.py [--runs N] [--epochs 1000] [--repeats 3]
+                               [--device {auto,cpu,cuda}] [--block INT]
                                [--cpu-devices <cores>] [--threads <cores>]
                                [--json FILE]
+
+The grid is 3 x 2 (w0, s) cells of ``--runs`` runs each. ``--runs`` defaults
+to 512 on the CPU (3,072 runs) and to 65,536 on cuda (393,216 runs: the
+largest batch the issue measured torch at on one H200, where torch's rate
+was still rising with the batch; a GPU needs hundreds of thousands of runs
+in flight to fill). The engine runs on JAX's default device (a GPU where JAX
+sees one, whatever ``--device`` says; both are printed) with the device's
+block width (``vanishing.layout``) unless ``--block`` fixes one. With torch
+on cuda, JAX is asked not to preallocate GPU memory
+(``XLA_PYTHON_CLIENT_PREALLOCATE=false`` unless already set), so that both
+fit on one GPU.
 
 Throughput is counted the same way for both, as in throughput.py: the full
 budget, runs x epochs x sequences x T neuron-steps (forward; each also pays
@@ -61,32 +75,37 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
-def torch_sweep(torch, w0, s, lr, runs: int, cfg, seed: int) -> dict:
-  """The whole grid in batched PyTorch; one row per run, cells consecutive.
+def torch_sweep(torch, w0, s, lr, runs: int, cfg, seed: int,
+                device: str = "cpu") -> dict:
+  """The whole grid in batched PyTorch on ``device``; one row per run, cells
+  consecutive.
 
   Returns a dict of numpy arrays: ``converged``, ``diverged``, ``epoch``
   (updates before convergence, -1 if none) and the scalar ``epochs_run``
   (epochs the Python loop made before every run had stopped).
   """
-  g = torch.Generator().manual_seed(seed)
+  g = torch.Generator(device=device).manual_seed(seed)
   f32 = torch.float32
+  on = {"dtype": f32, "device": device}
   cells = [(a, b) for a in w0 for b in s]
   R, n, T, L = len(cells) * runs, 2 * cfg.n_per_class, cfg.T, cfg.L
-  w0_r = torch.tensor([c[0] for c in cells], dtype=f32).repeat_interleave(runs)
-  s_r = torch.tensor([c[1] for c in cells], dtype=f32).repeat_interleave(runs)
-  lr_r = torch.full((R,), lr, dtype=f32)
+  w0_r = torch.tensor([c[0] for c in cells], **on).repeat_interleave(runs)
+  s_r = torch.tensor([c[1] for c in cells], **on).repeat_interleave(runs)
+  lr_r = torch.full((R,), lr, **on)
 
   w = w0_r.clone().requires_grad_()
-  h = ((torch.rand(R, 2, L, generator=g) * 2 - 1) * cfg.h_init).requires_grad_()
+  h = ((torch.rand(R, 2, L, generator=g, **on) * 2 - 1)
+       * cfg.h_init).requires_grad_()
   # Noise after step L, time-major (T - L, R, n), fixed for the whole run.
-  noise = torch.randn(T - L, R, n, generator=g) * s_r.sqrt()[None, :, None]
-  classes = torch.arange(2).repeat_interleave(cfg.n_per_class)
+  noise = (torch.randn(T - L, R, n, generator=g, **on)
+           * s_r.sqrt()[None, :, None])
+  classes = torch.arange(2, device=device).repeat_interleave(cfg.n_per_class)
   target = torch.where(classes == 0, 0.8, -0.8).to(f32)
 
   def forward(w, h):
     hx = h[:, classes, :]  # (R, n, L): each sequence's class inputs
     wc = w[:, None]
-    a = torch.zeros(R, n)
+    a = torch.zeros(R, n, **on)
     for t in range(L):
       a = wc * torch.tanh(a) + hx[:, :, t]
     for t in range(T - L):
@@ -96,10 +115,10 @@ def torch_sweep(torch, w0, s, lr, runs: int, cfg, seed: int) -> dict:
   def all_finite(x):
     return torch.isfinite(x).reshape(R, -1).all(1)
 
-  active = torch.ones(R, dtype=torch.bool)
-  converged = torch.zeros(R, dtype=torch.bool)
-  diverged = torch.zeros(R, dtype=torch.bool)
-  epoch = torch.full((R,), -1, dtype=torch.int64)
+  active = torch.ones(R, dtype=torch.bool, device=device)
+  converged = torch.zeros(R, dtype=torch.bool, device=device)
+  diverged = torch.zeros(R, dtype=torch.bool, device=device)
+  epoch = torch.full((R,), -1, dtype=torch.int64, device=device)
   e = 0
   for e in range(cfg.epochs):
     x = forward(w, h)
@@ -133,8 +152,10 @@ def torch_sweep(torch, w0, s, lr, runs: int, cfg, seed: int) -> dict:
       converged |= active & met
       epoch[active & met] = cfg.epochs
       diverged |= active & ~ok
-  return {"converged": converged.numpy(), "diverged": diverged.numpy(),
-          "epoch": epoch.numpy(), "epochs_run": e}
+  # .cpu() waits for the device: the timing includes the whole computation.
+  return {"converged": converged.cpu().numpy(),
+          "diverged": diverged.cpu().numpy(), "epoch": epoch.cpu().numpy(),
+          "epochs_run": e}
 
 
 def two_proportion(k1, n1, k2, n2, z: float = Z):
@@ -145,7 +166,15 @@ def two_proportion(k1, n1, k2, n2, z: float = Z):
 
 def parse_args(argv=None):
   ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  ap.add_argument("--runs", type=int, default=512, help="runs per (w0, s) cell")
+  ap.add_argument("--runs", type=int, default=None,
+                  help="runs per (w0, s) cell (default: 512 with torch on the "
+                       "CPU, 65536 on cuda)")
+  ap.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                  help="torch's device (auto: cuda when "
+                       "torch.cuda.is_available(), else cpu)")
+  ap.add_argument("--block", type=int, default=None,
+                  help="lanes per block of the engine (default: the device's, "
+                       "vanishing.layout)")
   ap.add_argument("--epochs", type=int, default=1000)
   ap.add_argument("--lr", type=float, default=0.01)
   ap.add_argument("--w0", type=float, nargs="+", default=list(AXES["w0"]))
@@ -159,12 +188,16 @@ def parse_args(argv=None):
                        "per core; the records do not change)")
   ap.add_argument("--json", metavar="FILE",
                   help='also write {"engine", "torch", "engine_over_torch"} '
-                       "(neuron-steps/s) here")
+                       "(neuron-steps/s), with devices, torch_threads, "
+                       "torch_device, platform (JAX's), block, runs (all "
+                       "cells) and epochs, here")
   ap.add_argument("--threads", type=int, default=_cores(),
                   help="torch.set_num_threads (default: the cores available)")
   args = ap.parse_args(argv)
-  if args.runs < 1:
+  if args.runs is not None and args.runs < 1:
     ap.error(f"--runs must be >= 1, got {args.runs}")
+  if args.block is not None and args.block < 1:
+    ap.error(f"--block must be >= 1, got {args.block}")
   if args.epochs < 1:
     ap.error(f"--epochs must be >= 1, got {args.epochs}")
   if not (args.lr > 0 and math.isfinite(args.lr)):
@@ -189,6 +222,17 @@ def main(argv=None) -> int:
   except ImportError:
     print("peers.py needs PyTorch: pip install -e '.[peers]'")
     return 2
+  device = args.device
+  if device == "auto":
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+  if device == "cuda" and not torch.cuda.is_available():
+    print("peers.py: --device cuda, but torch sees no CUDA device "
+          f"(torch {torch.__version__})")
+    return 2
+  if args.runs is None:
+    args.runs = 65536 if device == "cuda" else 512
+  if device == "cuda":  # JAX and torch share the GPU
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
   # Before JAX starts its backend (vanishing would otherwise ask for one
   # device per core).
   os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_"
@@ -207,24 +251,27 @@ def main(argv=None) -> int:
         f"per cell, {args.epochs} epochs, {2 * cfg.n_per_class} sequences, "
         f"T={cfg.T}, L={cfg.L}")
   print(f"jax {jax.__version__} on {jax.device_count()} "
-        f"{jax.devices()[0].device_kind} device(s); torch "
-        f"{torch.__version__}, {torch.get_num_threads()} threads")
+        f"{jax.devices()[0].device_kind} ({jax.devices()[0].platform}) "
+        f"device(s); torch {torch.__version__} on {device}"
+        + (f" ({torch.cuda.get_device_name()})" if device == "cuda" else
+           f", {torch.get_num_threads()} threads"))
 
   fn = latch_runs(cfg)
   axes = {"w0": args.w0, "s": args.s, "lr": [args.lr]}
   load0 = os.getloadavg()[0]
   jax_s, torch_s, compile_s = [], [], []
   for _ in range(args.repeats):  # alternated, so both see the same machine
-    res = sweep.run(fn, axes, args.runs, args.seed)
+    res = sweep.run(fn, axes, args.runs, args.seed, block=args.block)
     jax_s.append(res.run_s)
     compile_s.append(res.compile_s)
     t0 = time.perf_counter()
     out = torch_sweep(torch, args.w0, args.s, args.lr, args.runs, cfg,
-                      args.seed)
+                      args.seed, device)
     torch_s.append(time.perf_counter() - t0)
   jax_rate, torch_rate = work / min(jax_s), work / min(torch_s)
   fmt = lambda ts: ", ".join(f"{t:.2f}" for t in ts)
-  print(f"engine : run {fmt(jax_s)} s (compile {min(compile_s):.1f} s apart), "
+  print(f"engine : {total} runs in blocks of {res.block} lanes: run "
+        f"{fmt(jax_s)} s (compile {min(compile_s):.1f} s apart), "
         f"best {jax_rate:.3g} neuron-steps/s")
   print(f"torch  : run {fmt(torch_s)} s ({out['epochs_run']} of {args.epochs} "
         f"epochs looped), best {torch_rate:.3g} neuron-steps/s")
@@ -238,7 +285,9 @@ def main(argv=None) -> int:
     results.write_json(Path(args.json), {
         "engine": jax_rate, "torch": torch_rate,
         "engine_over_torch": jax_rate / torch_rate,
-        "devices": jax.device_count(), "torch_threads": torch.get_num_threads()})
+        "devices": jax.device_count(), "torch_threads": torch.get_num_threads(),
+        "torch_device": device, "platform": jax.devices()[0].platform,
+        "block": res.block, "runs": total, "epochs": args.epochs})
   load1 = os.getloadavg()[0]
   print(f"machine: {_cores()} cores, 1-min load average {load0:.1f} before, "
         f"{load1:.1f} after"
