@@ -25,10 +25,25 @@ def test_a_cpu_keeps_each_experiments_width():
 def test_a_gpu_is_as_wide_as_the_sweep_up_to_its_width():
   assert layout.width(None, GPU, 7744, steps=False) == 7744
   assert layout.width(layout.Block(8), GPU, 96, steps=True) == 96
-  assert layout.width(None, GPU, 10**7, steps=False) == layout.GPU_WIDTH
-  assert layout.width(layout.Block(8), GPU, 10**7,
+  assert layout.width(None, GPU, 2 * layout.GPU_WIDTH,
+                      steps=False) == layout.GPU_WIDTH
+  assert layout.width(layout.Block(8), GPU, 3 * layout.GPU_STEPS_WIDTH,
                       steps=True) == layout.GPU_STEPS_WIDTH
   assert layout.chunk(GPU * 2, 65536) == 4 * 65536 * 2
+
+
+@pytest.mark.parametrize("n_runs", [70_000, 546_000, 10**7])
+def test_a_gpus_blocks_and_chunks_are_even_so_little_is_padding(n_runs):
+  width = layout.width(None, GPU, n_runs, steps=False)
+  assert width <= layout.GPU_WIDTH
+  blocks = -(-n_runs // width)
+  assert blocks == -(-n_runs // layout.GPU_WIDTH)  # as few blocks as fit
+  assert blocks * width - n_runs < blocks  # less than a run per block
+  chunk = layout.chunk(GPU, width, n_runs)
+  assert chunk % width == 0 and chunk <= 4 * width
+  computed = -(-n_runs // chunk) * chunk
+  assert computed - n_runs < 0.03 * n_runs  # the last chunk pads little
+  assert layout.width(None, GPU, 70_000, steps=False) == 35_000
 
 
 def test_block_override_and_fixed_widths():

@@ -222,3 +222,17 @@ def test_paired_axes_share_the_trials_keys():
   rec = sweep.replay(fn, {"a": [1.0, 2.0, 3.0], "pair": {"b": [0.0, 1.0]}},
                      5, 4, run_index=13, block=4, paired=("pair",))
   assert rec["u"] == both.records["u"][13]
+
+
+def test_a_folded_axis_gives_each_value_its_own_root():
+  """Runs of value v of a folded axis draw the keys of a sweep without that
+  axis from the root fold_in(root, v) (a root per length, as `length`)."""
+  fn = lambda key, s: {"u": jax.random.uniform(key)}
+  both = sweep.run(fn, {"T": [5.0, 30.0], "a": [1.0, 2.0]}, trials=3,
+                   seed=6, block=4, folded=("T",))
+  for i, T in enumerate((5, 30)):
+    alone = sweep.run(fn, {"a": [1.0, 2.0]}, trials=3, block=4,
+                      seed=jax.random.fold_in(jax.random.key(6), T))
+    np.testing.assert_array_equal(both.by_cell("u")[i], alone.by_cell("u"))
+  with pytest.raises(ValueError, match="integers"):
+    sweep.run(fn, {"T": [5.5]}, trials=1, seed=0, folded=("T",))

@@ -45,7 +45,10 @@ class Plan(NamedTuple):
     shape: the grid's shape, one entry per axis (a zipped axis is one).
     n_runs: ``prod(shape) * trials``.
     axis_of: for each name, the index of its axis in ``shape``.
-    keyed: the axes whose coordinate enters a run's key (not paired).
+    keyed: the axes whose coordinate enters a run's key index (neither
+      paired nor folded).
+    folded: ``(axis, name index)`` of each folded axis, whose value is
+      folded into the root key (:func:`run_key`).
   """
   names: tuple[str, ...]
   host: dict[str, np.ndarray]
@@ -54,17 +57,19 @@ class Plan(NamedTuple):
   n_runs: int
   axis_of: tuple[int, ...]
   keyed: tuple[int, ...]
+  folded: tuple[tuple[int, int], ...] = ()
 
   @property
   def static(self) -> tuple:
     """What the compiled program depends on besides the run function."""
-    return (self.names, self.shape, self.n_runs, self.axis_of, self.keyed)
+    return (self.names, self.shape, self.n_runs, self.axis_of, self.keyed,
+            self.folded)
 
 
 def key_index(p: Plan, runs, trials: int):
   """The index each run's key is drawn from: the run's own index, or, with
-  paired axes, the index it has in the grid without them (runs that differ
-  only in a paired axis share their key: the same trials)."""
+  paired or folded axes, the index it has in the grid without them (runs
+  that differ only in a paired axis share their key: the same trials)."""
   if len(p.keyed) == len(p.shape):
     return runs
   cell, trial = runs // trials, runs % trials
@@ -74,6 +79,25 @@ def key_index(p: Plan, runs, trials: int):
   cell = jnp.ravel_multi_index(tuple(coords[a] for a in p.keyed),
                                tuple(p.shape[a] for a in p.keyed), mode="clip")
   return cell * trials + trial
+
+
+def run_key(p: Plan, root, runs, trials: int, swept):
+  """Each run's key: ``fold_in(root, key_index)``, with the value of each
+  folded axis folded into the root first, ``fold_in(fold_in(root, v),
+  key_index)``: the keys a sweep of that value alone with root
+  ``fold_in(root, v)`` draws (``length``: one root per T)."""
+  index = key_index(p, runs, trials)
+  if not p.folded:
+    return run_keys(root, index)
+  values = jnp.stack([swept[p.names[j]].astype(jnp.uint32)
+                      for _, j in p.folded], axis=-1)
+
+  def one(vs, i):
+    k = root
+    for f in range(len(p.folded)):
+      k = jax.random.fold_in(k, vs[f])
+    return jax.random.fold_in(k, i)
+  return jax.vmap(one)(values, index)
 
 
 def chunk_function(fn: RunFn, p: Plan, trials: int, blocks_per_device: int,
@@ -99,7 +123,7 @@ def chunk_function(fn: RunFn, p: Plan, trials: int, blocks_per_device: int,
     coords = jnp.unravel_index(cell, p.shape)
     swept = {n: v[coords[a]] for n, v, a in zip(p.names, axis_values,
                                                  p.axis_of)}
-    keys = run_keys(root, key_index(p, runs, trials))
+    keys = run_key(p, root, runs, trials, swept)
     if isinstance(fn, Steps):
       out = refill(fn, keys, swept, real, block)
     else:
@@ -120,11 +144,12 @@ def chunk_function(fn: RunFn, p: Plan, trials: int, blocks_per_device: int,
 
 
 def plan(axes: Mapping[str, Any], trials: int,
-         paired: tuple[str, ...] = ()) -> Plan:
+         paired: tuple[str, ...] = (), folded: tuple[str, ...] = ()) -> Plan:
   """The grid of ``axes``: each value a 1-D sequence (an axis), or a mapping
   of names to 1-D sequences of one length (a zipped axis: its members take
   their i-th values together, as ``{"clip": [0, 1], "stages": [1, 4]}``).
-  Axes named in ``paired`` do not enter the runs' keys."""
+  Axes named in ``paired`` do not enter the runs' keys; the values of those
+  in ``folded`` (integers) are folded into the root key (:func:`run_key`)."""
   names, host, axis_of, shape, groups = [], {}, [], [], []
   for a, (name, values) in enumerate(axes.items()):
     members = (dict(values) if isinstance(values, Mapping)
@@ -140,14 +165,24 @@ def plan(axes: Mapping[str, Any], trials: int,
                        f"got {sorted(lengths)}")
     shape.append(lengths.pop())
     groups.append(name)
-  unknown = set(paired) - set(groups)
-  if unknown:
-    raise ValueError(f"paired axes {sorted(unknown)} are not axes of the "
-                     f"sweep ({', '.join(groups)})")
+  for kind, given in (("paired", paired), ("folded", folded)):
+    unknown = set(given) - set(groups)
+    if unknown:
+      raise ValueError(f"{kind} axes {sorted(unknown)} are not axes of the "
+                       f"sweep ({', '.join(groups)})")
+  fold = []
+  for g in folded:
+    v = host.get(g)
+    if g not in names or not np.all((v == np.round(v)) & (v >= 0)
+                                    & (v < 2 ** 24)):
+      raise ValueError(f"folded axis {g!r} needs integers in [0, 2**24), "
+                       "one name (not zipped)")
+    fold.append((groups.index(g), names.index(g)))
   values = tuple(jnp.asarray(host[n], jnp.float32) for n in names)
-  keyed = tuple(a for a, g in enumerate(groups) if g not in paired)
+  keyed = tuple(a for a, g in enumerate(groups)
+                if g not in paired and g not in folded)
   return Plan(tuple(names), host, values, tuple(shape),
-              math.prod(shape) * trials, tuple(axis_of), keyed)
+              math.prod(shape) * trials, tuple(axis_of), keyed, tuple(fold))
 
 
 def memory_budget(device) -> int:
@@ -167,7 +202,7 @@ def memory_budget(device) -> int:
 
 
 def compile_chunk(fn, axes, trials, root, chunk, block, devices, store, n_proc,
-                  override=None, paired=()):
+                  override=None, paired=(), folded=()):
   """The compiled chunk program of a sweep (cached in ``_COMPILED``):
   ``(compiled, chunk, width, sharding, block)``.
 
@@ -177,7 +212,7 @@ def compile_chunk(fn, axes, trials, root, chunk, block, devices, store, n_proc,
   A device-chosen width (a GPU's) is halved, like the default chunk, until
   the compiled chunk fits :func:`memory_budget`.
   """
-  p = plan(axes, trials, paired)
+  p = plan(axes, trials, paired, folded)
   n_runs = p.n_runs
   devices = list(devices or jax.local_devices())
   steps = isinstance(fn, Steps)
@@ -208,7 +243,7 @@ def compile_chunk(fn, axes, trials, root, chunk, block, devices, store, n_proc,
     return _COMPILED[key], n_blocks * block, width, sharding, block
 
   fixed = chunk is not None
-  chunk = chunk or layout.chunk(devices, block)
+  chunk = chunk or layout.chunk(devices, block, n_runs)
   compiled, chunk, width, sharding, block = build(chunk, block)
   # The default shrinks to fit the device; not across processes, which must
   # agree on the chunk layout whatever their machines.

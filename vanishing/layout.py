@@ -87,12 +87,25 @@ def width(block: int | Block | None, devices: Sequence, n_runs: int, *,
     return override
   if is_cpu(devices):
     return block.cpu
-  return max(1, min(GPU_STEPS_WIDTH if steps else GPU_WIDTH, n_runs))
+  return _even(max(1, n_runs), GPU_STEPS_WIDTH if steps else GPU_WIDTH)
 
 
-def chunk(devices: Sequence, block: int) -> int:
+def _even(n: int, most: int) -> int:
+  """The width of the fewest equal parts of at most ``most`` that hold
+  ``n`` (70,000 runs: two blocks of 35,000, not 65,536 and a block of
+  4,464 runs padded to 65,536)."""
+  return -(-n // -(-n // most))
+
+
+def chunk(devices: Sequence, block: int, n_runs: int | None = None) -> int:
   """Runs per chunk when none is given: the CPU's 4,096 (bounded memory,
-  frequent progress), a few blocks per device on a GPU (fewer calls from
-  the host)."""
-  per_device = 1 if is_cpu(devices) else GPU_BLOCKS_PER_CHUNK
-  return max(CPU_CHUNK, per_device * block * len(devices))
+  frequent progress); on a GPU a few blocks per device (fewer calls from
+  the host), as many as leave the fewest padded blocks in the last chunk
+  (546,000 runs in 9 blocks: 3 chunks of 3, not 3 of 4)."""
+  if is_cpu(devices):
+    return max(CPU_CHUNK, block * len(devices))
+  most = GPU_BLOCKS_PER_CHUNK * len(devices)  # blocks per chunk
+  if n_runs:
+    blocks = -(-n_runs // block)
+    most = min(range(1, most + 1), key=lambda k: (-(-blocks // k) * k, -k))
+  return max(CPU_CHUNK, most * block)

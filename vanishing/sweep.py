@@ -136,7 +136,7 @@ def prepare(fn: RunFn, axes: Mapping[str, Any], trials: int,
             block: int | layout.Block | None = None, devices=None,
             store=None, process: tuple[int, int] = (0, 1),
             override: int | None = None, paired: tuple[str, ...] = (),
-            **_) -> float:
+            folded: tuple[str, ...] = (), **_) -> float:
   """Compiles the chunk program :func:`run` with the same arguments will
   use, so that it starts at once; returns the seconds it took (0 when
   already compiled). Meant for a second thread while another sweep runs
@@ -144,7 +144,7 @@ def prepare(fn: RunFn, axes: Mapping[str, Any], trials: int,
   _validate(axes, trials, chunk, block, override)
   t0 = time.perf_counter()
   compile_chunk(fn, axes, trials, root_key(seed), chunk, block, devices, store,
-                process[1], override, paired)
+                process[1], override, paired, folded)
   return time.perf_counter() - t0
 
 
@@ -154,8 +154,8 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
         progress: ProgressFn | None = None, devices=None,
         store=None, process: tuple[int, int] = (0, 1),
         wait_s: float = 86400.0, collect: bool = True,
-        override: int | None = None, paired: tuple[str, ...] = ()
-        ) -> SweepResult | None:
+        override: int | None = None, paired: tuple[str, ...] = (),
+        folded: tuple[str, ...] = ()) -> SweepResult | None:
   """Runs ``fn`` on every grid cell x trial and returns per-run records.
 
   Args:
@@ -182,6 +182,10 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
       from its index in the grid without these axes, so every value of a
       paired axis sees the same keys (a paired design: the same data and
       initial draws for every remedy, say).
+    folded: axes of integer values that are folded into the root key:
+      the runs of value v draw the keys of a sweep without that axis whose
+      root is ``fold_in(root, v)`` (``length``: a root per T, so adding a
+      length changes no other).
     progress: called after each chunk with ``(done, total, elapsed_s,
       resumed)``; ``resumed`` runs were found finished in ``store``.
     devices: local devices to shard over (default: all local devices).
@@ -204,7 +208,7 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
     raise ValueError(f"process id {proc_id} not in [0, {n_proc})")
   if n_proc > 1 and store is None:
     raise ValueError("a multi-process sweep needs a store shared by all processes")
-  p = plan(axes, trials, paired)
+  p = plan(axes, trials, paired, folded)
   n_runs = p.n_runs
   root = root_key(seed)
   stored = store.config.get("block") if store is not None else None
@@ -215,7 +219,7 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
   t0 = time.perf_counter()
   compiled, chunk, width, sharding, block = compile_chunk(
       fn, axes, trials, root, chunk, block, devices, store, n_proc, override,
-      paired)
+      paired, folded)
   if store is not None:
     for name, value in (("chunk", chunk), ("block", block)):
       if name not in store.config:
@@ -300,8 +304,8 @@ def _wait_for(store, indices, wait_s: float) -> None:
 def replay(fn: RunFn, axes: Mapping[str, Any], trials: int,
            seed: int | jax.Array, run_index: int, *,
            block: int | layout.Block | None = None,
-           override: int | None = None, paired: tuple[str, ...] = ()
-           ) -> dict[str, np.ndarray]:
+           override: int | None = None, paired: tuple[str, ...] = (),
+           folded: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
   """Recomputes run ``run_index`` of a sweep on its own.
 
   It goes through the same blocked code as :func:`run`, so the record is
@@ -309,7 +313,7 @@ def replay(fn: RunFn, axes: Mapping[str, Any], trials: int,
   ``override``, on the same platform).
   """
   _validate(axes, trials, None, block, override)
-  p = plan(axes, trials, paired)
+  p = plan(axes, trials, paired, folded)
   n_runs = p.n_runs
   block = layout.width(block, jax.local_devices()[:1], n_runs,
                        steps=isinstance(fn, Steps), override=override)
