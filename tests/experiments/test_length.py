@@ -21,7 +21,7 @@ def test_testing_settings_give_a_table_per_T(testing_run):
   table, runs, timing = testing_run
   np.testing.assert_array_equal(table["T"], length.TESTING.T)
   assert sum(len(r["run"]) for r in runs) == len(length.TESTING.T) * length.TESTING.trials
-  assert {int(r["T"][0]) for r in runs} == set(length.TESTING.T)
+  assert {int(T) for r in runs for T in r["T"]} == set(length.TESTING.T)
   assert timing.compile_s > 0
   fig = length.figure(table, length.TESTING)
   assert fig.axes[0].get_xlabel() == "sequence length T"
@@ -68,3 +68,23 @@ def test_a_run_has_the_same_numbers_at_every_shape():
       for k in outs[0]:
         np.testing.assert_array_equal(o[k], outs[0][k], err_msg=f"{k} T={T}")
     assert len(set(np.asarray(outs[0]["epoch"]).tolist())) > 5  # not trivial
+
+
+def test_the_lengths_of_one_shape_share_a_sweep_with_their_own_numbers():
+  """Lengths of one compiled shape run as one sweep (T folded into the
+  keys); each length's runs are, bit for bit, those it has alone."""
+  st = dataclasses.replace(length.TESTING, T=(35, 20, 25, 40, 30), trials=12)
+  assert len(set(length.shapes(st.T).values())) == 3
+  seen = []
+  opts = lambda tag: seen.append(tag) or {}
+  table, runs, _ = length.run(st, opts)
+  runs = list(runs)
+  assert sorted(seen) == ["T0020", "T0030", "T0040"]  # a sweep per shape
+  np.testing.assert_array_equal(table["T"], st.T)  # rows in the given order
+  rec = {k: np.concatenate([r[k] for r in runs]) for k in ("T", "epoch", "w")}
+  for T in st.T:
+    _, alone, _ = length.run(dataclasses.replace(st, T=(T,)))
+    alone = list(alone)
+    for k in ("epoch", "w"):
+      np.testing.assert_array_equal(
+          rec[k][rec["T"] == T], np.concatenate([r[k] for r in alone]))

@@ -1,11 +1,13 @@
 """Frequency of training convergence versus T: Bengio et al. (1994), Sec. III.
 
 The minimal latch task at s = 0.2, w0 = 1.25 (defaults), L = 3, for a range of
-sequence lengths T. Each T is one sweep over (w0, s, lr) x trials whose runs
-draw their keys from ``fold_in(key(seed), T)``, so adding or removing a T
-leaves the others unchanged. The lengths share a few compiled shapes
-(:func:`shapes`): a run of length T computes in arrays of its shape's steps
-and stops after T of them, with the same numbers at any shape. The paper's
+sequence lengths T. The lengths share a few compiled shapes (:func:`shapes`):
+a run of length T computes in arrays of its shape's steps and stops after T
+of them, with the same numbers at any shape. The lengths of one shape are
+one sweep over T x (w0, s, lr) x trials, T an axis folded into the keys
+(``sweep.run(folded=...)``): the runs of length T draw from ``fold_in(
+fold_in(key(seed), T), i)`` as a sweep of that T alone would, so adding or
+removing a T leaves the others unchanged. The paper's
 claim: the frequency falls quickly as T grows.
 """
 
@@ -48,9 +50,10 @@ TESTING = Settings(w0=(1.25,), s=(0.2,), lr=(0.01,), T=(5, 30), trials=8,
                    config=LatchConfig(T=5, L=3, epochs=50))
 
 
-def tag(T: int) -> str:
-  """The name of the sweep of length T (its chunk store's subdirectory)."""
-  return f"T{int(T):04d}"
+def tag(n: int) -> str:
+  """The name of the sweep of the lengths computed in ``n`` steps (its
+  chunk store's subdirectory)."""
+  return f"T{int(n):04d}"
 
 
 # A masked latch loop of fewer steps than two of its unrolled iterations
@@ -100,24 +103,27 @@ def run(settings: Settings, options: SweepOptions | None = None):
     None on a process other than 0 of a multi-process sweep.
   """
   shape = shapes(settings.T)
-  fns = {n: latch_runs(dataclasses.replace(settings.config, T=n))
-         for n in set(shape.values())}  # one run function per shape
+  groups: dict[int, list[int]] = {}  # shape -> its lengths, in order
+  for T in settings.T:
+    groups.setdefault(shape[int(T)], []).append(int(T))
   done = runner.run_sweeps((runner.Sweep(
-      int(T), tag(T), fns[shape[int(T)]],
-      {**settings.axes(), "T": (float(T),)}, settings.trials,
-      jax.random.fold_in(jax.random.key(settings.seed), int(T)),
-      {"chunk": settings.chunk}) for T in settings.T), options)
+      n, tag(n), latch_runs(dataclasses.replace(settings.config, T=n)),
+      {"T": np.asarray(Ts, np.float64), **settings.axes()}, settings.trials,
+      jax.random.key(settings.seed), {"chunk": settings.chunk,
+                                      "folded": ("T",)})
+      for n, Ts in groups.items()), options)
   if done is None:
     return None
   runs, timing = done
-  tables = []
-  with_T = lambda T, cols: {"T": np.full(len(next(iter(cols.values()))), T),
-                            **{k: v for k, v in cols.items() if k != "T"}}
-  for T, res in runs:
-    tables.append(with_T(T, summarize(res, settings.heldout_acc,
-                                      rate_name="frequency")))
+  tables = [summarize(res, settings.heldout_acc, rate_name="frequency")
+            for _, res in runs]
   table = {k: np.concatenate([t[k] for t in tables]) for k in tables[0]}
-  records = (with_T(T, part) for T, res in runs for part in res.iter_chunks())
+  table["T"] = table["T"].astype(np.int64)
+  order = np.argsort([settings.T.index(T) for T in table["T"]], kind="stable")
+  table = {k: v[order] for k, v in table.items()}
+  records = ({"T": np.asarray(part["T"]).astype(np.int64),
+              **{k: v for k, v in part.items() if k != "T"}}
+             for _, res in runs for part in res.iter_chunks())
   return table, records, timing
 
 
@@ -150,7 +156,7 @@ def execute(settings: Settings, options: SweepOptions | None = None
             ) -> Outcome | None:
   """Runs the experiment with progress lines; builds table, figure, summary."""
   out = run(settings, sweep_options(
-      options, lambda tag: f"{NAME} T={int(tag[1:])}"))
+      options, lambda tag: f"{NAME} {int(tag[1:])} steps"))
   if out is None:
     return None
   table, runs, timing = out
