@@ -116,7 +116,7 @@ def test_widths_agree_in_distribution(wide):
   """Another width changes last bits, which chaotic training amplifies, so
   runs may differ; the densities must not: a two-proportion test per cell,
   |p1 - p2| <= 4 sqrt(p (1 - p) (2 / n)), on 1,024 trials each."""
-  narrow = sweep.run(LATCH, AXES, trials=1024, seed=11)  # the CPU's 512
+  narrow = sweep.run(LATCH, AXES, trials=1024, seed=11, block=512)
   assert narrow.block == 512
   a = wide.by_cell("converged").reshape(4, -1).astype(float)
   b = narrow.by_cell("converged").reshape(4, -1).astype(float)

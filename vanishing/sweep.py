@@ -7,14 +7,17 @@ times ``trials`` independent runs per grid cell. Runs are numbered
 
 with the first axis varying slowest. Run ``i`` draws all of its randomness from
 ``fold_in(key(seed), i)``, so its result depends only on the seed, the grid and
-``i``, never on the chunk size or on which chunk computed it.
+``i``, never on the chunk size or on which chunk computed it. (A zipped axis
+sweeps several values together; a paired axis leaves its coordinate out of
+``i``, a folded one folds its value into the root: ``run``'s arguments.)
 
 The engine compiles one function for a chunk of ``chunk`` runs, whose inputs
 are the chunk's first run index and the axis values (arrays, so other values
 of the same grid shape reuse the compiled code), and calls it once per chunk.
 Memory is bounded by the chunk size; the last chunk is padded with repeats of
 the last run and the padding is discarded. Inside a chunk, runs are vmapped
-in blocks of fixed width (see ``BLOCK``), or computed by a run function's own
+in blocks of a fixed width chosen by the device (``vanishing.layout``; on a
+CPU ``BLOCK``), or computed by a run function's own
 block form (``runs.Lanes``), or, for a run written as a loop that stops when
 done (``runs.Steps``), by that many lanes that each take the next run as
 soon as theirs stops (``runs.refill``). While the host copies out chunk k,
