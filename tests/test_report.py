@@ -69,6 +69,8 @@ def finished_set(out, name, md=None):
   results.write_json(out / f"{name}.json", {
       "experiment": name, "command": ["vanishing", name], "compile_s": 1.5,
       "run_s": 2.0, "wall_s": 4.0, "settings": {"trials": 3, "config": {"T": 9}},
+      "platform": "cpu", "block": ({"latch-bptt": 8, "latch-rtrl_online": 1}
+                                   if name == "compare" else 512),
       "versions": {"jax": "0.10.2"}, "finished": "2026-01-01T00:00:00"})
 
 
@@ -88,6 +90,8 @@ def test_page_names_every_experiment_present(tmp_path, helped):
   assert "<td>&lt;2&gt;</td>" in text and "<code>code</code> &amp; text" in text
   assert "<td>config.T</td><td>9</td>" in text and "<td>4.0 s</td>" in text
   assert "python -m vanishing compare" in text
+  assert "<td>lanes per block</td><td>512</td>" in text
+  assert "<td>latch-bptt: 8, latch-rtrl_online: 1</td>" in text
   assert "Not run here" not in text
 
 

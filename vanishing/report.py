@@ -225,6 +225,8 @@ def _finished(out_dir: Path, entry: Entry) -> str:
            ("run", _seconds(meta, "run_s")),
            ("wall", _seconds(meta, "wall_s")),
            ("devices", meta.get("devices", "?")),
+           ("platform", meta.get("platform", "?")),
+           ("lanes per block", _widths(meta.get("block"))),
            ("processes", meta.get("processes", "?")),
            ("command", _command(meta.get("command"))),
            ("git", meta.get("git") or "?")]
@@ -235,6 +237,13 @@ def _finished(out_dir: Path, entry: Entry) -> str:
                f"{_table(['setting', 'value'], _flat(meta.get('settings', {})))}"
                "</details>")
   return "\n".join(parts)
+
+
+def _widths(block) -> str:
+  """The sidecar's ``block``: one width, or one per sweep."""
+  if isinstance(block, dict):
+    return ", ".join(f"{k}: {v}" for k, v in block.items())
+  return "?" if block is None else str(block)
 
 
 STYLE = """
