@@ -4,58 +4,47 @@
         [--budget 360] [--widths 8,32] [--remedies_slice ARGS]
         [--compare_slice ARGS]
 
-Runs each piece below as a subprocess of this interpreter, with PYTHONPATH
-set to the repository this script lives in (the package need not be
-installed), one after the other, and prints one table of (what, figure,
-target, verdict). Each piece has its own time limit (``CAPS``, seconds
-scaled by ``--budget`` / 360; never more than what is left of ``--budget``,
-default 360 s = 6 minutes), so one slow piece cannot eat the others' time:
-a piece that times out (its process group is killed), fails or is not run
-is a row that says so, never a crash. This process only reads settings and
-never starts JAX on the accelerator (``JAX_PLATFORMS=cpu`` for itself).
+Runs each piece below as a subprocess of this interpreter on the repository
+this script lives in (PYTHONPATH; the package need not be installed), one
+after the other, and prints one table of (what, figure, target, verdict).
+Each piece has its own time limit (``CAPS``, scaled by ``--budget`` / 360,
+never more than what is left of the budget, default 6 minutes); a piece
+that times out (its process group is killed), fails or is not run is a row
+that says so, never a crash. This process itself stays off the accelerator.
 
-1. ``python -m vanishing density --paper``: wall time of the process
-   (start-up, compile, run, writing; 546,000 runs). Target <= 15 s.
-2. ``benchmarks/throughput.py --repeats 1 --loop_runs 16``: the engine's
-   rate in forward neuron-steps/s with the device's layout (target >=
-   1e11), and engine / reference, the plain-JAX density loop at its best
-   form and run count (reported; no target).
-3. ``benchmarks/peers.py --repeats 2``: engine / batched PyTorch on the
-   same device (torch on cuda where it sees one; 393,216 runs there), same
-   grid. Target >= 3x. A row saying "torch not installed" where torch is
-   not importable.
-4. ``python -m vanishing remedies`` and ``compare`` at their defaults: wall
-   time of the process. Targets <= 30 s and <= 60 s.
-5. A slice of ``remedies --paper`` (default: the 2-sequence task at the LSTM
-   paper's minimal lags 100 and 1,000, T = 200 and 2,000, LSTM cells, every
-   remedy, 8 trials) and of ``compare --paper`` (default: the latch, every
-   method and span, 4 trials), with the full run's time estimated by the
-   rule, linear in trials x configurations (a configuration is a (task,
-   cell, remedy, T) or a (problem, method, T)):
+1. ``density --paper`` (546,000 runs): wall time of the process. <= 15 s.
+2. ``benchmarks/throughput.py``: the engine's forward neuron-steps/s with
+   the device's layout (>= 1e11), and engine / reference, the plain-JAX
+   density loop at its best form and run count (reported).
+3. ``benchmarks/peers.py``: engine / batched PyTorch on the same device
+   (cuda where torch sees one; 393,216 runs there). >= 3x. "torch not
+   installed" where torch does not import.
+4. ``remedies`` and ``compare`` at their defaults: wall time. <= 30 s and
+   <= 60 s.
+5. A slice of ``remedies --paper`` (default: 2-sequence at the LSTM paper's
+   minimal lags 100 and 1,000, T = 200 and 2,000, LSTM, every remedy, 8
+   trials) and of ``compare --paper`` (the latch, every method and span, 4
+   trials), the full run's time estimated linearly in trials x
+   configurations (a (task, cell, remedy, T) or a (problem, method, T)):
 
        full run ~ slice wall x (trials x configurations of --paper)
                               / (trials x configurations of the slice)
 
-   read from the slice's JSON sidecar and the ``PAPER`` settings. It scales
-   start-up and compile too, and a GPU runs a slice's trials side by side,
-   so where the slice leaves lanes idle it overstates the full run. Target
-   <= 1 hour each (the issue's).
-6. The refilled lanes' width: ``compare`` defaults again with ``--block``
-   at each of ``--widths`` (default 8, the CPU's width, and 32), if the time
-   left allows another run as long as the default one (not under
-   ``--dry-run``). Reported; no target.
+   from the slice's sidecar and ``PAPER`` (from its chunk stores for a
+   slice that timed out: a lower bound). It scales start-up and compile
+   too, so it may overstate the full run. <= 1 hour each.
+6. ``compare`` defaults with ``--block`` at each of ``--widths`` (8, the
+   CPU's width, and 32), if the time left allows (not under ``--dry-run``).
 
-``--dry-run`` runs every piece at tiny sizes on whatever device there is (a
-CPU here), so CI can run it in about a minute; its verdicts say only
-whether a piece ran. Every piece's outputs and log go under ``--out_dir``
-(default: a new temporary directory, printed and kept). ``--json`` writes
-``{"dry_run", "platform", "budget_s", "elapsed_s", "out_dir", "rule",
-"rows"}`` atomically; each row has ``key``, ``what``, ``figure`` (a number,
-or null with ``error`` saying why), ``text``, ``target``, ``verdict``,
-``seconds`` and ``command``.
-
-The targets are the issue's (issue 26, item 5, on one H200); the figures
-come only from running this script. None is written here.
+``--dry-run`` runs every piece at tiny sizes on any device (a CPU here: CI
+runs it in about a minute); its verdicts say only whether a piece ran.
+Outputs and logs go under ``--out_dir`` (default: a new temporary
+directory, kept). ``--json`` writes ``{"dry_run", "platform", "budget_s",
+"elapsed_s", "out_dir", "rule", "rows"}`` atomically; a row has ``key``,
+``what``, ``figure`` (a number, or null with ``error`` saying why),
+``text``, ``target``, ``verdict``, ``seconds`` and ``command``. The
+targets are the issue's (issue 26, item 5, on one H200); the figures come
+only from running this script.
 """
 
 from __future__ import annotations
@@ -76,8 +65,7 @@ from types import SimpleNamespace
 REPO = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ)  # the children's: taken before vanishing is imported
 BUDGET = 360.0
-# Each piece's time limit in seconds at the default budget (scaled with
-# --budget), in the order they run. A piece never gets more than is left.
+# Each piece's limit in seconds at the default budget, in the order they run.
 CAPS = {"density": 40, "throughput": 120, "peers": 60, "remedies": 50,
         "compare": 80, "remedies_paper": 60, "compare_paper": 60}
 RULE = ("full ~ slice wall x (trials x configurations of --paper) / (trials "
@@ -246,6 +234,25 @@ def extrapolate(name: str, meta, seconds) -> tuple[float, str]:
                f"{n_slice:,} (trials x configurations)")
 
 
+def slice_estimate(out: Path, name: str, meta, seconds, err):
+  """``(estimate, text, error)`` of a ``--paper`` slice by ``RULE``; for a
+  slice that timed out, a lower bound (a figure where it exceeds 1 h)."""
+  if err is not None and err.startswith("timed out"):
+    found = sorted(out.glob(f".{name}_chunks/*/manifest.json"))
+    if not found:  # it timed out before its first sweep began
+      return None, "", err
+    est, text = extrapolate(name, json.loads(found[0].read_text()), seconds)
+    if est <= 3600:
+      return None, "", f"{err}; full > {est / 3600:.2f} h"
+    return est, f"> {text} ({err}: a lower bound)", None
+  if err is not None:
+    return None, "", err
+  try:
+    return (*extrapolate(name, meta, seconds), None)
+  except Exception as e:  # a sidecar this script cannot read: say so
+    return None, "", f"extrapolation failed: {type(e).__name__}: {e}"
+
+
 def run(args) -> int:
   # This process only reads settings: it must not take the GPU the pieces
   # run on (the children's environment was copied before this).
@@ -298,12 +305,7 @@ def run(args) -> int:
     key = f"{name}_paper"
     slice_flags = DRY[key] if dry else ["--paper", *shlex.split(given)]
     meta, s, err, cmd = r.experiment(key, name, slice_flags)
-    est, text = None, ""
-    if err is None:
-      try:
-        est, text = extrapolate(name, meta, s)
-      except Exception as e:  # a sidecar this script cannot read: say so
-        err = f"extrapolation failed: {type(e).__name__}: {e}"
+    est, text, err = slice_estimate(r.out / key, name, meta, s, err)
     r.row(f"{key}_est_s", f"{name} --paper, estimated from a slice", est,
           text, "<= 1 h", lambda x: x <= 3600, err, s, cmd,
           note=f"slice: {name} {shlex.join(slice_flags)}; {RULE}")
@@ -370,13 +372,11 @@ def parse_args(argv=None):
   args = ap.parse_args(argv)
   if not (args.budget > 0 and args.budget < float("inf")):
     ap.error(f"--budget must be a finite number > 0, got {args.budget}")
-  try:
-    args.widths = [int(w) for w in args.widths.split(",") if w.strip()]
-  except ValueError:
-    ap.error(f"--widths must be integers separated by commas, got "
+  widths = [w.strip() for w in args.widths.split(",") if w.strip()]
+  if not all(w.isdigit() and int(w) >= 1 for w in widths):
+    ap.error(f"--widths must be integers >= 1 separated by commas, got "
              f"{args.widths!r}")
-  if any(w < 1 for w in args.widths):
-    ap.error(f"--widths must be >= 1, got {args.widths}")
+  args.widths = [int(w) for w in widths]
   for name in ("remedies_slice", "compare_slice"):
     try:
       shlex.split(getattr(args, name))

@@ -124,3 +124,24 @@ def test_bad_arguments_are_refused(argv, tmp_path, capsys):
     gpu_check.parse_args(argv + ["--out_dir", str(tmp_path)])
   assert e.value.code == 2
   assert "error" in capsys.readouterr().err
+
+
+def test_a_slice_that_timed_out_gives_a_lower_bound(tmp_path):
+  """Its chunk stores hold its settings: the full run takes at least the
+  slice's time scaled by RULE, a failing figure where that exceeds 1 h."""
+  import dataclasses
+  from vanishing import results
+  from vanishing.experiments import remedies
+  st = dataclasses.replace(remedies.PAPER, tasks=("two_sequence",),
+                           cells=("lstm",), T=(200, 2000), trials=8)
+  store = tmp_path / ".remedies_chunks" / "two_sequence-lstm"
+  store.mkdir(parents=True)
+  results.write_json(store / "manifest.json", {"settings": st.to_json()})
+  est, text, err = gpu_check.slice_estimate(
+      tmp_path, "remedies", None, 60.0, "timed out after 60 s")
+  assert err is None and est == 60.0 * 15360 / 64 and "a lower bound" in text
+  est, text, err = gpu_check.slice_estimate(
+      tmp_path, "remedies", None, 1.0, "timed out after 1 s")
+  assert est is None and err.startswith("timed out after 1 s; full > 0.07 h")
+  assert gpu_check.slice_estimate(tmp_path / "none", "remedies", None, 5.0,
+                                  "timed out after 5 s")[2] == "timed out after 5 s"
