@@ -114,10 +114,12 @@ def test_a_wide_block_is_the_same_whatever_the_chunk_and_devices(wide):
 
 def test_widths_agree_in_distribution(wide):
   """Another width changes last bits, which chaotic training amplifies, so
-  runs may differ; the densities must not: a two-proportion test per cell,
+  runs differ (here 38% of the final weights between 2,048 and 64 lanes on
+  the CPU); the densities must not: a two-proportion test per cell,
   |p1 - p2| <= 4 sqrt(p (1 - p) (2 / n)), on 1,024 trials each."""
-  narrow = sweep.run(LATCH, AXES, trials=1024, seed=11, block=512)
-  assert narrow.block == 512
+  narrow = sweep.run(LATCH, AXES, trials=1024, seed=11, block=64)
+  assert narrow.block == 64
+  assert (narrow.records["w"] != wide.records["w"]).any()
   a = wide.by_cell("converged").reshape(4, -1).astype(float)
   b = narrow.by_cell("converged").reshape(4, -1).astype(float)
   n = a.shape[1]
