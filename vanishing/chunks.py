@@ -66,14 +66,13 @@ class Plan(NamedTuple):
             self.folded)
 
 
-def key_index(p: Plan, runs, trials: int):
+def key_index(p: Plan, runs, coords, trial, trials: int):
   """The index each run's key is drawn from: the run's own index, or, with
   paired or folded axes, the index it has in the grid without them (runs
-  that differ only in a paired axis share their key: the same trials)."""
+  that differ only in a paired axis share their key: the same trials).
+  ``coords``: the runs' grid coordinates; ``trial``: their trial."""
   if len(p.keyed) == len(p.shape):
     return runs
-  cell, trial = runs // trials, runs % trials
-  coords = jnp.unravel_index(cell, p.shape)
   if not p.keyed:
     return trial
   cell = jnp.ravel_multi_index(tuple(coords[a] for a in p.keyed),
@@ -81,12 +80,12 @@ def key_index(p: Plan, runs, trials: int):
   return cell * trials + trial
 
 
-def run_key(p: Plan, root, runs, trials: int, swept):
+def run_key(p: Plan, root, runs, coords, trial, trials: int, swept):
   """Each run's key: ``fold_in(root, key_index)``, with the value of each
   folded axis folded into the root first, ``fold_in(fold_in(root, v),
   key_index)``: the keys a sweep of that value alone with root
   ``fold_in(root, v)`` draws (``length``: one root per T)."""
-  index = key_index(p, runs, trials)
+  index = key_index(p, runs, coords, trial, trials)
   if not p.folded:
     return run_keys(root, index)
   values = jnp.stack([swept[p.names[j]].astype(jnp.uint32)
@@ -123,7 +122,7 @@ def chunk_function(fn: RunFn, p: Plan, trials: int, blocks_per_device: int,
     coords = jnp.unravel_index(cell, p.shape)
     swept = {n: v[coords[a]] for n, v, a in zip(p.names, axis_values,
                                                  p.axis_of)}
-    keys = run_key(p, root, runs, trials, swept)
+    keys = run_key(p, root, runs, coords, trial, trials, swept)
     if isinstance(fn, Steps):
       out = refill(fn, keys, swept, real, block)
     else:
@@ -215,12 +214,17 @@ def compile_chunk(fn, axes, trials, root, chunk, block, devices, store, n_proc,
   p = plan(axes, trials, paired, folded)
   n_runs = p.n_runs
   devices = list(devices or jax.local_devices())
-  steps = isinstance(fn, Steps)
-  chosen = not isinstance(block, int) and override is None and not (
-      block and block.fixed) and not layout.is_cpu(devices)
-  block = layout.width(block, devices, n_runs, steps=steps, override=override)
+  chosen = layout.chosen(block, devices, override)
+  block = layout.width(block, devices, n_runs, steps=isinstance(fn, Steps),
+                       override=override)
   if store is not None and "block" in store.config:
-    block, chosen = store.config["block"], False
+    stored = store.config["block"]
+    if override is not None and stored != override:
+      from vanishing.store import ConfigMismatch
+      raise ConfigMismatch(f"{store.dir} holds a sweep run with {stored} "
+                           f"lanes per block, not {override} (differs in: "
+                           "block)")
+    block, chosen = stored, False
   if store is not None and "chunk" in store.config:
     chunk = store.config["chunk"]
 
@@ -253,9 +257,9 @@ def compile_chunk(fn, axes, trials, root, chunk, block, devices, store, n_proc,
         (not fixed and chunk > block) or (chosen and block > 1)):
       if not fixed and chunk > block:
         chunk //= 2
-      else:
+      else:  # a chunk of one block: a narrower block
         block = -(-block // 2)
-        chunk = max(block, chunk // 2) if not fixed else chunk
+        chunk = chunk if fixed else block
       compiled, chunk, width, sharding, block = build(chunk, block)
   return compiled, chunk, width, sharding, block
 

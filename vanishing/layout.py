@@ -66,6 +66,14 @@ def is_cpu(devices: Sequence) -> bool:
   return all(d.platform == "cpu" for d in devices)
 
 
+def chosen(block: int | Block | None, devices: Sequence,
+           override: int | None = None) -> bool:
+  """Whether the device chooses the width (a GPU's, for a block neither
+  fixed nor overridden): only then may it shrink to fit memory."""
+  return (not isinstance(block, int) and override is None
+          and not (block and block.fixed) and not is_cpu(devices))
+
+
 def width(block: int | Block | None, devices: Sequence, n_runs: int, *,
           steps: bool, override: int | None = None) -> int:
   """Lanes per block of a sweep of ``n_runs`` runs on ``devices``.
@@ -81,12 +89,8 @@ def width(block: int | Block | None, devices: Sequence, n_runs: int, *,
   if isinstance(block, int):
     return block
   block = block or Block()
-  if block.fixed:
-    return block.cpu
-  if override is not None:
-    return override
-  if is_cpu(devices):
-    return block.cpu
+  if not chosen(block, devices, override):
+    return block.cpu if block.fixed or override is None else override
   return _even(max(1, n_runs), GPU_STEPS_WIDTH if steps else GPU_WIDTH)
 
 

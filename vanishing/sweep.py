@@ -172,7 +172,7 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
     trials: independent runs per cell.
     seed: root seed, or a root PRNG key.
     chunk: runs per compiled call and per chunk file, rounded up to a
-      multiple of ``block``; default: ``DEFAULT_CHUNK``, halved until the
+      multiple of ``block``; default: ``layout.chunk``, halved until the
       compiled chunk fits :func:`memory_budget`. A store's recorded chunk
       size wins on resume. Never changes any result.
     block: lanes per block: an int fixes it, a ``layout.Block`` (None:
@@ -214,11 +214,6 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
   p = plan(axes, trials, paired, folded)
   n_runs = p.n_runs
   root = root_key(seed)
-  stored = store.config.get("block") if store is not None else None
-  if override is not None and stored is not None and stored != override:
-    from vanishing.store import ConfigMismatch
-    raise ConfigMismatch(f"{store.dir} holds a sweep run with {stored} lanes "
-                         f"per block, not {override} (differs in: block)")
   t0 = time.perf_counter()
   compiled, chunk, width, sharding, block = compile_chunk(
       fn, axes, trials, root, chunk, block, devices, store, n_proc, override,

@@ -44,11 +44,11 @@ SUMMARY = "training methods on latch, 2-sequence and parity (Table I)"
 TABLES = ("", "runs")  # compare.csv, compare_runs.csv
 
 # Lanes of trials per device on a CPU (the width sets the numerics, see
-# sweep.BLOCK; a GPU's is its own, vanishing.layout). A trial's cost per lane hardly depends on the width, so
-# fewer lanes waste less on trials that stopped: with refilled lanes the
-# default compare ran its sweeps 2.8x faster at 8 lanes than vmapped
-# blocks of 32, and 8% slower than at 4, 16% faster than at 12
-# (benchmarks/methods_speed.py --compare; BUILD_NOTES.md).
+# sweep.BLOCK; a GPU's is its own, vanishing.layout). A trial's cost per
+# lane hardly depends on the width, so fewer lanes waste less on trials
+# that stopped: with refilled lanes the default compare ran its sweeps 2.8x
+# faster at 8 lanes than vmapped blocks of 32, and 8% slower than at 4, 16%
+# faster than at 12 (benchmarks/methods_speed.py --compare; BUILD_NOTES.md).
 BLOCK = 8
 
 @dataclasses.dataclass(frozen=True)

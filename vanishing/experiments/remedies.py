@@ -183,12 +183,12 @@ def run(settings: Settings, options: SweepOptions | None = None):
     return None
   parts = {}
   for (task, group), res in done[0]:
+    keys = ("remedy_id", "T", "trial", "solved", "evaluations", "final_error",
+            "test_error", "cost", "test_cost", "stage", "diverged") + (
+                ("init",) if len(group) > 1 else ())
     rec = {k: np.concatenate([np.asarray(p[k]) for p in res.iter_chunks()])
-           for k in ("remedy_id", "T", "trial", "solved", "evaluations",
-                     "final_error", "test_error", "cost", "test_cost", "stage",
-                     "diverged")}
-    which = (np.concatenate([np.asarray(p["init"]) for p in res.iter_chunks()])
-             if len(group) > 1 else np.zeros(len(rec["T"]))).astype(int)
+           for k in keys}
+    which = rec.pop("init", np.zeros(len(rec["T"]))).astype(int)
     for i, cell in enumerate(group):
       part = {k: v[which == i] for k, v in rec.items()}
       n = len(part["T"])
