@@ -1,6 +1,6 @@
 """Times the density sweep at several block widths (runs vmapped together).
 
-The block width fixes the numerics (see ``vanishing.sweep.BLOCK``), so the
+The block width fixes the numerics (see ``vanishing.engine.sweep.BLOCK``), so the
 suite uses one width; this script is how it was chosen:
 
     python benchmarks/block_width.py [--runs 8192] [--epochs 1000]
@@ -15,8 +15,12 @@ from __future__ import annotations
 import argparse
 import functools
 
-from vanishing import sweep
-from vanishing.experiments.convergence import LatchConfig, latch_runs
+from vanishing.engine import devices
+
+devices.use_all_cores()  # before JAX starts: one CPU device per core
+
+from vanishing.engine import sweep
+from vanishing.experiments.latch.training import LatchConfig, latch_runs
 
 
 def main():

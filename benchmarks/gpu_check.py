@@ -328,7 +328,7 @@ def run(args) -> int:
   elapsed = time.perf_counter() - r.t0
   print(table(r.rows, r.platform, elapsed, args))
   if args.json:
-    from vanishing import results
+    from vanishing.engine import results
     results.write_json(Path(args.json), {
         "dry_run": dry, "platform": r.platform, "budget_s": args.budget,
         "elapsed_s": elapsed, "out_dir": str(r.out), "rule": RULE,

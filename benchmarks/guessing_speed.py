@@ -32,6 +32,10 @@ import argparse
 import os
 import time
 
+from vanishing.engine import devices
+
+devices.use_all_cores()  # before JAX starts: one CPU device per core
+
 import jax
 import numpy as np
 

@@ -38,6 +38,10 @@ import dataclasses
 import json
 import time
 
+from vanishing.engine import devices
+
+devices.use_all_cores()  # before JAX starts: one CPU device per core
+
 import jax
 import numpy as np
 
@@ -95,7 +99,7 @@ def compare_sweeps(trials: int | None, problem_names: list[str],
                    method_names: list[str], before_block: int,
                    path: str | None) -> None:
   """Run seconds of compare's sweeps, vmapped blocks against refilled lanes."""
-  from vanishing import sweep
+  from vanishing.engine import sweep
   from vanishing.experiments import compare
   st = compare.DEFAULT
   if trials:

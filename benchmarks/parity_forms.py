@@ -15,6 +15,10 @@ from __future__ import annotations
 
 import argparse
 
+from vanishing.engine import devices
+
+devices.use_all_cores()  # before JAX starts: one CPU device per core
+
 import jax
 
 from vanishing import cells, tasks

@@ -28,7 +28,7 @@ largest batch the issue measured torch at on one H200, where torch's rate
 was still rising with the batch; a GPU needs hundreds of thousands of runs
 in flight to fill). The engine runs on JAX's default device (a GPU where JAX
 sees one, whatever ``--device`` says; both are printed) with the device's
-block width (``vanishing.layout``) unless ``--block`` fixes one. With torch
+block width (``vanishing.engine.layout``) unless ``--block`` fixes one. With torch
 on cuda, JAX is asked not to preallocate GPU memory
 (``XLA_PYTHON_CLIENT_PREALLOCATE=false`` unless already set), so that both
 fit on one GPU.
@@ -174,7 +174,7 @@ def parse_args(argv=None):
                        "torch.cuda.is_available(), else cpu)")
   ap.add_argument("--block", type=int, default=None,
                   help="lanes per block of the engine (default: the device's, "
-                       "vanishing.layout)")
+                       "vanishing.engine.layout)")
   ap.add_argument("--epochs", type=int, default=1000)
   ap.add_argument("--lr", type=float, default=0.01)
   ap.add_argument("--w0", type=float, nargs="+", default=list(AXES["w0"]))
@@ -239,8 +239,8 @@ def main(argv=None) -> int:
                              f"host_platform_device_count={args.cpu_devices}")
   import jax
 
-  from vanishing import sweep
-  from vanishing.experiments.convergence import LatchConfig, latch_runs
+  from vanishing.engine import sweep
+  from vanishing.experiments.latch.training import LatchConfig, latch_runs
 
   torch.set_num_threads(args.threads)
   cfg = LatchConfig(T=20, L=3, epochs=args.epochs)
@@ -281,7 +281,7 @@ def main(argv=None) -> int:
   if args.json:
     from pathlib import Path
 
-    from vanishing import results
+    from vanishing.engine import results
     results.write_json(Path(args.json), {
         "engine": jax_rate, "torch": torch_rate,
         "engine_over_torch": jax_rate / torch_rate,

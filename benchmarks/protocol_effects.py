@@ -15,7 +15,11 @@ import argparse
 import dataclasses
 import time
 
-from vanishing.experiments import density
+from vanishing.engine import devices
+
+devices.use_all_cores()  # before JAX starts: one CPU device per core
+
+from vanishing.experiments.latch import density
 
 VARIANTS = {
     "default": {},

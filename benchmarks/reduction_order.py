@@ -12,6 +12,10 @@ cost's sum over sequences, the gradient's sums) need not.
 
 from __future__ import annotations
 
+from vanishing.engine import devices
+
+devices.use_all_cores()  # before JAX starts: one CPU device per core
+
 import jax
 import jax.numpy as jnp
 import numpy as np

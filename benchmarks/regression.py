@@ -132,7 +132,7 @@ def group_from_json(name: str, runs: dict) -> Group:
 
 def density_checks(perturb=False):
   """Convergence density at six cells of the default protocol, 512 trials."""
-  from vanishing.experiments import density
+  from vanishing.experiments.latch import density
   st = dataclasses.replace(density.DEFAULT, w0=(0.5, 1.5, 3.0), s=(0.0, 0.5),
                            trials=512)
   _, res = density.run(st, (lambda tag: {"block": 128}) if perturb else None)
@@ -141,7 +141,7 @@ def density_checks(perturb=False):
 
 def length_checks(perturb=False):
   """Frequency of convergence at three lengths, 512 trials (one block each)."""
-  from vanishing.experiments import length
+  from vanishing.experiments.latch import length
   st = dataclasses.replace(length.DEFAULT, T=(5, 15, 30), trials=512)
   _, records, _ = length.run(st, (lambda tag: {"block": 128}) if perturb else None)
   rec = _concat(list(records))
@@ -166,7 +166,7 @@ def theory_checks(perturb=False):
   """Attractors, contraction and escape thresholds (closed forms), and the
   measured decay rate of the state Jacobian."""
   from vanishing import theory
-  from vanishing.experiments import gradients
+  from vanishing.experiments.latch import gradients
   w = np.array([1.25, 1.5, 2.0, 3.0])
   out = []
   for wi, a, m, h in zip(w, theory.attractor(w),
@@ -372,7 +372,7 @@ def main(argv=None) -> int:
              for part in ("numbers", "runs")}
     for part in ref:
       ref[part].update(new[part])
-    from vanishing import results
+    from vanishing.engine import results
     results.write_text(args.reference, dumps(ref))
     print(f"wrote {len(ref['numbers'])} numbers and {len(ref['runs'])} groups "
           f"of runs to {args.reference}")
@@ -383,7 +383,7 @@ def main(argv=None) -> int:
   reference = json.loads(args.reference.read_text())
   measured = measure(reference, only)
   if args.measured:
-    from vanishing import results
+    from vanishing.engine import results
     results.write_text(args.measured, json.dumps(measured))
     return 0
   problems = compare_to(reference, measured, only)

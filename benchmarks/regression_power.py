@@ -18,7 +18,11 @@ import json
 import sys
 
 import regression
-from vanishing.experiments import density
+from vanishing.engine import devices
+
+devices.use_all_cores()  # before JAX starts: one CPU device per core
+
+from vanishing.experiments.latch import density
 
 CHANGES = {"seed=1": {"seed": 1}, "lr=0.0105": {"lr": (0.0105,)}}
 

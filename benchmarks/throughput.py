@@ -1,14 +1,14 @@
 """Throughput of the density sweep against the best the device does on it.
 
 Measured in one process on the same machine, on every XLA device (one per
-CPU core by default, ``vanishing.devices``; one GPU is one device):
+CPU core by default, ``vanishing.engine.devices``; one GPU is one device):
 
 1. the engine: forward neuron-steps per second of the density sweep
    (runs x epochs x sequences x T / run seconds; compile time apart), at a
    cell where runs use their whole budget (w0 = 0.5, s = 0.5: about 1%
    converge), L = 3, T = 20, 20 training sequences, 1000 epochs; the runs
    on the lanes (``sweep.Lanes``), in blocks of the device's width
-   (``vanishing.layout``: 512 lanes on a CPU, as wide as the sweep on a
+   (``vanishing.engine.layout``: 512 lanes on a CPU, as wide as the sweep on a
    GPU) unless ``--block`` forces one (so the CPU can time wide blocks);
 2. the same sweep in the engine's former layout, ``vmap`` of the one-run
    function (the runs on the first axis), on one device: the "before";
@@ -76,15 +76,19 @@ import functools
 import time
 from pathlib import Path
 
-import vanishing  # noqa: F401  (one CPU device per core, before JAX starts)
+from vanishing.engine import devices
+
+devices.use_all_cores()  # before JAX starts: one CPU device per core
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from vanishing import layout, results, sweep
-from vanishing.experiments.convergence import LatchConfig, latch_runs, run_latch
+from vanishing.engine import layout, results, sweep
+from vanishing.experiments.latch.training import (LatchConfig, latch_runs,
+                                                  run_latch)
 
 CPU_SIZES = (4096, 16384, 65536, 262144, 1048576)
 GPU_SIZES = (65536, 262144, 1048576, 4194304, 16777216)
@@ -226,7 +230,7 @@ def parse_args(argv=None):
   ap.add_argument("--epochs", type=int, default=1000)
   ap.add_argument("--block", type=int, default=None,
                   help="lanes per block of the engine (default: the device's, "
-                       "vanishing.layout)")
+                       "vanishing.engine.layout)")
   ap.add_argument("--ref_runs", type=int, nargs="+", default=None,
                   help="run counts of the plain-JAX reference (default: "
                        "--runs/4 and --runs on a CPU, x1, x4, x16 elsewhere)")

@@ -13,8 +13,13 @@ from __future__ import annotations
 import argparse
 import functools
 
-from vanishing import cells, sweep
-from vanishing.experiments.convergence import LatchConfig, latch_runs
+from vanishing.engine import devices
+
+devices.use_all_cores()  # before JAX starts: one CPU device per core
+
+from vanishing import cells
+from vanishing.engine import sweep
+from vanishing.experiments.latch.training import LatchConfig, latch_runs
 
 
 def main():

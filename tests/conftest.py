@@ -7,9 +7,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-# Tests run on the CPU whatever the machine has (one device per core, as the
-# package asks on import: the default path is the tested one).
+# Tests run on the CPU whatever the machine has, one device per core as the
+# command line asks (the default path is the tested one).
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+from vanishing.engine import devices  # noqa: E402
+
+devices.use_all_cores()
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
@@ -51,7 +55,7 @@ def _invoke(capsys, args) -> tuple[int, str, str]:
   print a traceback) fails the test. absl's own flags are unparsed
   afterwards, as in a fresh interpreter.
   """
-  from vanishing import cli
+  from vanishing.cli import main as cli
   try:
     cli.main(cli._parse_flags(["vanishing", *args]))
     code = 0

@@ -125,7 +125,7 @@ def test_gradient_to_early_inputs_vanishes_like_the_contraction():
 
 
 def test_measured_decay_rate_matches_the_contraction():
-  from vanishing.experiments import gradients
+  from vanishing.experiments.latch import gradients
   st = gradients.Settings(w=(1.1, 1.25, 1.5, 2.0, 3.0, 0.5), steps=60)
   table, t, jac = gradients.decay(st)
   lat = table["latched"]

@@ -1,21 +1,27 @@
 """vanishing: a JAX benchmark suite for Bengio, Simard & Frasconi (1994).
 
 "Learning Long-Term Dependencies with Gradient Descent is Difficult", IEEE
-Trans. Neural Networks 5(2):157-166. Pure-functional cells and task
-generators, trainers, and a sweep engine that vmaps one-run functions over
-grids of hyper-parameters x seeds. Run experiments with
-``python -m vanishing <experiment> [--flags]``. On import, the package asks
-XLA for one CPU device per core (``vanishing.devices``) unless ``XLA_FLAGS``
-already sets a count.
+Trans. Neural Networks 5(2):157-166. Run experiments with
+``python -m vanishing <experiment> [--flags]``.
+
+The layers, each importing only from those above it:
+
+* ``cells``, ``tasks``, ``optimizers``, ``statistics``, ``theory``: pure
+  functions (recurrent cells, task generators, update rules, the paper's
+  analysis);
+* ``methods``: how one run trains (BPTT, RTRL, the paper's alternatives),
+  and ``problems``: a task with the net that learns it;
+* ``engine``: the sweep engine, which vmaps a one-run function over a grid
+  of hyper-parameters x seeds, and its storage, lock, signals and devices;
+  it imports nothing of the layers above;
+* ``experiments``: the paper's experiments and those that followed, as
+  settings plus analysis on the engine;
+* ``cli``: the command line, the files an experiment writes and the
+  report page.
+
+Importing the package changes nothing in the process; the command line asks
+XLA for one CPU device per core (:func:`vanishing.engine.devices.use_all_cores`,
+which a script calls itself before JAX starts, to do the same).
 """
 
-from vanishing import devices
-
-devices.use_all_cores()  # before JAX starts: one CPU device per core
-
-from vanishing import cells, optimizers, results, sweep, tasks
-from vanishing.methods import bptt
-
 __version__ = "0.1.0"
-
-__all__ = ["bptt", "cells", "optimizers", "results", "sweep", "tasks"]

@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 
 from vanishing import cells, tasks
+from vanishing.tasks import followed
 
 # The parity net (paper: 2 units, 6 weights and a hidden bias, no output
 # bias) is built layered with a logistic output and 0/1 targets, as HS2001's
@@ -126,7 +127,6 @@ def _followed() -> dict[str, Spec]:
   output) and ``copying_<cell>`` (10 one-hot input channels, 9 linear
   outputs: logits of the blank and the 8 symbols), n = 4 hidden units as
   above."""
-  from vanishing.tasks import followed
   out = {}
   for prefix, kw in (("adding", dict(inputs=2, output="linear")),
                      ("copying", dict(inputs=followed.CHANNELS,

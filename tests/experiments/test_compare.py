@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 from vanishing import methods
-from vanishing.experiments import compare, compare_report
-from vanishing.experiments import protocol
-from vanishing.validation import FlagError
+from vanishing.experiments import compare
+from vanishing.experiments import flags as experiment_flags
+from vanishing.experiments.compare import report as compare_report
+from vanishing.experiments.flags import FlagError
 
 COLUMNS = {"problem", "method", "T", "trials", "final_error", "test_error",
            "evaluations", "presentations", "solved", "stuck", "diverged"}
@@ -15,7 +16,7 @@ COLUMNS = {"problem", "method", "T", "trials", "final_error", "test_error",
 
 def settings_from_flags(fv):
   """Validated compare settings from flag values, as the command line builds them."""
-  return protocol.build(compare, fv)
+  return experiment_flags.build(compare, fv)
 
 
 def flags(**kw):
@@ -125,7 +126,7 @@ def test_refilled_lanes_give_each_trial_what_vmap_gives():
   the engine vmapping the one-trial function: the same training, bit for
   bit; the test-set cost, computed once at the end in another program, to
   float32 rounding."""
-  from vanishing import sweep
+  from vanishing.engine import sweep
   st = dataclasses.replace(compare.TESTING, budget=80, patience=30)
   # annealing: K proposals per step and a key per evaluation.
   trial = compare.Trial(st.problem("parity"), "annealing", st.budget_())

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 from vanishing import cells
-from vanishing.experiments import common
-from vanishing.experiments import guessing, guessing_report, guessing_variants
-from vanishing.experiments import protocol
-from vanishing.validation import FlagError
+from vanishing.cli import outputs
+from vanishing.experiments import flags
+from vanishing.experiments import guessing
+from vanishing.experiments.flags import FlagError
+from vanishing.experiments.guessing import (report as guessing_report,
+                                            variants as guessing_variants)
 
 FLAGS = ("variants", "runs", "max_trials", "weight_range", "input_noise",
          "length_range", "n_per_class", "test_per_class", "latch_noise",
@@ -18,7 +20,7 @@ FLAGS = ("variants", "runs", "max_trials", "weight_range", "input_noise",
 
 def settings_from_flags(fv):
   """Validated guessing settings from flag values, as the command line builds them."""
-  return protocol.build(guessing, fv)
+  return flags.build(guessing, fv)
 
 
 def flag_values(**given):
@@ -104,7 +106,7 @@ def test_testing_run_gives_the_documented_tables(testing_outcome, tmp_path):
   row = next(l for l in out.markdown.splitlines() if l.startswith("| latch1 |"))
   assert "| 6 |" in row and "guessing2001/node3.html" in out.markdown
   out.tables["runs"] = iter(runs)
-  written = common.write_outputs(tmp_path, guessing.NAME, guessing.TABLES, out, {})
+  written = outputs.write_outputs(tmp_path, guessing.NAME, guessing.TABLES, out, {})
   assert {p.name for p in written} >= {"guessing.csv", "guessing_runs.csv",
                                        "guessing.md", "guessing.png"}
 

@@ -7,14 +7,16 @@ import types
 import numpy as np
 import pytest
 
-from vanishing.experiments import guessing, guessing_report, guessing_variants
-from vanishing.experiments import protocol
-from vanishing.validation import FlagError
+from vanishing.experiments import flags
+from vanishing.experiments import guessing
+from vanishing.experiments.flags import FlagError
+from vanishing.experiments.guessing import (report as guessing_report,
+                                            variants as guessing_variants)
 
 
 def build(**given):
   fv = types.SimpleNamespace(seed=0, paper=False, **given)
-  return protocol.build(guessing, fv)
+  return flags.build(guessing, fv)
 
 
 def test_defaults_are_the_papers_reading():

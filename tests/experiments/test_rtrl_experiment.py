@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from vanishing.experiments import rtrl
-from vanishing.validation import FlagError
+from vanishing.experiments.flags import FlagError
 
 
 @pytest.fixture(scope="module")

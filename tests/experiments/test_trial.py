@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from vanishing import sweep
+from vanishing.engine import sweep
 from vanishing.experiments import compare
 from vanishing.experiments.trial import Trial, stage_span
 

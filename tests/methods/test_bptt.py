@@ -5,7 +5,7 @@ import optax
 import pytest
 
 from vanishing import methods, problems, tasks
-from vanishing.experiments import convergence
+from vanishing.experiments.latch import training
 from vanishing.methods import bptt
 
 
@@ -16,14 +16,14 @@ def test_gradient_matches_finite_differences():
         lambda x: x.astype(jnp.float64) if x.dtype == jnp.float32 else x, batch)
     params = {"w": jnp.float64(1.3),
               "h": jnp.asarray([[0.2, -0.1, 0.3], [-0.4, 0.1, 0.05]])}
-    grads = jax.grad(convergence.cost)(params, batch)
+    grads = jax.grad(training.cost)(params, batch)
     flat, unravel = jax.flatten_util.ravel_pytree(params)
     g_flat, _ = jax.flatten_util.ravel_pytree(grads)
     eps = 1e-6
     for i in range(flat.size):
       e = jnp.zeros_like(flat).at[i].set(eps)
-      fd = (convergence.cost(unravel(flat + e), batch)
-            - convergence.cost(unravel(flat - e), batch)) / (2 * eps)
+      fd = (training.cost(unravel(flat + e), batch)
+            - training.cost(unravel(flat - e), batch)) / (2 * eps)
       assert float(g_flat[i]) == pytest.approx(float(fd), rel=1e-6, abs=1e-9)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vanishing import cells, methods, problems, tasks
-from vanishing.experiments.guessing_variants import net as variant_net
+from vanishing.experiments.guessing.variants import net as variant_net
 from vanishing.methods import base, guessing
 
 TOL = {"criterion": "tolerance", "tolerance": 0.1}

@@ -2,7 +2,7 @@
 
 ``REGISTRY`` names every experiment of ``python -m vanishing``, in the order
 ``--help`` lists them; what a module must declare is in
-:mod:`vanishing.experiments.protocol`. Adding one is one new module plus one
+:mod:`vanishing.experiments.flags`. Adding one is one new module plus one
 line here. A listed experiment whose module fails to import, or lacks part
 of the protocol, is an ``ImportError`` naming it, never a silently missing
 command.
@@ -14,16 +14,16 @@ import importlib
 from types import ModuleType
 
 REGISTRY = {
-    "density": "vanishing.experiments.density",
-    "length": "vanishing.experiments.length",
-    "gradients": "vanishing.experiments.gradients",
+    "density": "vanishing.experiments.latch.density",
+    "length": "vanishing.experiments.latch.length",
+    "gradients": "vanishing.experiments.latch.gradients",
     "compare": "vanishing.experiments.compare",
     "guessing": "vanishing.experiments.guessing",
     "rtrl": "vanishing.experiments.rtrl",
     "remedies": "vanishing.experiments.remedies",
 }
 
-# What every experiment module declares (vanishing.experiments.protocol).
+# What every experiment module declares (vanishing.experiments.flags).
 PROTOCOL = ("NAME", "SUMMARY", "FLAGS", "DEFAULT", "PAPER", "from_flags",
             "TABLES", "execute")
 

@@ -6,7 +6,7 @@ the method's loop until the protocol of :mod:`vanishing.methods.base` stops
 it, and scores the result on the test set. It is written as the method's
 loop (``loop.begin`` / ``running`` / ``advance`` / ``end``) so that the
 sweep engine refills a lane as soon as its trial stops
-(``vanishing.runs.Steps``); ``steps()`` is that run function, and calling it
+(``vanishing.engine.runs.Steps``); ``steps()`` is that run function, and calling it
 on one key is the whole trial. ``compare`` and the experiments built on its
 protocol (``rtrl``, ``remedies``) run it.
 
@@ -44,8 +44,8 @@ import jax
 import jax.numpy as jnp
 
 from vanishing import methods, problems
+from vanishing.engine.runs import Steps
 from vanishing.methods import base, loop
-from vanishing.runs import Steps
 
 
 def stage_span(T, k, K, shortest: int):

@@ -18,7 +18,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from vanishing import cells, layout, tasks
+from vanishing import cells, tasks
+from vanishing.engine import layout
 from vanishing.methods import base, loop
 
 # In the order of the comparison table: gradient methods, then the paper's

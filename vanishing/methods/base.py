@@ -71,6 +71,8 @@ from typing import Any, Mapping, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from vanishing import tasks
+
 
 class Budget(NamedTuple):
   """Static stopping settings shared by every method."""
@@ -116,7 +118,6 @@ def start(theta: jax.Array) -> Tracker:
 
 def is_solved(cost: jax.Array, error: jax.Array, budget: Budget) -> jax.Array:
   """The tasks' rule (``tasks.Task.solved``) at the budget's target cost."""
-  from vanishing import tasks
   return tasks.CLASSIFICATION.solved(cost, error, budget.target_cost)
 
 

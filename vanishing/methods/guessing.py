@@ -43,7 +43,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from vanishing import cells, tasks
+from vanishing import cells, problems, tasks
 from vanishing.methods import base, loop
 
 NAME = "guessing"
@@ -155,7 +155,6 @@ def search(key: jax.Array, net: cells.Net, batch: tasks.SequenceBatch,
     is the fraction of training sequences failing the criterion (for
     ``protocol``: misclassified); ``stuck`` is always False.
   """
-  from vanishing import problems
   return solve(key, problems.Fit(net, batch),
                jnp.zeros((net.size,), jnp.float32), budget, hp)
 

@@ -126,7 +126,7 @@ def end(run: Run, carry) -> tuple[Result, Any]:
 def loop(method, run: Run) -> tuple[Result, Any]:
   """The shared loop on one trial: ``(Result, final state)``: :func:`begin`,
   :func:`advance` while :func:`running`, :func:`end` (the sweep engine
-  calls those four itself to refill lanes, ``vanishing.runs.Steps``)."""
+  calls those four itself to refill lanes, ``vanishing.engine.runs.Steps``)."""
   carry = jax.lax.while_loop(lambda c: running(run, c),
                              lambda c: advance(method, run, c),
                              begin(method, run))
@@ -140,7 +140,7 @@ def solve(method, key: jax.Array, fit, theta0: jax.Array, budget: Budget,
   (vmapped over trials by the caller).
 
   Args:
-    method: a method module or a name of ``vanishing.methods.NAMES``.
+    method: a method module (``vanishing.methods.get(name)`` by name).
     key: PRNG key of the trial (deterministic methods ignore it).
     fit: the training set: ``evaluate(theta) -> Eval(cost, error)``; the
       methods that read the cell's structure use ``fit.net`` and
@@ -149,9 +149,6 @@ def solve(method, key: jax.Array, fit, theta0: jax.Array, budget: Budget,
     budget: a :class:`Budget`.
     hp: overrides of the method's ``DEFAULTS``.
   """
-  if isinstance(method, str):
-    from vanishing import methods
-    method = methods.get(method)
   return loop(method, setup(method, key, fit, theta0, budget, hp))[0]
 
 

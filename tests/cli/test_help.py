@@ -1,0 +1,205 @@
+"""The command line explains itself: ``--help`` per experiment, from the
+experiments' own flag declarations (parametrised over the registry)."""
+
+import re
+import subprocess
+import sys
+import types
+
+import pytest
+
+from vanishing import experiments
+from vanishing.cli import main as cli
+from vanishing.experiments import flags
+
+NAMES = list(experiments.REGISTRY)
+RUN = {f.name for f in cli.RUN_FLAGS}
+
+
+def entries(text: str) -> dict[str, str]:
+  """Flag name -> its entry in a help text, white space folded."""
+  found, name = {}, None
+  for line in text.splitlines():
+    m = re.match(r"  --(?:\[no\])?(\w+)", line)
+    if m:
+      name = m.group(1)
+      found[name] = line
+    elif name and line.startswith(" " * 24):
+      found[name] += " " + line
+    else:
+      name = None
+  return {k: " ".join(v.split()) for k, v in found.items()}
+
+
+@pytest.mark.parametrize("args", [["--help"], ["-h"]])
+def test_top_level_help_lists_experiments_and_common_flags(helped, args):
+  code, out, err = helped(*args)
+  assert code == 0 and not err
+  for name in NAMES:
+    exp = experiments.get(name)
+    assert re.search(rf"^  {name} +{re.escape(exp.SUMMARY)}$", out, re.M), name
+  listed = entries(out)
+  assert set(listed) == RUN | {"chunk"}
+  users = [n for n in NAMES if "chunk" in {f.name for f in experiments.get(n).FLAGS}]
+  assert f"({', '.join(users)} only)" in listed["chunk"]
+  for f in cli.RUN_FLAGS:
+    assert f"default: {f.shown_default(None)}" in listed[f.name]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_experiment_help_lists_exactly_its_flags_with_defaults(helped, name):
+  exp = experiments.get(name)
+  code, out, err = helped(name, "--help")
+  assert code == 0 and not err
+  assert exp.SUMMARY in out
+  listed = entries(out)
+  assert set(listed) == {f.name for f in exp.FLAGS} | RUN
+  for f in exp.FLAGS:
+    entry = listed[f.name]
+    assert f"default: {f.shown_default(exp.DEFAULT)}" in entry, entry
+    assert " ".join(f.allowed_text().split()) in entry, entry
+    paper = f.shown_default(exp.PAPER)
+    if paper != f.shown_default(exp.DEFAULT):
+      assert f"--paper: {paper}" in entry, entry
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_flag_of_another_experiment_is_refused(helped, tmp_path, name):
+  mine = {f.name for f in experiments.get(name).FLAGS}
+  other = sorted({f.name for n in NAMES for f in experiments.get(n).FLAGS}
+                 - mine)[0]
+  code, out, err = helped(name, f"--{other}=1", f"--out_dir={tmp_path / 'o'}")
+  assert code == 2 and not out
+  assert err.strip() == (f"error: --{other}: does not apply to {name} "
+                         f"(python -m vanishing {name} --help lists its flags)")
+  assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_flags_give_the_presets(name):
+  exp = experiments.get(name)
+  assert flags.build(exp, types.SimpleNamespace(seed=0)) == exp.DEFAULT
+  paper = flags.build(exp, types.SimpleNamespace(seed=0, paper=True))
+  assert paper == exp.PAPER
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_flag_sets_a_field_of_the_settings(name):
+  exp = experiments.get(name)
+  assert len({f.name for f in exp.FLAGS}) == len(exp.FLAGS)
+  assert not {f.name for f in exp.FLAGS} & RUN
+  for f in exp.FLAGS:
+    flags.get_path(exp.DEFAULT, f.field)  # AttributeError if it does not
+
+
+def test_a_flag_means_the_same_kind_in_every_experiment():
+  kinds = {}
+  for name in NAMES:
+    for f in experiments.get(name).FLAGS:
+      assert kinds.setdefault(f.name, f.kind) is f.kind, (name, f.name)
+
+
+def test_flag_syntax_forms_agree():
+  read = lambda *a: cli._parse_flags(["vanishing", *a]).given
+  assert read("density", "--w0", "-1,1", "--trials", "8") == read(
+      "density", "--w0=-1,1", "-trials=8")
+  assert read("--norecords")["records"] is False
+  assert read("--records")["records"] is True
+  inv = cli._parse_flags(["vanishing", "--trials=3", "density", "--", "x"])
+  assert inv.positional == ["density", "x"]
+
+
+def test_an_experiment_that_fails_to_import_is_an_error_naming_it(
+    monkeypatch, capsys):
+  monkeypatch.setitem(experiments.REGISTRY, "broken",
+                      "vanishing.experiments.no_such_module")
+  with pytest.raises(ImportError, match="experiment 'broken': its module "
+                     "vanishing.experiments.no_such_module failed to import"):
+    experiments.all_experiments()
+  with pytest.raises(SystemExit) as e:
+    cli.main(cli._parse_flags(["vanishing", "density"]))
+  assert e.value.code == 1
+  assert capsys.readouterr().err.startswith("error: experiment 'broken'")
+
+
+def test_the_entry_point_prints_help_and_exits_0():
+  p = subprocess.run([sys.executable, "-m", "vanishing", "compare", "--help"],
+                     capture_output=True, text=True, timeout=120)
+  assert p.returncode == 0, p.stderr
+  assert "--budget=INT" in p.stdout and "--w0" not in p.stdout
+  assert not p.stderr
+
+
+TOY = '''"""A toy experiment: what a new experiment module declares."""
+import dataclasses
+
+import numpy as np
+
+from vanishing.experiments import flags
+from vanishing.experiments.skeleton import Outcome
+
+NAME = "toy"
+SUMMARY = "counts to n"
+TABLES = ("",)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  n: int
+  seed: int = 0
+
+  def to_json(self):
+    return dataclasses.asdict(self)
+
+
+DEFAULT = Settings(n=3)
+PAPER = Settings(n=30)
+FLAGS = (flags.integer("n", "how far to count"),)
+
+
+def from_flags(given):
+  return given.settings()
+
+
+def execute(settings, options):
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  table = {"i": np.arange(settings.n) + settings.seed}
+  return Outcome({"": table}, plt.figure(), f"toy: {settings.n}", {})
+'''
+
+
+def test_a_new_experiment_is_one_module_and_one_registry_line(
+    tmp_path, monkeypatch, helped):
+  (tmp_path / "toy_experiment.py").write_text(TOY)
+  monkeypatch.syspath_prepend(str(tmp_path))
+  monkeypatch.setitem(experiments.REGISTRY, "toy", "toy_experiment")
+  code, out, _ = helped("--help")
+  assert code == 0 and re.search(r"^  toy +counts to n$", out, re.M)
+  code, out, _ = helped("toy", "--help")
+  assert code == 0
+  assert "[an integer >= 1; default: 3; --paper: 30]" in entries(out)["n"]
+  assert helped("toy", "--n=0")[2].strip() == "error: --n: must be >= 1, got 0"
+  code, out, err = helped("toy", "--n=4", "--seed=1", f"--out_dir={tmp_path / 'r'}")
+  assert code == 0, err
+  assert "toy: 4" in out
+  assert (tmp_path / "r" / "toy.csv").read_text().split() == ["i", "1", "2", "3", "4"]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["compare", "--help"]])
+def test_the_readme_shows_the_real_help(helped, args):
+  from pathlib import Path
+  readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+  command = "$ python -m vanishing " + " ".join(args) + "\n"
+  shown = readme.split(command, 1)[1].split("\n```", 1)[0]
+  code, out, _ = helped(*args)
+  assert code == 0 and shown == out.rstrip("\n")
+
+
+def test_compare_help_lists_its_presets(helped):
+  from vanishing.experiments import compare
+  code, out, _ = helped("compare", "--help")
+  entry = entries(out)["preset"]
+  assert code == 0 and "not with --paper" in entry
+  assert f"one of {', '.join(compare.PRESETS)}" in entry and "default: none" in entry

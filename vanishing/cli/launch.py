@@ -1,0 +1,176 @@
+"""One experiment from settings to files: the run behind ``python -m vanishing``.
+
+:func:`run` takes the output directory (its lock), devices and processes, a
+chunk store per sweep, calls the experiment's ``execute``, writes the output
+files and removes the chunks; a signal stops it with the finished chunks
+kept and one line on how to resume.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import jax
+
+from vanishing.cli import outputs
+from vanishing.engine import dirlock, interrupt, results, store
+from vanishing.experiments.flags import FlagError
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """How and where an experiment runs (the command line's common flags)."""
+  out_dir: Path
+  overwrite: bool = False
+  records: bool = True
+  keep_chunks: bool = False
+  devices: int = 0
+  block: int | None = None
+  process_id: int = 0
+  num_processes: int = 1
+  coordinator_address: str | None = None
+
+
+def run(exp, settings, how: Run, meta: Mapping[str, Any] | None = None,
+        log=print, stoppable: bool = False) -> list[Path] | None:
+  """Runs experiment module ``exp`` with ``settings``; writes its files.
+
+  ``meta`` joins the JSON sidecar (the command, its flags). Returns the
+  paths written, None on a process other than 0. The directory is locked
+  meanwhile (:mod:`vanishing.engine.dirlock`). ``stoppable`` (the command line):
+  SIGINT/SIGTERM end the process at once, finished chunks kept, with one
+  line on how to resume (:mod:`vanishing.engine.interrupt`); leave it off where a
+  signal must not end the process (a notebook).
+
+  Raises:
+    FlagError: on ``--out_dir`` (results already there, not writable, in
+      use by another run, a chunk store of another configuration, a failed
+      write) or
+      ``--devices``, before anything is computed where it can be.
+  """
+  out_dir = Path(how.out_dir)
+  try:
+    results.check_writable(out_dir)
+  except OSError as e:
+    raise FlagError("out_dir", f"cannot write to {out_dir}: {e.strerror or e}")
+  group = (f"{how.num_processes} processes, coordinator "
+           f"{how.coordinator_address}" if how.num_processes > 1 else None)
+  lock = dirlock.DirLock(out_dir, group)
+  try:
+    lock.acquire()
+  except dirlock.Busy as e:
+    raise FlagError("out_dir", str(e))
+  written: list[Path] = []  # the results, once written
+  body = lambda: _locked(exp, settings, how, meta, log, written)
+  try:
+    if not stoppable:
+      return body()
+    return interrupt.run(body, lambda signum: _stopped(exp, how, signum, lock,
+                                                       written))
+  finally:
+    lock.release()
+
+
+def _stopped(exp, how: Run, signum: int, lock, written: list[Path]) -> str:
+  """The line a run stopped by signal ``signum`` ends with."""
+  lock.release()
+  name, out_dir = exp.NAME, Path(how.out_dir)
+  what = f"{name}: stopped by {signal.Signals(signum).name}"
+  if written:
+    return f"{what} after writing its results ({written[-1]})"
+  chunks = out_dir / f".{name}_chunks"
+  again = ("the same command without --overwrite" if how.overwrite
+           else "the same command")
+  return (f"{what}; {store.saved_runs(chunks):,} finished runs are saved in "
+          f"{chunks}; {again} resumes from them")
+
+
+def _widths(stores: Mapping[str, Any]) -> int | dict[str, int] | None:
+  """The block width the sweeps ran with (``vanishing.engine.layout``): one number
+  where they agree, else per sweep (its tag)."""
+  widths = {tag or "all": st.config["block"] for tag, st in stores.items()
+            if "block" in st.config}
+  if len(set(widths.values())) == 1:
+    return next(iter(widths.values()))
+  return widths or None
+
+
+def _locked(exp, settings, how: Run, meta, log, written: list[Path]
+            ) -> list[Path] | None:
+  """The body of :func:`run`, holding the directory's lock."""
+  name, out_dir = exp.NAME, Path(how.out_dir)
+  existing = outputs.existing_outputs(out_dir, name, exp.TABLES)
+  complete = outputs.output_paths(out_dir, name, exp.TABLES)["meta"] in existing
+  if complete and not how.overwrite:
+    raise FlagError("out_dir", f"{out_dir} already holds {name} results "
+                    f"({', '.join(p.name for p in existing)}); pass "
+                    "--overwrite or choose another --out_dir")
+
+  n_proc, proc_id = how.num_processes, how.process_id
+  if n_proc > 1:
+    jax.distributed.initialize(how.coordinator_address, n_proc, proc_id)
+  local = jax.local_devices()
+  if how.devices > len(local):
+    raise FlagError("devices", f"{how.devices} requested, this process has "
+                    f"{len(local)}")
+  devices = local[:how.devices] if how.devices else local
+
+  # Everything that decides the results, for the chunk stores' manifests;
+  # chunk size, device and process counts do not. Each sweep records the
+  # block width it chose (vanishing.engine.layout) and keeps it when resumed.
+  config = {"experiment": name,
+            "settings": {k: v for k, v in settings.to_json().items() if k != "chunk"}}
+  chunk_root = out_dir / f".{name}_chunks"
+  if how.overwrite and chunk_root.exists():
+    shutil.rmtree(chunk_root)  # also stores of sweeps this run will not make
+  stores = {}
+
+  def options(tag: str) -> dict:
+    stores[tag] = store.ChunkStore(chunk_root / (tag or "all"),
+                                   dict(config, sweep=tag),
+                                   free=("chunk", "block"))
+    return {"store": stores[tag], "devices": devices,
+            "process": (proc_id, n_proc), "collect": False,
+            "override": how.block}
+
+  t0 = time.perf_counter()
+  try:
+    outcome = exp.execute(settings, options)
+  except store.ConfigMismatch as e:
+    raise FlagError("out_dir", f"{e}; pass --overwrite or choose another "
+                    "--out_dir")
+  except OSError as e:
+    raise FlagError("out_dir", f"writing to {out_dir} failed: {e.strerror or e}")
+  for st in stores.values():
+    for line in st.reports:
+      print(f"{name}: {line}", file=sys.stderr)
+  if outcome is None:
+    log(f"{name}: process {proc_id} of {n_proc} finished its share of the "
+        "chunks; process 0 writes the results")
+    return None
+  if not how.records:
+    outcome.tables.pop("runs", None)
+  meta = {"experiment": name, **(meta or {}), "settings": settings.to_json(),
+          **outcome.meta, "block": _widths(stores), "platform":
+          devices[0].platform, "devices": len(devices), "processes": n_proc,
+          "wall_s": time.perf_counter() - t0, **results.environment()}
+  try:
+    paths = outputs.write_outputs(out_dir, name, exp.TABLES, outcome, meta)
+  except OSError as e:
+    raise FlagError("out_dir", f"writing results to {out_dir} failed: "
+                    f"{e.strerror or e}")
+  written += paths
+  if not how.keep_chunks:
+    for st in stores.values():
+      st.remove()
+    if chunk_root.exists() and not any(chunk_root.iterdir()):
+      chunk_root.rmdir()
+  log(outcome.summary)
+  log("wrote " + ", ".join(str(p) for p in paths))
+  return paths

@@ -1,0 +1,364 @@
+"""Command line: ``python -m vanishing <experiment> [--flags]``.
+
+Each experiment declares the flags it reads (:mod:`vanishing.experiments.flags`);
+this module adds the flags every experiment takes (where and how it runs),
+reads the command line against them and prints ``--help``. A bad flag value,
+or a flag the chosen experiment does not read, ends the program with exit
+status 2 and one line naming the flag and what is allowed, before any
+computation or any file is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import sys
+import textwrap
+import types
+from pathlib import Path
+from typing import Any
+
+from absl import app, logging
+from absl import flags as absl_flags
+
+from vanishing import experiments
+from vanishing.cli import launch
+from vanishing.cli import report
+from vanishing.experiments import flags
+from vanishing.experiments.flags import Flag
+from vanishing.experiments.flags import FlagError, parse_grid  # noqa: F401 (tests)
+
+EXPERIMENTS = tuple(experiments.REGISTRY)
+FLAGS = absl_flags.FLAGS  # absl's own (app.run's); the experiments' are not in it
+PROG = "python -m vanishing"
+
+
+def _common(flag: Flag, default: Any) -> Flag:
+  """A flag of the command line itself: no settings field, its own default."""
+  return dataclasses.replace(flag, field=None, default=default)
+
+
+# Flags every experiment takes: where and how it runs, and the preset.
+RUN_FLAGS = (
+    Flag("out_dir", str, "directory for result files", default="results",
+         metavar="DIR"),
+    Flag("seed", int, "root seed; run i uses fold_in(key(seed), i)",
+         "an integer", default=0, metavar="INT"),
+    Flag("records", bool, "also write one row per run (<name>_runs.csv)",
+         default=True),
+    Flag("overwrite", bool, "replace results already in --out_dir",
+         default=False),
+    _common(flags.integer("devices", "local devices to shard each sweep "
+                             "over (0: all); results do not depend on it",
+                             low=0), 0),
+    dataclasses.replace(_common(flags.integer(
+        "block", "lanes per block: runs computed side by side on one device; "
+        "numbers are reproducible per platform and width, which the "
+        "results' JSON records", low=1), None),
+        default_text="unset (the device's: the experiment's CPU width, on a "
+        "GPU as wide as the sweep and its memory allow)"),
+    Flag("coordinator_address", str, "host:port of process 0, for a sweep run "
+         "by several processes (jax.distributed)", metavar="HOST:PORT"),
+    _common(flags.integer("num_processes", "processes cooperating on the "
+                             "sweep"), 1),
+    _common(flags.integer("process_id", "this process's index, 0 .. "
+                             "num_processes-1", low=0), 0),
+    Flag("keep_chunks", bool, "keep the finished chunk files "
+         "(<out_dir>/.<name>_chunks) after the results are written",
+         default=False),
+    Flag("paper", bool, "the full-size preset; other flags still override it",
+         default=False),
+)
+_RUN = {f.name: f for f in RUN_FLAGS}
+# The commands that are not experiments, and the flags they read.
+REPORT_FLAGS = (dataclasses.replace(
+    _RUN["out_dir"], help="directory of results to show; the page is "
+    "written there as report.html"),)
+_HELP = frozenset({"help", "h", "helpfull", "helpshort", "?"})
+
+
+def _fail(message: str, status: int = 2) -> None:
+  print(f"error: {message}", file=sys.stderr)
+  sys.exit(status)
+
+
+def _registry() -> dict:
+  """Every experiment module; a broken one ends the program naming it."""
+  try:
+    return experiments.all_experiments()
+  except ImportError as e:
+    _fail(str(e).splitlines()[0], status=1)
+
+
+def _flags_of(exp) -> dict[str, Flag]:
+  return {f.name: f for f in (*exp.FLAGS, *RUN_FLAGS)}
+
+
+@dataclasses.dataclass
+class Invocation:
+  """A command line read into words: what ``main`` runs.
+
+  Attributes:
+    positional: the words that are not flags (the experiment).
+    given: flag name -> its text as given (True/False for a bare boolean
+      flag), the last where a flag is repeated.
+    unknown: flags no experiment declares, as given.
+    help: ``-h``/``--help`` was given.
+    error: ``(flag, message)`` of the first word that could not be read (a
+      flag without its value).
+  """
+  positional: list[str]
+  given: dict[str, Any]
+  unknown: list[str]
+  help: bool = False
+  error: tuple[str, str] | None = None
+
+
+def _parse_flags(argv: list[str]) -> Invocation:
+  """Reads ``argv`` (absl style: ``--name=value``, ``--name value``,
+  ``--flag``/``--noflag``, ``--`` ends the flags). What a flag's text means
+  is up to the experiment; ``main`` checks it."""
+  if not FLAGS.is_parsed():
+    FLAGS(argv[:1])  # absl's own flags (app.run reads them), at defaults
+  kinds = {f.name: f.kind for exp in _registry().values()
+           for f in _flags_of(exp).values()}
+  inv = Invocation([], {}, [])
+  words = list(argv[1:])
+  while words:
+    word = words.pop(0)
+    if word == "--":
+      inv.positional += words
+      break
+    if not word.startswith("-") or word == "-":
+      inv.positional.append(word)
+      continue
+    name, eq, value = word.lstrip("-").partition("=")
+    if name in _HELP:
+      inv.help = True
+    elif kinds.get(name) is bool:
+      inv.given[name] = value if eq else True
+    elif name.startswith("no") and kinds.get(name[2:]) is bool:
+      inv.given[name[2:]] = False
+      if eq:
+        inv.error = inv.error or (name, f"takes no value (--{name[2:]}=false "
+                                  "is the same)")
+    elif name not in kinds:
+      inv.unknown.append(name)
+    elif eq:
+      inv.given[name] = value
+    elif words:
+      inv.given[name] = words.pop(0)
+    else:
+      inv.error = inv.error or (name, "needs a value")
+  return inv
+
+
+# ---------------------------------------------------------------------------
+# Help.
+
+def _entry(flag: Flag, default: str, paper: str | None) -> str:
+  """One flag in ``--help``: name, what it sets, allowed values, default."""
+  head = (f"  --[no]{flag.name}" if flag.kind is bool
+          else f"  --{flag.name}={flag.metavar or 'VALUE'}")
+  allowed = flag.allowed_text()
+  tail = (f"[{allowed + '; ' if allowed else ''}default: {default}"
+          + (f"; --paper: {paper}]" if paper else "]"))
+  wrap = lambda text: textwrap.wrap(text, 79, initial_indent=" " * 24,
+                                    subsequent_indent=" " * 24,
+                                    break_long_words=False,
+                                    break_on_hyphens=False)
+  lines = wrap(flag.help) + wrap(tail)
+  if len(head) < 23:
+    lines[0] = head.ljust(24) + lines[0][24:]
+  else:
+    lines.insert(0, head)
+  return "\n".join(lines)
+
+
+def _run_flag_entries(chunk_users: list[str] | None = None) -> list[str]:
+  out = [_entry(f, f.shown_default(None), None) for f in RUN_FLAGS]
+  if chunk_users:
+    chunk = dataclasses.replace(flags.CHUNK, help=flags.CHUNK.help +
+                                f" ({', '.join(chunk_users)} only)")
+    out.append(_entry(chunk, chunk.default_text, None))
+  return out
+
+
+GRIDS = ("A GRID is a value (1.25), a list (0.5,1,2) or an inclusive range "
+         "start:stop:num (0:1:11 is 0, 0.1, ..., 1).")
+
+
+def usage() -> str:
+  """``python -m vanishing --help``: the experiments and the common flags."""
+  exps = _registry()
+  width = max(map(len, exps))
+  lines = [f"usage: {PROG} <experiment> [--flag=value ...]",
+           f"       {PROG} <experiment> --help   (that experiment's flags)",
+           f"       {PROG} report [--out_dir=DIR]",
+           "", "Experiments (Bengio, Simard & Frasconi 1994):"]
+  lines += [f"  {name.ljust(width)}  {exp.SUMMARY}" for name, exp in exps.items()]
+  lines += ["", "Commands:",
+            f"  {report.NAME.ljust(width)}  {report.SUMMARY}"]
+  users = [n for n, e in exps.items() if any(f.name == "chunk" for f in e.FLAGS)]
+  lines += ["", "Flags every experiment takes:", *_run_flag_entries(users)]
+  return "\n".join(lines)
+
+
+def report_usage() -> str:
+  """``python -m vanishing report --help``."""
+  return "\n".join([
+      f"usage: {PROG} report [--out_dir=DIR]", "",
+      textwrap.fill(f"report: {report.SUMMARY}. The page is self-contained "
+                    "(figures embedded, no network): per experiment its "
+                    "figure, its tables, settings, timings and versions, and "
+                    "links to its CSV files; unfinished and failed sets are "
+                    "listed as such.", 79), "",
+      "Flags of report:",
+      *(_entry(f, f.shown_default(None), None) for f in REPORT_FLAGS)])
+
+
+def _report(inv: Invocation) -> None:
+  """``python -m vanishing report``: writes the page, names it."""
+  if inv.help:
+    _print_help(report_usage())
+  mine = {f.name for f in REPORT_FLAGS}
+  try:
+    if inv.error:
+      raise FlagError(*inv.error)
+    for flag in [*inv.unknown, *inv.given]:
+      if flag not in mine:
+        raise FlagError(flag, f"does not apply to report ({PROG} report "
+                        "--help lists its flags)")
+    out_dir = Path(REPORT_FLAGS[0].read(inv.given.get("out_dir", "results")))
+    if not out_dir.is_dir():
+      raise FlagError("out_dir", f"{out_dir} is not a directory of results")
+    try:
+      path, entries = report.write(out_dir)
+    except OSError as e:
+      raise FlagError("out_dir", f"writing the report in {out_dir} failed: "
+                      f"{e.strerror or e}")
+  except FlagError as e:
+    _fail(str(e))
+  counts = {s: sum(x.status == s for x in entries)
+            for s in ("finished", "unfinished", "failed")}
+  print(f"wrote {path} (" + ", ".join(f"{n} {s}" for s, n in counts.items())
+        + ")")
+
+
+def experiment_usage(exp) -> str:
+  """``python -m vanishing NAME --help``: exactly the flags NAME reads."""
+  lines = [f"usage: {PROG} {exp.NAME} [--flag=value ...]", "",
+           f"{exp.NAME}: {exp.SUMMARY}.", "",
+           f"Flags of {exp.NAME}:"]
+  for f in exp.FLAGS:
+    default, paper = f.shown_default(exp.DEFAULT), f.shown_default(exp.PAPER)
+    lines.append(_entry(f, default, paper if paper != default else None))
+  if any(f.metavar == "GRID" for f in exp.FLAGS):
+    lines += [textwrap.fill(GRIDS, 79, initial_indent="  ",
+                            subsequent_indent="  ")]
+  lines += ["", "Flags every experiment takes:", *_run_flag_entries()]
+  return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# Running.
+
+def build_settings(name: str, fv):
+  """Settings of experiment ``name`` from flag values, validated.
+
+  Args:
+    name: an entry of ``EXPERIMENTS``.
+    fv: object with an attribute per flag (absent or None: not given), as
+      text or typed, and ``paper`` and ``seed``.
+
+  Raises:
+    FlagError: the first flag whose value is not allowed.
+  """
+  return flags.build(experiments.get(name), fv)
+
+
+def _scale_out(how: dict) -> None:
+  """The scale-out flags against each other."""
+  n, pid = how["num_processes"], how["process_id"]
+  if not pid < n:
+    raise FlagError("process_id", f"must be in [0, {n}), got {pid}")
+  if n > 1:
+    addr = how["coordinator_address"] or ""
+    host, _, port = addr.rpartition(":")
+    if not host or not port.isdigit():
+      raise FlagError("coordinator_address", "a multi-process sweep needs "
+                      f"host:port of process 0, got {addr!r}")
+    if how["overwrite"]:
+      raise FlagError("overwrite", "not with --num_processes > 1 (processes "
+                      "would clear each other's chunks); empty --out_dir first")
+
+
+def _settings(exp, inv: Invocation):
+  """``(settings, values of the common flags, every flag's value for the
+  sidecar)``."""
+  name, mine = exp.NAME, _flags_of(exp)
+  for flag in [*inv.unknown, *inv.given]:
+    if flag not in mine:
+      known = flag not in inv.unknown
+      raise FlagError(flag, f"{'does not apply to' if known else 'unknown flag for'}"
+                      f" {name} ({PROG} {name} --help lists its flags)")
+  how = {f.name: f.read(inv.given[f.name]) if f.name in inv.given else f.default
+         for f in RUN_FLAGS}
+  _scale_out(how)
+  given = {f.name: f.convert(inv.given[f.name]) for f in exp.FLAGS
+           if f.name in inv.given}
+  settings = flags.build(exp, types.SimpleNamespace(
+      **given, seed=how["seed"], paper=how["paper"]))
+  return settings, how, {**{f.name: given.get(f.name) for f in exp.FLAGS}, **how}
+
+
+def _print_help(text: str) -> None:
+  """Prints ``text`` and ends with status 0 (quietly into a closed pipe,
+  as ``--help | head``)."""
+  try:
+    print(text)
+    sys.stdout.flush()
+  except BrokenPipeError:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+  sys.exit(0)
+
+
+def main(inv: Invocation) -> None:
+  logging.set_verbosity(logging.WARNING)  # keep JAX's backend probing quiet
+  exps = _registry()
+  names = inv.positional
+  if inv.help and not names:
+    _print_help(usage())
+  if names == [report.NAME]:
+    return _report(inv)
+  if len(names) != 1 or names[0] not in exps:
+    got = " ".join(names) or "nothing"
+    _fail(f"experiment: give exactly one of {', '.join(exps)} (got {got}; "
+          f"{PROG} --help lists them)")
+  exp = exps[names[0]]
+  if inv.help:
+    _print_help(experiment_usage(exp))
+  try:
+    if inv.error:
+      raise FlagError(*inv.error)
+    settings, how, flag_values = _settings(exp, inv)
+    launch.run(exp, settings, launch.Run(**{
+        f.name: how[f.name] for f in dataclasses.fields(launch.Run)}),
+               {"command": sys.argv, "flags": flag_values}, stoppable=True)
+  except FlagError as e:
+    _fail(str(e))
+
+
+def _stop(signum, frame) -> None:
+  """SIGINT/SIGTERM outside a sweep (which has its own, vanishing.engine.interrupt):
+  nothing to save; one line, status 128 + signal, no traceback."""
+  print(f"stopped by {signal.Signals(signum).name}", file=sys.stderr)
+  os._exit(128 + signum)
+
+
+def run() -> None:
+  """Entry point of ``python -m vanishing``."""
+  for s in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(s, _stop)
+  app.run(main, flags_parser=_parse_flags)

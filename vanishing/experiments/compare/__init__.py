@@ -1,0 +1,383 @@
+"""Training methods compared on latch, 2-sequence and parity: Section VI, Table I.
+
+For each problem, each method and each span T of a grid, many trials. A
+trial draws a training set (``n_per_class`` sequences per class, lengths
+uniform in [ceil(T/2), T], input noise), a test set of the same law and the
+initial parameters (uniform in [-0.5, 0.5]); the method trains until the
+protocol of :mod:`vanishing.methods.base` stops it. Reported per (problem,
+method, T): the final classification error on the training and test sets,
+the cost, function evaluations and sequence presentations, and how many
+trials were solved, stuck or diverged.
+
+All methods see the same trials: a trial's data and initial parameters come
+from ``fold_in(root, run)`` with ``root = fold_in(key(seed), problem)`` and
+``run = T index x trials + trial``, and do not depend on the method. Each (problem,
+method) is one compiled sweep over T x trials: every T is padded to the
+largest T of the grid (sequences keep their own lengths; the padding steps
+leave the state unchanged), so a grid compiles once per method and problem.
+A trial is written as its method's loop (:class:`Trial`, in ``trial.py``, a
+``vanishing.engine.runs.Steps``), so the engine gives each of ``BLOCK`` lanes the
+next trial as soon as its own stops, instead of running every block of
+trials as long as its slowest one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import jax
+import numpy as np
+
+from vanishing import methods, problems, statistics, tasks
+from vanishing.engine import series
+from vanishing.engine.series import SweepOptions, sweep_options
+from vanishing.experiments import flags
+from vanishing.experiments.compare.report import figure, markdown, quote_lines
+from vanishing.experiments.flags import FlagError
+from vanishing.experiments.skeleton import Outcome
+from vanishing.experiments.trial import Trial
+from vanishing.methods import base
+
+NAME = "compare"
+SUMMARY = "training methods on latch, 2-sequence and parity (Table I)"
+TABLES = ("", "runs")  # compare.csv, compare_runs.csv
+
+# Lanes of trials per device on a CPU (the width sets the numerics, see
+# sweep.BLOCK; a GPU's is its own, vanishing.engine.layout). A trial's cost per
+# lane hardly depends on the width, so fewer lanes waste less on trials
+# that stopped: with refilled lanes the default compare ran its sweeps 2.8x
+# faster at 8 lanes than vmapped blocks of 32, and 8% slower than at 4, 16%
+# faster than at 12 (benchmarks/methods_speed.py --compare; BUILD_NOTES.md).
+BLOCK = 8
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """Settings of the comparison (everything that decides its numbers).
+
+  Attributes:
+    problems: problem names (``vanishing.problems.REGISTRY``; the paper's
+      three by default).
+    methods: method names (``vanishing.methods.NAMES``).
+    T: spans, integers >= 2, for every problem not in ``T_by_problem``.
+    T_by_problem: ``((problem, spans), ...)``: a problem's own spans.
+    trials: trials per (problem, method, T).
+    seed: root seed.
+    budget, patience, target_cost: the stopping protocol (``base.Budget``).
+    hparams: method hyper-parameter overrides, ``((method, name, value),
+      ...)``.
+    noise_kind, noise_scale: input noise law (``tasks.Noise``).
+    n_per_class, test_per_class: training and test set sizes per class.
+    N: 2-sequence prefix length.
+    chunk: runs per compiled call (memory bound; never changes results).
+    curriculum: stages of growing span (``experiments.trial``); 1: none.
+    preset: the ``PRESETS`` entry the settings started from (``--preset``;
+      empty: ``DEFAULT`` or ``PAPER``).
+    quotes: keys of ``compare_report.PAPER_QUOTES`` this setting is compared
+      with in a section of its own (mean evaluations to solution per method
+      and T, pooled over T; ``compare_report.quote_sections``).
+  """
+  problems: tuple[str, ...] = problems.PROBLEMS
+  methods: tuple[str, ...] = methods.PAPER_NAMES
+  T: tuple[int, ...] = (4, 8, 16, 32)
+  T_by_problem: tuple = (("two_sequence", (8, 16, 32)),)
+  trials: int = 24
+  seed: int = 0
+  budget: int = 2000
+  patience: int = 500
+  target_cost: float = 0.01
+  hparams: tuple = ()
+  noise_kind: str = "uniform"
+  noise_scale: float = 0.2
+  n_per_class: int = 25
+  test_per_class: int = 100
+  N: int = 3
+  chunk: int | None = None
+  curriculum: int = 1
+  preset: str = ""
+  quotes: tuple = ()
+
+  def to_json(self) -> dict[str, Any]:
+    return dataclasses.asdict(self)
+
+  def budget_(self) -> base.Budget:
+    return base.Budget(self.budget, self.patience, self.target_cost)
+
+  def spans(self, problem: str) -> tuple[int, ...]:
+    """The spans T run for ``problem``: its own, else those of its task's
+    name (two_sequence's spans serve 2-sequence problems on other cells)."""
+    own = dict(self.T_by_problem)
+    return own.get(problem, own.get(problems.REGISTRY[problem].task.name,
+                                    self.T))
+
+  def problem(self, name: str) -> problems.Problem:
+    return problems.Problem(
+        name, max(self.spans(name)), self.n_per_class, self.test_per_class,
+        tasks.Noise(self.noise_kind, self.noise_scale), self.N)
+
+  def hp(self, method: str) -> dict[str, Any]:
+    return {k: v for m, k, v in self.hparams if m == method}
+
+
+# Spans double from 4, where BPTT still solves a third of the parity and
+# latch trials, to 32. The 2-sequence net's output hears the input one step
+# late, so a sequence no longer than the prefix (N = 3) can be undecidable
+# (every method stalled near 0.09 error at T = 5, lengths 3..5): its spans
+# start at 8, lengths 4..8. About 4 minutes on 2 cores.
+DEFAULT = Settings()
+# The paper's scale: spans 10..100, 100 trials per cell and a budget above
+# the paper's 810,000 evaluations of annealing on parity. Days on 2 CPU
+# cores: each (problem, method) runs 800 trials of at least the patience
+# (50,000 evaluations), >= 4e7 evaluations, at 800-11,000 evaluations/s at
+# T = 100 (benchmarks/methods_speed.py); meant for --devices and
+# multi-process sweeps.
+PAPER = Settings(T=(10, 20, 30, 40, 50, 60, 80, 100), T_by_problem=(), trials=100,
+                 budget=1000000, patience=50000)
+TESTING = Settings(problems=("latch", "parity"), methods=("bptt",), T=(4, 8),
+                   T_by_problem=(("parity", (8,)),),
+                   trials=4, budget=60, patience=60)
+# The latch as HS2001 (guessing2001/node3.html) describes the 1994 latch
+# behind its "1600 trials": Gaussian noise of variance 0.2 on every element
+# but the first; the paper's spans 10..100 and methods; solved as HS2001's
+# "every training sequence classified correctly" (any error-free point has
+# cost < 0.32 with targets +-0.8, so target_cost 0.5 asks nothing more).
+# BUILD_NOTES.md, "Deviations and choices", has each choice's effect.
+LATCH_1994 = Settings(problems=("latch",), T=(10, 20, 40, 60, 100),
+                      T_by_problem=(), trials=48, budget=10000, patience=2000,
+                      target_cost=0.5, noise_kind="gaussian",
+                      quotes=(("latch", None),))
+# Parity where the paper quotes discrete error propagation (HS2001,
+# node4.html: "about 54000 trials to achieve final classification error of
+# 0.05", lengths 25..50, uniform noise 0.2, one hidden and one output unit):
+# T = 50, the threshold net the paper's method trains (parity_sign) beside
+# the tanh net (parity), random guessing as the baseline; the quoted 54,000
+# evaluations as the budget, stuck after 5,000. BUILD_NOTES.md, "Discrete
+# error propagation at the paper's parity setting".
+PARITY_1994 = Settings(problems=("parity_sign", "parity"),
+                       methods=("discrete", "guessing"), T=(50,),
+                       T_by_problem=(), trials=32, budget=54000,
+                       patience=5000, quotes=(("parity", "discrete"),))
+# Named bases of --preset (other flags still override them): one line each.
+PRESETS: dict[str, Settings] = {
+    "latch_1994": LATCH_1994,
+    "parity_1994": PARITY_1994,
+}
+
+
+def root_key(settings: Settings, problem: str) -> jax.Array:
+  return jax.random.fold_in(jax.random.key(settings.seed),
+                            problems.index(problem))
+
+
+def tag(problem: str, method: str) -> str:
+  return f"{problem}-{method}"
+
+
+def run(settings: Settings, options: SweepOptions | None = None):
+  """Runs every (problem, method) sweep; returns ``(table, runs, timing)``.
+
+  ``options(tag)`` adds (or overrides, as the block width) keyword arguments
+  of ``sweep.run``.
+
+  Returns None on a process other than 0 of a multi-process sweep.
+  """
+  budget = settings.budget_()
+  for pname in settings.problems:  # refuse a (method, cell) pair early
+    for mname in settings.methods:
+      methods.check_supported(mname, settings.problem(pname).net)
+      methods.check_task(mname, settings.problem(pname).task)
+
+  def sweeps():
+    for pname in settings.problems:
+      problem = settings.problem(pname)
+      for mname in settings.methods:
+        staged = settings.curriculum > 1
+        fn = Trial(problem, mname, budget, tuple(settings.hp(mname).items()),
+                   curriculum=staged).steps()
+        axes = {"T": np.asarray(settings.spans(pname), np.float64)}
+        if staged:
+          axes["stages"] = np.asarray([settings.curriculum], np.float64)
+        yield series.Sweep(
+            (pname, mname), tag(pname, mname), fn, axes,
+            settings.trials, root_key(settings, pname),
+            {"chunk": settings.chunk,
+             "block": methods.block(mname, BLOCK)})
+
+  done = series.run_sweeps(sweeps(), options)
+  if done is None:
+    return None
+  runs = []
+  for (pname, mname), res in done[0]:
+    rec = _concat(res.iter_chunks())
+    n = len(rec["run"])
+    rec = {"problem": np.full(n, pname), "method": np.full(n, mname),
+           "T": rec["T"].astype(np.int64), "trial": rec["trial"],
+           **{k: rec[k] for k in ("final_error", "test_error", "cost",
+                                  "test_cost", "evaluations", "solved",
+                                  "stuck", "diverged")}}
+    rec["presentations"] = rec["evaluations"].astype(np.int64) * (
+        2 * settings.n_per_class)
+    runs.append(rec)
+  records = {k: np.concatenate([r[k] for r in runs]) for k in runs[0]}
+  return summarize(records), records, done[1]
+
+
+def _concat(parts) -> dict[str, np.ndarray]:
+  parts = list(parts)
+  out = {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in parts[0]}
+  out["T"] = np.asarray(out["T"])
+  return out
+
+
+def summarize(rec: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+  """One row per (problem, method, T): means, spreads and counts."""
+  rows = []
+  for (p, m, T), sel in statistics.groups(rec, ("problem", "method", "T")):
+    ev = rec["evaluations"][sel].astype(np.float64)
+    solved = rec["solved"][sel].astype(bool)
+    n = int(sel.sum())
+    rate, _, lo, hi = statistics.wilson(solved.sum(), n)
+    err, terr = rec["final_error"][sel], rec["test_error"][sel]
+    rows.append({"problem": p, "method": m, "T": int(T), "trials": n,
+                 "final_error": err.mean(), "final_error_sd": statistics.sd(err),
+                 "test_error": terr.mean(), "test_error_sd": statistics.sd(terr),
+                 "cost": rec["cost"][sel].mean(), "evaluations": ev.mean(),
+                 "evaluations_sd": statistics.sd(ev),
+                 "evaluations_median": np.median(ev),
+                 "presentations": rec["presentations"][sel].mean(),
+                 "solved": int(solved.sum()), "solved_rate": float(rate),
+                 "solved_lo": float(lo), "solved_hi": float(hi),
+                 "evaluations_solved": (ev[solved].mean() if solved.any()
+                 else np.nan),
+                 "stuck": int(rec["stuck"][sel].sum()),
+                 "diverged": int(rec["diverged"][sel].sum())})
+  return {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
+
+
+def execute(settings: Settings, options: SweepOptions | None = None
+            ) -> Outcome | None:
+  """Runs the comparison with progress lines; tables, figure and report."""
+  out = run(settings, sweep_options(options, lambda t: f"{NAME} {t}"))
+  if out is None:
+    return None
+  table, records, (compile_s, run_s) = out
+  runs = sum(len(settings.spans(p)) for p in settings.problems)
+  w = max([13] + [len(p) for p in settings.problems])  # the problem column
+  lines = [f"{NAME}: {len(settings.problems)} problems x {len(settings.methods)}"
+           f" methods, {runs} (problem, T) cells x {settings.trials} trials "
+           f"(compile {compile_s:.1f} s, run {run_s:.1f} s)",
+           f"{'problem':{w}s} {'method':21s} {'T':>4s} {'error':>6s} "
+           f"{'test':>6s} {'evals':>9s} {'solved':>7s} {'stuck':>5s} {'div':>4s}"]
+  for i in range(len(table["T"])):
+    lines.append(
+        f"{table['problem'][i]:{w}s} {table['method'][i]:21s} {table['T'][i]:4d} "
+        f"{table['final_error'][i]:6.3f} {table['test_error'][i]:6.3f} "
+        f"{table['evaluations'][i]:9.0f} {table['solved_rate'][i]:7.2f} "
+        f"{table['stuck'][i]:5d} {table['diverged'][i]:4d}")
+  lines += quote_lines(records, settings)
+  meta = {"compile_s": compile_s, "run_s": run_s,
+          "runs": int(table["trials"].sum()),
+          "sweep": {"chunk": settings.chunk},
+          "hparams": {m: {**methods.get(m).DEFAULTS, **settings.hp(m)}
+                      for m in settings.methods}}
+  return Outcome({"": table, "runs": records}, figure(table),
+                 "\n".join(lines), meta, markdown(table, settings, records))
+
+
+# ---------------------------------------------------------------------------
+# Flags.
+
+def _hparams(flag: str, text: str) -> tuple:
+  if not text.strip():
+    return ()
+  out = []
+  for item in text.split(","):
+    lhs, eq, value = item.partition("=")
+    method, dot, name = lhs.strip().partition(".")
+    if not (eq and dot and name and value.strip()):
+      raise FlagError(flag, f"expected method.name=value, got {item!r}")
+    if method not in methods.available():
+      raise FlagError(flag, f"unknown method {method!r}; choose from "
+                      f"{', '.join(methods.available())}")
+    defaults = methods.get(method).DEFAULTS
+    if name not in defaults:
+      raise FlagError(flag, f"{method} has no {name!r}; known: "
+                      f"{', '.join(sorted(defaults))}")
+    kind = type(defaults[name])
+    try:
+      v = (value.strip() if kind is str else
+           int(value) if kind is int else float(value))
+    except ValueError:
+      raise FlagError(flag, f"{method}.{name} needs a {kind.__name__}, "
+                      f"got {value!r}") from None
+    if kind is not str and not math.isfinite(v):
+      raise FlagError(flag, f"{method}.{name} must be finite")
+    out.append((method, name, v))
+  return tuple(out)
+
+
+FLAGS = (
+    flags.names("problems", "problems", lambda: tuple(problems.REGISTRY)),
+    flags.names("methods", "training methods", methods.available),
+    flags.grid("T_values", "spans T, for every problem (unset: "
+                  "the preset's, per problem)", integer=True, low=2,
+                  noun="every T", field="T",
+                  default_text=lambda st: flags.show(st.T) + "".join(
+                      f" ({p}: {flags.show(t)})" for p, t in st.T_by_problem)),
+    flags.integer("trials", "trials per (problem, method, T)"),
+    flags.integer("budget", "function evaluations per trial"),
+    flags.integer("patience", "stop as stuck after this many evaluations "
+                     "without improvement"),
+    flags.real("target_cost", "solved when the training set is classified "
+                  "without error and the cost is below this", low=0,
+                  low_open=True),
+    flags.Flag("hparams", str, "method hyper-parameters",
+                  "method.name=value,... (names and defaults: README)",
+                  "hparams", _hparams, metavar="LIST"),
+    flags.choice("noise_kind", "input noise law", tasks.NOISE_KINDS),
+    flags.real("noise_scale", "uniform noise half-width or gaussian "
+                  "variance", low=0, high=1),
+    flags.N_PER_CLASS,
+    flags.TEST_PER_CLASS,
+    flags.integer("curriculum", "train in this many stages of growing "
+                     "span (a stage ends solved, stuck or at its share of the "
+                     "budget; 1: no curriculum)"),
+    flags.CHUNK,
+    flags.choice("preset", "start from this named setting instead of the "
+                    "default (not with --paper); other flags still override "
+                    "it; PRESETS in compare.py, README", tuple(PRESETS),
+                    default_text="none"),
+)
+
+
+def from_flags(given: flags.Given) -> Settings:
+  """A named preset replaces the base (not with ``--paper``); explicit
+  spans apply to every problem; two_sequence needs spans whose sequences
+  outlast its prefix."""
+  if given.given("preset"):
+    if given.preset is PAPER:
+      raise FlagError("preset", "not with --paper (each chooses the base "
+                      "settings); give one of them")
+    given = flags.Given(FLAGS, given.values, PRESETS[given.value("preset")],
+                           given.seed)
+  changes: dict[str, Any] = {"methods": tuple(
+      m for m in given.value("methods") if m in methods.available())}
+  for pname in given.value("problems"):
+    spec = problems.REGISTRY[pname]
+    cell = spec.cell()
+    for mname in changes["methods"]:
+      try:
+        methods.check_supported(mname, cell)
+        methods.check_task(mname, spec.task)
+      except ValueError as e:
+        raise FlagError("methods", f"{e} (problem {pname})") from None
+  if given.given("T_values"):
+    T, N = given.value("T_values"), given.preset.N
+    for pname in given.value("problems"):  # the 2-sequence task, any cell
+      if (problems.REGISTRY[pname].task.min_len_option == "N"
+          and tasks.half_length(min(T)) < N):
+        raise FlagError("T_values", f"{pname} needs T/2 >= N = {N} (its "
+                        f"prefix), got T = {min(T)}")
+    changes["T_by_problem"] = ()
+  return given.settings(changes)

@@ -1,0 +1,313 @@
+"""Beyond 1994: gated cells and the known remedies on the same harness.
+
+For every (task, cell, remedy) and span T, ``trials`` trials of BPTT
+(``methods.bptt``, one optimizer for every cell) under compare's stopping
+protocol (:mod:`vanishing.methods.base`): success frequency with its Wilson
+interval and the median number of training sequences (evaluations x
+training-set size) the solved trials took.
+
+* Tasks: the latch (HS2001's variant II form: first input +-1, targets
+  +-1, since gated cells have no trainable class inputs), the 2-sequence
+  problem (Section VI), the adding problem (Hochreiter & Schmidhuber 1997,
+  experiment 4; Arjovsky, Shah & Bengio 2016) and the copying problem
+  (Arjovsky et al. 2016), each with its memoryless baseline. Beside the
+  training-set rule (``solved``), ``test_solved`` is the fraction of trials
+  with no test sequence wrong (the LSTM paper's criterion, with 256 test
+  sequences under ``--paper``).
+* Cells: the plain tanh RNN (Elman 1990) with uniform, orthogonal (Saxe,
+  McClelland & Ganguli 2014) and identity (Le, Jaitly & Hinton 2015)
+  recurrent initialisation, LSTM with a forget gate (Hochreiter &
+  Schmidhuber 1997; Gers, Schmidhuber & Cummins 2000) and GRU (Cho et al.
+  2014), all with ``units`` hidden units.
+* Remedies: ``none``; ``clip``, gradient-norm clipping at ``clip``
+  (Pascanu, Mikolov & Bengio 2013); ``curriculum``, ``stages`` stages of
+  growing span (the paper's closing suggestion; ``experiments.trial``);
+  ``clip_curriculum``, both.
+
+Same trials for every pair: a trial's training set, test set and key come
+from ``fold_in(fold_in(key(seed), task), run)`` with ``run = T index x
+trials + trial``, whatever the cell and the remedy (the initial parameters
+are each cell's own draw from that key). One compiled program and one sweep
+per (task, cell) (the tanh RNN's three initialisations are one program, the
+initialisation a traced choice: :func:`programs`): the remedies are a
+zipped, paired axis of it (the clipping threshold and the number of stages
+are traced values of each run; every remedy sees the same keys,
+``sweep.run(paired=...)``), so the trials of every remedy, span and
+initialisation share the lanes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import numpy as np
+
+from vanishing import problems, statistics, tasks
+from vanishing.engine import layout
+from vanishing.engine import series
+from vanishing.engine.series import SweepOptions, sweep_options
+from vanishing.experiments import compare, flags
+from vanishing.experiments.flags import FlagError
+from vanishing.experiments.remedies.report import figure, summary
+from vanishing.experiments.skeleton import Outcome
+from vanishing.experiments.trial import Trial
+from vanishing.methods import base
+
+NAME = "remedies"
+SUMMARY = "gated cells and remedies (clipping, curriculum) against T"
+TABLES = ("", "runs")
+
+# The order is part of the key derivation (a new task goes at the end).
+TASKS = ("latch2", "two_sequence", "adding", "copying")
+CELLS = ("elman", "rnn_orthogonal", "rnn_identity", "lstm", "gru")
+REMEDIES = ("none", "clip", "curriculum", "clip_curriculum")
+# Adam is the default: at T = 32 it solved more latch and 2-sequence trials
+# than heavy-ball momentum at lr 0.5 or 0.1 for every cell (BUILD_NOTES.md);
+# clipping matters more under momentum, whose steps scale with the gradient.
+OPTIMIZERS = ("adam", "momentum", "sgd")
+# Lanes of trials per device: compare's (refilled as trials stop).
+BLOCK = compare.BLOCK
+
+
+def problem_name(task: str, cell: str) -> str:
+  """The registered problem of ``task`` learnt by ``cell``."""
+  return f"{task}_{cell}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """Settings of the remedies experiment.
+
+  Attributes:
+    tasks, cells, remedies: what is crossed (``TASKS``, ``CELLS``,
+      ``REMEDIES``).
+    T: spans for every task, or () for each task's own (``T_by_task``).
+    T_by_task: ``((task, spans), ...)``.
+    trials: trials per (task, cell, remedy, T).
+    budget, patience, target_cost: the stopping flags.
+    optimizer, lr: BPTT's optimizer (the same for every cell).
+    clip: the gradient-norm threshold of the clipping remedies.
+    stages: the curriculum's stages.
+    n_per_class, test_per_class: training and test sequences per class.
+    seed: root seed.
+    chunk: runs per compiled call.
+  """
+  tasks: tuple[str, ...] = TASKS
+  cells: tuple[str, ...] = CELLS
+  remedies: tuple[str, ...] = ("none", "clip", "curriculum")
+  T: tuple[int, ...] = ()
+  T_by_task: tuple = (("latch2", (8, 32, 128)), ("two_sequence", (8, 32, 128)),
+                      ("adding", (8, 32, 128)), ("copying", (4, 16, 64)))
+  trials: int = 16
+  budget: int = 300
+  patience: int = 150
+  target_cost: float = 0.01
+  optimizer: str = "adam"
+  lr: float = 0.02
+  clip: float = 1.0
+  stages: int = 4
+  n_per_class: int = 16
+  test_per_class: int = 64
+  seed: int = 0
+  chunk: int | None = None
+
+  def to_json(self) -> dict[str, Any]:
+    return dataclasses.asdict(self)
+
+  def spans(self, task: str) -> tuple[int, ...]:
+    return self.T or dict(self.T_by_task)[task]
+
+  def problem(self, task: str, cell: str) -> problems.Problem:
+    return problems.Problem(problem_name(task, cell), max(self.spans(task)),
+                            self.n_per_class, self.test_per_class)
+
+  def budget_(self) -> base.Budget:
+    return base.Budget(self.budget, self.patience, self.target_cost)
+
+  def remedy(self, name: str) -> tuple[float, int]:
+    """``(clipping threshold (0: none), stages)`` of remedy ``name``."""
+    clip = self.clip if "clip" in name else 0.0
+    return clip, self.stages if "curriculum" in name else 1
+
+
+DEFAULT = Settings()
+# The LSTM paper's experiment 3 (Hochreiter & Schmidhuber 1997): the
+# 2-sequence problem at minimal lags 100 and 1,000 (lengths T/2..T), judged
+# on 256 test sequences (``test_solved``: none misclassified); more trials
+# and epochs: for a GPU or a cluster.
+PAPER = Settings(remedies=REMEDIES,
+                 T_by_task=(("latch2", (10, 100, 1000)),
+                            ("two_sequence", (20, 200, 2000)),
+                            ("adding", (10, 100, 1000)),
+                            ("copying", (10, 100, 1000))),
+                 trials=64, budget=5000, patience=2000, test_per_class=128)
+TESTING = Settings(tasks=("latch2", "adding"), cells=("elman", "rnn_identity"),
+                   remedies=("none", "clip", "curriculum"),
+                   T_by_task=(("latch2", (4, 8)), ("adding", (4, 8))),
+                   trials=3, budget=30, patience=30, n_per_class=4,
+                   test_per_class=8, stages=2)
+
+
+def root_key(settings: Settings, task: str) -> jax.Array:
+  return jax.random.fold_in(jax.random.key(settings.seed), TASKS.index(task))
+
+
+def run(settings: Settings, options: SweepOptions | None = None):
+  """Every (task, cell, remedy) sweep: ``(table, records, timing)``, or
+  None off process 0."""
+  hp = (("lr", settings.lr), ("optimizer", settings.optimizer))
+
+  def sweeps():
+    for task in settings.tasks:
+      for group in programs(settings, task):
+        problem = settings.problem(task, group[0])
+        inits = (tuple(settings.problem(task, c).net for c in group)
+                 if len(group) > 1 else ())
+        trial = Trial(problem, "bptt", settings.budget_(), hp,
+                      swept_hp=("clip",), curriculum=True, inits=inits)
+        clip, stages = zip(*map(settings.remedy, settings.remedies))
+        axes = {"remedy": {"remedy_id": np.arange(len(settings.remedies)),
+                           "clip": np.asarray(clip),
+                           "stages": np.asarray(stages)},
+                "T": np.asarray(settings.spans(task), np.float64)}
+        if inits:
+          axes = {"cell": {"init": np.arange(len(group))}, **axes}
+        yield series.Sweep(
+            (task, group), f"{task}-{'-'.join(group)}", trial.steps(), axes,
+            settings.trials, root_key(settings, task),
+            {"chunk": settings.chunk, "block": layout.Block(BLOCK),
+             "paired": ("cell", "remedy") if inits else ("remedy",)})
+
+  done = series.run_sweeps(sweeps(), options)
+  if done is None:
+    return None
+  parts = {}
+  for (task, group), res in done[0]:
+    keys = ("remedy_id", "T", "trial", "solved", "evaluations", "final_error",
+            "test_error", "cost", "test_cost", "stage", "diverged") + (
+                ("init",) if len(group) > 1 else ())
+    rec = {k: np.concatenate([np.asarray(p[k]) for p in res.iter_chunks()])
+           for k in keys}
+    which = rec.pop("init", np.zeros(len(rec["T"]))).astype(int)
+    for i, cell in enumerate(group):
+      part = {k: v[which == i] for k, v in rec.items()}
+      n = len(part["T"])
+      names = np.asarray(settings.remedies)[part.pop("remedy_id").astype(int)]
+      part = {"task": np.full(n, task), "cell": np.full(n, cell),
+              "remedy": names, **part}
+      part["T"] = part["T"].astype(np.int64)
+      part["sequences"] = part["evaluations"].astype(np.int64) * (
+          2 * settings.n_per_class)
+      parts[task, cell] = part
+  ordered = [parts[t, c] for t in settings.tasks for c in settings.cells]
+  records = {k: np.concatenate([p[k] for p in ordered]) for k in ordered[0]}
+  return summarize(records, settings), records, done[1]
+
+
+def programs(settings: Settings, task: str) -> list[tuple[str, ...]]:
+  """The cells of ``task`` grouped by compiled program: cells whose nets
+  differ only in their initialisation (the tanh RNN's uniform, orthogonal
+  and identity forms) share one, their inits a traced choice; every other
+  cell is a program of its own."""
+  groups: dict = {}
+  for cell in settings.cells:
+    net = settings.problem(task, cell).net
+    layout_only = (dataclasses.replace(net, recurrent_init="uniform", name="")
+                   if hasattr(net, "recurrent_init") else (cell,))
+    groups.setdefault(layout_only, []).append(cell)
+  return [tuple(g) for g in groups.values()]
+
+
+def task_of(task: str, settings: Settings):
+  """The registered task behind ``task`` (its kind, its baseline)."""
+  return settings.problem(task, settings.cells[0]).task
+
+
+def summarize(rec, settings: Settings) -> dict[str, np.ndarray]:
+  """One row per (task, cell, remedy, T)."""
+  rows = []
+  for (task, cell, remedy, T), sel in statistics.groups(
+      rec, ("task", "cell", "remedy", "T")):
+    solved = rec["solved"][sel].astype(bool)
+    n = int(sel.sum())
+    rate, _, lo, hi = statistics.wilson(solved.sum(), n)
+    seq = rec["sequences"][sel][solved]
+    spec = task_of(task, settings)
+    test_cost = float(np.mean(rec["test_cost"][sel]))
+    rows.append({"task": task, "kind": spec.kind, "cell": cell,
+                 "remedy": remedy, "T": int(T),
+                 "trials": n, "solved": int(solved.sum()),
+                 "frequency": float(rate), "lo": float(lo), "hi": float(hi),
+                 "median_sequences": (float(np.median(seq)) if len(seq)
+                                      else np.nan),
+                 "test_cost": test_cost,
+                 "baseline_cost": spec.baseline(int(T)),
+                 "cost_ratio": test_cost / spec.baseline(int(T)),
+                 "test_error": float(np.mean(rec["test_error"][sel])),
+                 "test_solved": float(np.mean(rec["test_error"][sel] == 0)),
+                 "diverged": int(rec["diverged"][sel].sum())})
+  return {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
+
+
+def execute(settings: Settings, options: SweepOptions | None = None
+            ) -> Outcome | None:
+  """Runs every sweep with progress lines; the table, figure and summary."""
+  out = run(settings, sweep_options(options, lambda t: f"{NAME} {t}"))
+  if out is None:
+    return None
+  table, records, (compile_s, run_s) = out
+  meta = {"compile_s": compile_s, "run_s": run_s,
+          "runs": int(table["trials"].sum()),
+          "parameters": {problem_name(t, c): settings.problem(t, c).net.size
+                         for t in settings.tasks for c in settings.cells}}
+  return Outcome({"": table, "runs": records}, figure(table),
+                 summary(table, settings, compile_s, run_s), meta)
+
+
+# ---------------------------------------------------------------------------
+# Flags.
+
+def _listed(valid):
+  return lambda: valid
+
+
+FLAGS = (
+    flags.names("tasks", "tasks", _listed(TASKS)),
+    flags.names("cells", "cells", _listed(CELLS)),
+    flags.names("remedies", "remedies", _listed(REMEDIES)),
+    flags.grid("T_values", "spans T, for every task (unset: the "
+                  "preset's, per task)", integer=True, low=2, noun="every T",
+                  field="T", default_text=lambda st: "per task: " + "; ".join(
+                      f"{t} {flags.show(v)}" for t, v in st.T_by_task)),
+    flags.integer("trials", "trials per (task, cell, remedy, T)"),
+    flags.integer("budget", "function evaluations (epochs) per trial"),
+    flags.integer("patience", "stop as stuck after this many evaluations "
+                     "without improvement"),
+    flags.real("target_cost", "solved when no training sequence is wrong "
+                  "and the cost is below this", low=0, low_open=True),
+    flags.choice("optimizer", "BPTT's optimizer (the same for every cell)",
+                    OPTIMIZERS),
+    flags.real("learning_rate", "BPTT's learning rate (one value: the "
+                  "density sweeps' --lr is a grid)", low=0, low_open=True,
+                  field="lr"),
+    flags.real("clip", "gradient-norm threshold of the clipping remedies",
+                  low=0, low_open=True),
+    flags.integer("stages", "stages of the curriculum remedies", low=2),
+    flags.N_PER_CLASS,
+    flags.TEST_PER_CLASS,
+    flags.CHUNK,
+)
+
+
+def from_flags(given: flags.Given) -> Settings:
+  """Explicit spans must suit every task (2-sequence: T/2 >= N)."""
+  if given.given("T_values"):
+    T = given.value("T_values")
+    for task in given.value("tasks"):
+      need = problems.REGISTRY[problem_name(task, CELLS[0])].task.min_len
+      if tasks.half_length(min(T)) < need:
+        raise FlagError("T_values", f"{task} needs T/2 >= {need} (its "
+                        f"prefix), got T = {min(T)}")
+  return given.settings({})

@@ -1,0 +1,245 @@
+"""Forward propagation (RTRL) and local-feedback nets beside BPTT.
+
+The paper's landscape of recurrent training (slides 2-3): back-propagation
+through time; forward propagation (real-time recurrent learning, Williams &
+Zipser 1989), "computationally more expensive but local in time, can be
+applied for online learning"; and local-feedback networks (Gori, Bengio &
+De Mori 1989; Mozer 1989), "computational requirement proportional to
+number of weights. However, has limited storage capabilities". Three
+measurements, one table each:
+
+* ``rtrl_gradcheck.csv``: RTRL's gradient against BPTT's (``jax.grad``) in
+  float64 on one drawn training set of every problem's net, the largest
+  relative difference ``max_i |g_rtrl - g_bptt|_i / max_i |g_bptt|_i``;
+* ``rtrl_cost.csv``: seconds per sequence step and compiled temporary bytes
+  of one gradient of 1,000 sequences of ``cost_T`` steps, against the number of
+  units n: BPTT and generic RTRL on the fully recurrent net
+  (``cells.full_net(n)``, n^2 weights), RTRL's local recursion on the
+  local-feedback net of n units (4n - 3 weights); the exponent of a
+  least-squares line of log(seconds) on log(n) over ``fit_from`` <= n;
+* ``rtrl.csv``: success frequency (Wilson 95%) and evaluations against T,
+  compare's protocol and trials (``compare.run``): BPTT, batch and online
+  RTRL on the fully recurrent nets of latch, 2-sequence and parity, and both
+  RTRL modes on the local-feedback nets of the same problems (the
+  2-sequence one with as many units as the fully recurrent net: its
+  "limited storage" shows there).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vanishing import cells, problems, tasks
+from vanishing.engine.series import SweepOptions, sweep_options
+from vanishing.experiments import compare, flags
+from vanishing.experiments.rtrl.report import figure, summary
+from vanishing.experiments.skeleton import Outcome
+from vanishing.methods import rtrl as rtrl_method
+
+NAME = "rtrl"
+SUMMARY = "RTRL (batch, online) and local-feedback nets beside BPTT"
+TABLES = ("", "gradcheck", "cost", "runs")
+
+FULL = ("latch", "two_sequence", "parity")
+LOCAL = ("latch_local", "two_sequence_local", "parity_local")
+COST_METHODS = ("bptt", "rtrl", "rtrl_local")
+# Sequences per class of the cost table: at the training sets' 25 per class
+# every gradient up to n = 32 took the same ~0.5 us per step (dispatch, not
+# arithmetic), so no exponent could be read off.
+COST_PER_CLASS = 500
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """Settings of the RTRL experiment.
+
+  Attributes:
+    T: spans of the success table (``compare``'s, per problem: 2-sequence
+      spans below 2N are undecidable and dropped).
+    trials, budget, patience, seed: compare's protocol for ``rtrl.csv``.
+    grad_T: spans of the gradient check.
+    units: unit counts n of the cost table.
+    cost_T: sequence length of the cost table.
+    fit_from: smallest n of the exponent fits.
+    chunk: compare's runs per compiled call.
+    problems: the problems of the gradient check and the success table
+      (of ``FULL`` and ``LOCAL``).
+  """
+  T: tuple[int, ...] = (4, 8, 16)
+  trials: int = 16
+  budget: int = 500
+  patience: int = 200
+  seed: int = 0
+  grad_T: tuple[int, ...] = (4, 16)
+  units: tuple[int, ...] = (2, 4, 8, 16, 32)
+  cost_T: int = 20
+  fit_from: int = 8
+  chunk: int | None = None
+  problems: tuple[str, ...] = FULL + LOCAL
+
+  def to_json(self) -> dict[str, Any]:
+    return dataclasses.asdict(self)
+
+  def compare_settings(self, problem_names, method_names) -> compare.Settings:
+    spans = tuple((p, tuple(t for t in self.T if tasks.half_length(t) >= 3))
+                  for p in problem_names if p.startswith("two_sequence"))
+    return compare.Settings(problems=tuple(problem_names),
+                            methods=tuple(method_names), T=self.T,
+                            T_by_problem=spans, trials=self.trials,
+                            seed=self.seed, budget=self.budget,
+                            patience=self.patience, chunk=self.chunk)
+
+
+DEFAULT = Settings()
+PAPER = Settings(T=(10, 20, 40, 80), trials=100, budget=20000, patience=5000,
+                 grad_T=(10, 50), units=(2, 4, 8, 16, 32, 64), cost_T=50)
+# One problem of each kind (5 compiled sweeps, not 15; tests/methods/
+# test_rtrl.py checks the gradient on every net).
+TESTING = Settings(T=(8,), trials=2, budget=20, patience=20, grad_T=(8,),
+                   units=(2, 4), cost_T=5, fit_from=2,
+                   problems=("latch", "parity_local"))
+
+
+# ---------------------------------------------------------------------------
+# The gradient check.
+
+def gradcheck(settings: Settings) -> dict[str, np.ndarray]:
+  """Max relative difference of RTRL's and BPTT's gradients, float64."""
+  rows = []
+  with jax.enable_x64(True):
+    for pname in settings.problems:
+      for T in settings.grad_T:
+        if tasks.half_length(T) < problems.REGISTRY[pname].task.min_len:
+          continue
+        prob = problems.Problem(pname, T)
+        key = jax.random.fold_in(jax.random.key(settings.seed), T)
+        fit, _, theta = prob.draw(key)
+        fit = dataclasses.replace(fit, batch=jax.tree_util.tree_map(
+            lambda x: x.astype(jnp.float64)
+            if jnp.issubdtype(x.dtype, jnp.floating) else x, fit.batch))
+        theta = theta.astype(jnp.float64)
+        bind = lambda b: problems.Fit(fit.net, b, fit.task)
+        _, _, g = jax.jit(lambda b, th: rtrl_method.gradient(bind(b), th))(
+            fit.batch, theta)
+        want = jax.jit(lambda b, th: jax.grad(bind(b).cost)(th))(fit.batch,
+                                                                theta)
+        diff = float(jnp.max(jnp.abs(g - want)) / jnp.max(jnp.abs(want)))
+        rows.append({"problem": pname, "cell": fit.net.name, "T": T,
+                     "weights": int(theta.shape[0]),
+                     "recursion": ("local" if rtrl_method.is_local(fit.net)
+                                   else "generic"),
+                     "max_rel_diff": diff})
+  return {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
+
+
+# ---------------------------------------------------------------------------
+# The cost against n.
+
+def _cost_case(method: str, n: int, T: int, seed: int):
+  """``(gradient function, fit, theta)`` of one cost measurement."""
+  net = (cells.local_feedback_net(n - 1) if method == "rtrl_local"
+         else cells.full_net(n, name=f"full{n}"))
+  prob = problems.Problem("two_sequence", T)
+  batch = prob.data(jax.random.key(seed), COST_PER_CLASS)
+  fit = problems.Fit(net, batch, prob.task)
+  theta = net.init(jax.random.key(seed + 1), 0.5)
+  bind = lambda b: problems.Fit(net, b, prob.task)
+  if method == "bptt":
+    f = lambda b, th: jax.value_and_grad(bind(b).cost)(th)
+  else:
+    f = lambda b, th: rtrl_method.gradient(bind(b), th)
+  return f, fit, theta
+
+
+def cost(settings: Settings, repeats: int = 3) -> tuple[dict, dict]:
+  """Seconds per sequence step and temporary bytes against n; exponents."""
+  rows = []
+  for method in COST_METHODS:
+    for n in settings.units:
+      f, fit, theta = _cost_case(method, n, settings.cost_T, settings.seed)
+      compiled = jax.jit(f).lower(fit.batch, theta).compile()
+      jax.block_until_ready(compiled(fit.batch, theta))
+      best = np.inf
+      for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(compiled(fit.batch, theta))
+        best = min(best, time.perf_counter() - t0)
+      mem = compiled.memory_analysis()
+      steps = fit.batch.inputs.shape[1] * settings.cost_T
+      rows.append({"n": n, "method": method, "weights": int(theta.shape[0]),
+                   "seconds_per_step": best / steps,
+                   "peak_bytes": int(getattr(mem, "temp_size_in_bytes", 0))})
+  table = {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
+  fits = {}
+  for method in COST_METHODS:
+    sel = (table["method"] == method) & (table["n"] >= settings.fit_from)
+    if sel.sum() >= 2:
+      fits[method] = float(np.polyfit(np.log(table["n"][sel]),
+                                      np.log(table["seconds_per_step"][sel]),
+                                      1)[0])
+  table["exponent"] = np.asarray([fits.get(m, np.nan) for m in table["method"]])
+  return table, fits
+
+
+# ---------------------------------------------------------------------------
+# Success against T, and the whole experiment.
+
+def success(settings: Settings, options: SweepOptions | None = None):
+  """``compare.run`` of the fully recurrent and the local-feedback nets:
+  ``(table, records, timing)``, or None off process 0."""
+  parts = []
+  for kind, names in ((FULL, ("bptt", "rtrl", "rtrl_online")),
+                      (LOCAL, ("rtrl", "rtrl_online"))):
+    chosen = [p for p in settings.problems if p in kind]
+    if chosen:
+      parts.append(compare.run(settings.compare_settings(chosen, names),
+                               options))
+  if any(p is None for p in parts):
+    return None
+  join = lambda i: {k: np.concatenate([p[i][k] for p in parts])
+                    for k in parts[0][i]}
+  return (join(0), join(1), (sum(p[2][0] for p in parts),
+                             sum(p[2][1] for p in parts)))
+
+
+def execute(settings: Settings, options: SweepOptions | None = None
+            ) -> Outcome | None:
+  """The three tables, the figure and a summary."""
+  t0 = time.perf_counter()
+  out = success(settings, sweep_options(options, lambda t: f"{NAME} {t}"))
+  if out is None:
+    return None
+  table, records, (compile_s, run_s) = out
+  check = gradcheck(settings)
+  costs, fits = cost(settings)
+  meta = {"compile_s": compile_s, "run_s": run_s,
+          "seconds": time.perf_counter() - t0, "exponents": fits,
+          "max_rel_diff": float(np.max(check["max_rel_diff"])),
+          "sweep": {"chunk": settings.chunk}}
+  return Outcome({"": table, "gradcheck": check, "cost": costs,
+                  "runs": records}, figure(table, costs, fits),
+                 summary(table, check, costs, fits, compile_s, run_s), meta)
+
+
+FLAGS = (
+    flags.grid("T_values", "spans T of the success table", integer=True,
+                  low=2, noun="every T", field="T"),
+    flags.integer("trials", "trials per (problem, method, T)"),
+    flags.integer("budget", "function evaluations per trial"),
+    flags.integer("patience", "stop as stuck after this many evaluations "
+                     "without improvement"),
+    flags.grid("units", "unit counts n of the cost table", integer=True,
+                  low=2, noun="every n", field="units"),
+    flags.integer("cost_T", "sequence length of the cost table", low=2),
+    flags.CHUNK,
+)
+
+
+def from_flags(given: flags.Given) -> Settings:
+  return given.settings({})
