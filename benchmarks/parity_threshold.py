@@ -1,5 +1,5 @@
 """Which codings let the paper's 7-weight parity net of threshold units
-compute parity (BUILD_NOTES.md, "Discrete error propagation at the paper's
+compute parity (docs/compare.md, "Discrete error propagation at the paper's
 parity setting").
 
 Enumerates every integer weight vector in [-R, R]^7 of the layered net

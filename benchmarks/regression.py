@@ -31,7 +31,7 @@ key derivation moves few rates but flips many runs), allowed up to
 Closed-form and deterministic values keep a relative band of 1e-6.
 
 The reference stores every group's per-run outcomes and values, so a failure
-can be traced to runs, and ``tests/test_regression.py`` shows on the stored
+can be traced to runs, and ``tests/benchmarks/test_regression.py`` shows on the stored
 reference that a 5-point shift of any density cell or length point and a 2x
 change of a guessing mean each fail.
 """
@@ -216,7 +216,7 @@ def compare_checks(perturb=False):
 
 def _sibling(name: str):
   """The module ``benchmarks/<name>.py`` (this file also runs as a script
-  and is loaded by path in tests/test_regression.py)."""
+  and is loaded by path in tests/benchmarks/test_regression.py)."""
   import importlib.util
   spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(
       f"{name}.py"))

@@ -94,12 +94,12 @@ def pytest_collection_finish(session):
 
   It is about three minutes, mostly single-threaded compiling, on 2 cores, while
   the rest of the suite leaves a core mostly idle; run in the background it
-  overlaps the other tests, and ``tests/test_regression.py`` waits for its
+  overlaps the other tests, and ``tests/benchmarks/test_regression.py`` waits for its
   numbers (same platform, same programs: bit-identical to measuring them
   in-process). Only when a test that needs it was selected. It keeps its
   own compilation cache off, so no two processes write one cache at once.
   """
-  if not any(i.nodeid.startswith("tests/test_regression.py::test_reproduced")
+  if not any(i.nodeid.startswith("tests/benchmarks/test_regression.py::test_reproduced")
              for i in session.items):
     return
   work = Path(tempfile.mkdtemp(prefix="vanishing-regression-"))

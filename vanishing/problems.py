@@ -75,7 +75,7 @@ REGISTRY: dict[str, Spec] = {
     "parity_a2_noself": Spec(_parity, functools.partial(cells.parity_a2,
                                                         self_loops=False),
                              "HS2001 A2 without hidden self-loops, 43 weights"),
-    # README's worked example: a cell written from scratch on a paper task.
+    # docs/extending.md's worked example: a cell written from scratch on a paper task.
     "latch2_elman": Spec(_latch2, functools.partial(cells.Elman, n=4),
                          "latch II on a 4-unit Elman net, 29 weights"),
     # Local-feedback nets (Gori, Bengio & De Mori 1989; Mozer 1989) on the
@@ -153,7 +153,7 @@ REGISTRY.update({
 REGISTRY.update(_followed())
 # Parity as a threshold network, the forward pass of the paper's discrete
 # error propagation (units y = sign(x)): 0/1 bits, +-1 states from -1,
-# targets +1 odd / -1 even, the same 7 weights (BUILD_NOTES.md).
+# targets +1 odd / -1 even, the same 7 weights (docs/compare.md).
 REGISTRY["parity_sign"] = Spec(
     _parity.with_options(coding="01").with_targets((1.0, -1.0)),
     cells.parity_sign_net, "parity, 2 threshold (sign) units, 0/1 bits, "

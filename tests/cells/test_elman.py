@@ -1,5 +1,6 @@
-"""README's worked example: a cell written from scratch (``cells.Elman``),
-one registry line, one problem line, and it trains like any problem."""
+"""The worked example of docs/extending.md: a cell written from scratch
+(``cells.Elman``), one registry line, one problem line, and it trains like any
+problem."""
 
 import jax
 import jax.numpy as jnp

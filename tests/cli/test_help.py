@@ -187,12 +187,17 @@ def test_a_new_experiment_is_one_module_and_one_registry_line(
   assert (tmp_path / "r" / "toy.csv").read_text().split() == ["i", "1", "2", "3", "4"]
 
 
-@pytest.mark.parametrize("args", [["--help"], ["compare", "--help"]])
-def test_the_readme_shows_the_real_help(helped, args):
+@pytest.mark.parametrize("args, page", [
+    (["--help"], "docs/command-line.md"),
+    (["compare", "--help"], "docs/command-line.md"),
+])
+def test_the_docs_show_the_real_help(helped, args, page):
+  """The help blocks the documentation shows are the real output."""
   from pathlib import Path
-  readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+  text = (Path(__file__).resolve().parents[2] / page).read_text()
   command = "$ python -m vanishing " + " ".join(args) + "\n"
-  shown = readme.split(command, 1)[1].split("\n```", 1)[0]
+  assert command in text, f"{page} does not show {command.strip()}"
+  shown = text.split(command, 1)[1].split("\n```", 1)[0]
   code, out, _ = helped(*args)
   assert code == 0 and shown == out.rstrip("\n")
 

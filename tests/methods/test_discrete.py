@@ -241,7 +241,8 @@ def test_auto_hold_is_none_on_a_threshold_net_and_stochastic_on_tanh():
 def test_trains_the_threshold_parity_net():
   """The paper's forward pass (sign units) learns parity of short noisy
   0/1 sequences: 14 of 16 trials solved at T = 4 within 5,000 evaluations
-  (BUILD_NOTES.md); here at least half of 8 within 3,000."""
+  (docs/compare.md, "Discrete error propagation at the paper's parity
+  setting"); here at least half of 8 within 3,000."""
   p = problems.Problem("parity_sign", 4)
   budget = base.Budget(evaluations=3000, patience=3000)
 

@@ -86,7 +86,7 @@ solve = loop.solver(__name__)
 
 def test_a_new_method_is_one_file_and_one_name(monkeypatch, tmp_path, quad,
                                                never):
-  # The recipe of BUILD_NOTES.md ("The method protocol"): a module with
+  # The recipe of docs/design.md ("The method protocol"): a module with
   # NAME, DEFAULTS, STATIC, REQUIRES, init and step, and its name in NAMES.
   _extra_method(monkeypatch, tmp_path, "gaussian_search", NEW_METHOD)
   assert methods.available()[-1] == "gaussian_search"

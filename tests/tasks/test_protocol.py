@@ -82,7 +82,7 @@ DEFINITIONS = {"latch": latch_definition,
                "adding": adding_definition,
                "copying": copying_definition}
 # The paper's two-class tasks (their rules are checked below; the others'
-# in tests/test_tasks_followed.py).
+# in tests/tasks/test_followed.py).
 CLASSIFICATION = sorted(n for n, t in tasks.TASKS.items()
                         if t.kind == "classification")
 
@@ -181,8 +181,8 @@ def test_unknown_names_list_the_registry():
 
 
 def sign_task(key, n_per_class, min_len, max_len, *, noise, targets, size):
-  """README's worked example of a task: the class is the sign of the first
-  input (+1 for class 0), every input after it is noise."""
+  """The worked example of a task (docs/extending.md): the class is the sign
+  of the first input (+1 for class 0), every input after it is noise."""
   k_len, k_noise = jax.random.split(key)
   classes = jnp.repeat(jnp.arange(2, dtype=jnp.int32), n_per_class)
   lengths = tasks.draw_lengths(k_len, 2 * n_per_class, min_len, max_len)

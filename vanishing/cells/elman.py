@@ -1,6 +1,6 @@
 """Elman's simple recurrent network (Elman 1990, "Finding structure in
 time", Cognitive Science 14:179-211), a cell of the protocol written from
-scratch: the worked example of README's "How to add a cell". It is also the
+scratch: the worked example of docs/extending.md. It is also the
 plain tanh RNN of the gated cells' comparisons, with the orthogonal (Saxe,
 McClelland & Ganguli 2014) and identity (Le, Jaitly & Hinton 2015, "IRNN")
 initialisations of its recurrent matrix.

@@ -54,7 +54,7 @@ from vanishing.cells.readout import activation
 # for parity: with simultaneous updates the 2-unit net's output o_t is a
 # threshold function of (h_{t-1}, o_{t-1}, u_t) and would have to compute
 # XOR(previous parity, u_t) by itself, which no threshold function does, so
-# no method trained it below ~25% error (BUILD_NOTES.md). Both orders are
+# no method trained it below ~25% error (docs/compare.md). Both orders are
 # one rule applied in *phases*: a phase computes every pre-activation from
 # the current states and updates only its own units (simultaneous: one phase
 # with all units; layered: the hidden units, then the output unit).
@@ -87,7 +87,7 @@ class Net:
     initial: every unit's state before the first step (0; a sign unit
       cannot be 0, and the threshold parity net needs its output to start
       at -1, "even": with 0 no weights in [-3, 3] compute parity with a
-      margin, BUILD_NOTES.md).
+      margin, docs/compare.md).
   """
   n: int
   W_free: tuple

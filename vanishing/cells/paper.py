@@ -58,7 +58,7 @@ def parity_sign_net() -> Net:
   parameters. It computes parity of 0/1 bits with a margin (e.g. hidden
   ``(v, w_hh, w_ho, b) = (-3, 0, -3, -2)``, output ``(v, w_oh, w_oo) =
   (-3, -3, -2)``: tested); with +-1 bits no weights do without an output
-  bias (BUILD_NOTES.md)."""
+  bias (docs/compare.md)."""
   return parity_net("sign", hidden_fn="sign", name="parity_sign",
                     initial=-1.0)
 

@@ -50,8 +50,8 @@ RUN_FLAGS = (
     Flag("overwrite", bool, "replace results already in --out_dir",
          default=False),
     _common(flags.integer("devices", "local devices to shard each sweep "
-                             "over (0: all); results do not depend on it",
-                             low=0), 0),
+                          "over (0: all); results do not depend on it",
+                          low=0), 0),
     dataclasses.replace(_common(flags.integer(
         "block", "lanes per block: runs computed side by side on one device; "
         "numbers are reproducible per platform and width, which the "
@@ -61,9 +61,9 @@ RUN_FLAGS = (
     Flag("coordinator_address", str, "host:port of process 0, for a sweep run "
          "by several processes (jax.distributed)", metavar="HOST:PORT"),
     _common(flags.integer("num_processes", "processes cooperating on the "
-                             "sweep"), 1),
+                          "sweep"), 1),
     _common(flags.integer("process_id", "this process's index, 0 .. "
-                             "num_processes-1", low=0), 0),
+                          "num_processes-1", low=0), 0),
     Flag("keep_chunks", bool, "keep the finished chunk files "
          "(<out_dir>/.<name>_chunks) after the results are written",
          default=False),

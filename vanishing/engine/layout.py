@@ -14,7 +14,7 @@ chosen by the device the sweep runs on:
   device's memory (``chunks.compile_chunk`` halves it). A GPU runs a block
   of 64 lanes as long as a block of 65,536: on the landed 512-lane layout
   one H200 ran the density sweep at 2.3e9 neuron-steps/s, at 1.2e11 with
-  blocks of 65,536 in chunks of 262,144 (BUILD_NOTES.md, "The suite on a
+  blocks of 65,536 in chunks of 262,144 (docs/scaling-out.md, "The suite on a
   GPU").
 
 ``--block=INT`` (``override``) fixes the width on every device; a method

@@ -36,7 +36,7 @@ class Lanes:
   scalar values it is the one-run function (``RunFn``). The engine calls the
   block form directly instead of ``vmap`` (whose batching rules put the runs
   on the first axis, leaving each operation rows as short as the training
-  set; see BUILD_NOTES.md, "Runs on the lanes").
+  set; see docs/performance.md, "Runs on the lanes").
   """
   fn: Callable[..., Mapping[str, jax.Array]]
 

@@ -59,7 +59,7 @@ ProgressFn = Callable[[int, int, float, int], None]
 # not the chunk, fixes the numerics: every run is computed by the same code
 # whatever the chunk size, device count or resume point. On the 2-core CPU
 # 512 lanes ran 2.3x faster than 128 and as fast as 1024 or 2048, with less
-# padding (benchmarks/block_width.py; table in BUILD_NOTES.md).
+# padding (benchmarks/block_width.py; table in docs/performance.md).
 BLOCK = layout.CPU_WIDTH
 
 @dataclasses.dataclass(frozen=True)

@@ -97,7 +97,7 @@ READOUTS = ("end",)
 # sequence-by-sequence updates moved a weight by 1 ulp with a trial's lane
 # (gone with --xla_cpu_max_isa=SSE4_2: a vectorization choice), so with
 # refilled lanes the numbers changed with the chunk size. Alone in its lane
-# a trial runs the same code whatever the layout (BUILD_NOTES.md).
+# a trial runs the same code whatever the layout (docs/rtrl.md).
 LANES = 1
 
 

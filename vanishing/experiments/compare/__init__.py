@@ -49,7 +49,7 @@ TABLES = ("", "runs")  # compare.csv, compare_runs.csv
 # lane hardly depends on the width, so fewer lanes waste less on trials
 # that stopped: with refilled lanes the default compare ran its sweeps 2.8x
 # faster at 8 lanes than vmapped blocks of 32, and 8% slower than at 4, 16%
-# faster than at 12 (benchmarks/methods_speed.py --compare; BUILD_NOTES.md).
+# faster than at 12 (benchmarks/methods_speed.py --compare; docs/performance.md).
 BLOCK = 8
 
 @dataclasses.dataclass(frozen=True)
@@ -152,7 +152,7 @@ LATCH_1994 = Settings(problems=("latch",), T=(10, 20, 40, 60, 100),
 # 0.05", lengths 25..50, uniform noise 0.2, one hidden and one output unit):
 # T = 50, the threshold net the paper's method trains (parity_sign) beside
 # the tanh net (parity), random guessing as the baseline; the quoted 54,000
-# evaluations as the budget, stuck after 5,000. BUILD_NOTES.md, "Discrete
+# evaluations as the budget, stuck after 5,000. docs/compare.md, "Discrete
 # error propagation at the paper's parity setting".
 PARITY_1994 = Settings(problems=("parity_sign", "parity"),
                        methods=("discrete", "guessing"), T=(50,),
@@ -321,33 +321,33 @@ FLAGS = (
     flags.names("problems", "problems", lambda: tuple(problems.REGISTRY)),
     flags.names("methods", "training methods", methods.available),
     flags.grid("T_values", "spans T, for every problem (unset: "
-                  "the preset's, per problem)", integer=True, low=2,
-                  noun="every T", field="T",
-                  default_text=lambda st: flags.show(st.T) + "".join(
-                      f" ({p}: {flags.show(t)})" for p, t in st.T_by_problem)),
+               "the preset's, per problem)", integer=True, low=2,
+               noun="every T", field="T",
+               default_text=lambda st: flags.show(st.T) + "".join(
+                   f" ({p}: {flags.show(t)})" for p, t in st.T_by_problem)),
     flags.integer("trials", "trials per (problem, method, T)"),
     flags.integer("budget", "function evaluations per trial"),
     flags.integer("patience", "stop as stuck after this many evaluations "
-                     "without improvement"),
+                  "without improvement"),
     flags.real("target_cost", "solved when the training set is classified "
-                  "without error and the cost is below this", low=0,
-                  low_open=True),
+               "without error and the cost is below this", low=0,
+               low_open=True),
     flags.Flag("hparams", str, "method hyper-parameters",
-                  "method.name=value,... (names and defaults: README)",
-                  "hparams", _hparams, metavar="LIST"),
+               "method.name=value,... (names and defaults: README)",
+               "hparams", _hparams, metavar="LIST"),
     flags.choice("noise_kind", "input noise law", tasks.NOISE_KINDS),
     flags.real("noise_scale", "uniform noise half-width or gaussian "
-                  "variance", low=0, high=1),
+               "variance", low=0, high=1),
     flags.N_PER_CLASS,
     flags.TEST_PER_CLASS,
     flags.integer("curriculum", "train in this many stages of growing "
-                     "span (a stage ends solved, stuck or at its share of the "
-                     "budget; 1: no curriculum)"),
+                  "span (a stage ends solved, stuck or at its share of the "
+                  "budget; 1: no curriculum)"),
     flags.CHUNK,
     flags.choice("preset", "start from this named setting instead of the "
-                    "default (not with --paper); other flags still override "
-                    "it; PRESETS in compare.py, README", tuple(PRESETS),
-                    default_text="none"),
+                 "default (not with --paper); other flags still override "
+                 "it; PRESETS in compare.py, README", tuple(PRESETS),
+                 default_text="none"),
 )
 
 
@@ -360,7 +360,7 @@ def from_flags(given: flags.Given) -> Settings:
       raise FlagError("preset", "not with --paper (each chooses the base "
                       "settings); give one of them")
     given = flags.Given(FLAGS, given.values, PRESETS[given.value("preset")],
-                           given.seed)
+                        given.seed)
   changes: dict[str, Any] = {"methods": tuple(
       m for m in given.value("methods") if m in methods.available())}
   for pname in given.value("problems"):

@@ -369,30 +369,30 @@ FLAGS = (
     flags.names("variants", "nets and problems", lambda: VARIANTS),
     flags.integer("runs", "independent runs per configuration"),
     flags.integer("max_trials", "weight draws per run before the run is "
-                     "reported as censored"),
+                  "reported as censored"),
     flags.pair("weight_range", "range of the uniform weight draws",
-                  integer=False, form="'low,high'",
-                  check=lambda v: v[0] < v[1], need="low < high"),
+               integer=False, form="'low,high'",
+               check=lambda v: v[0] < v[1], need="low < high"),
     flags.choice("input_noise", "parity input noise: none, uniform or both "
-                    "(two configurations)", INPUT_NOISES),
+                 "(two configurations)", INPUT_NOISES),
     flags.pair("length_range", "sequence lengths, uniform on the integers",
-                  integer=True, form="integers 'min,max'",
-                  check=lambda v: 1 <= v[0] <= v[1], need="1 <= min <= max"),
+               integer=True, form="integers 'min,max'",
+               check=lambda v: 1 <= v[0] <= v[1], need="1 <= min <= max"),
     flags.N_PER_CLASS,
     flags.TEST_PER_CLASS,
     flags.real("latch_noise", "variance of the latch variants' Gaussian "
-                  "noise (HS2001: 0.2)", low=0.0),
+               "noise (HS2001: 0.2)", low=0.0),
     flags.real("parity_noise", "half-width of the parity variants' "
-                  "uniform input noise", low=0.0),
+               "uniform input noise", low=0.0),
     flags.choice("hidden_fn", "the parity nets' hidden unit function "
-                    "(NIPS 1996: all units logistic; HS2001 silent)",
-                    HIDDEN_FNS),
+                 "(NIPS 1996: all units logistic; HS2001 silent)",
+                 HIDDEN_FNS),
     flags.Flag("a2_output_self", bool, "give A2's output unit a free "
-                  "self-weight (HS2001: the output 'sees all other units')",
-                  "true or false", "a2_output_self"),
+               "self-weight (HS2001: the output 'sees all other units')",
+               "true or false", "a2_output_self"),
     flags.choice("subset", "all configurations, or only those with a "
-                    "published mean (the 1.5-minute part of --paper)",
-                    SUBSETS),
+                 "published mean (the 1.5-minute part of --paper)",
+                 SUBSETS),
     dataclasses.replace(flags.CHUNK, default_text=f"unset (at most {CHUNK} "
                         "runs, in equal chunks)"),
 )

@@ -55,7 +55,7 @@ PUBLISHED = {
 }
 
 # What is known where a configuration differs, per (variant, noise kind):
-# each row's measured causes (BUILD_NOTES, "Guessing, reconciled": 40 runs
+# each row's measured causes (docs/guessing.md, "Guessing, reconciled": 40 runs
 # each, mean +- SE, commands there). Shown only for a row that differs.
 _HIDDEN = ("the hidden units' function (--hidden_fn): tanh units gave {tanh}, "
            "logistic ones (the NIPS 1996 paper's, the default) {logistic}")

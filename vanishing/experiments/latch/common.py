@@ -58,33 +58,33 @@ def _optimizer(flag: str, name: str) -> str:
 
 W0 = flags.grid("w0", "initial self-weights")
 S = flags.grid("s", "noise variances after step L", low=0,
-                  noun="noise variances")
+               noun="noise variances")
 LR = flags.grid("lr", "learning rates, swept without recompiling", low=0,
-                   low_open=True, noun="learning rates")
+                low_open=True, noun="learning rates")
 TRIALS = flags.integer("trials", "runs per grid cell")
 # How one latch network is trained (LatchConfig).
 TRAINING = (
     flags.integer("L", "class-carrying steps, 1 <= L < T", field="config.L"),
     flags.integer("epochs", "full-batch update budget",
-                     field="config.epochs"),
+                  field="config.epochs"),
     dataclasses.replace(flags.N_PER_CLASS, field="config.n_per_class"),
     dataclasses.replace(flags.TEST_PER_CLASS, field="config.test_per_class"),
     flags.Flag("optimizer", str, "sgd (plain gradient descent), momentum, "
-                  "nesterov, or an optax optimizer", "sgd, momentum, nesterov "
-                  "or an optax optimizer name (adam, rmsprop, ...)",
-                  "config.optimizer", _optimizer, metavar="NAME"),
+               "nesterov, or an optax optimizer", "sgd, momentum, nesterov "
+               "or an optax optimizer name (adam, rmsprop, ...)",
+               "config.optimizer", _optimizer, metavar="NAME"),
     flags.real("momentum", "momentum of momentum and nesterov", low=0,
-                  high=1, high_open=True, field="config.momentum"),
+               high=1, high_open=True, field="config.momentum"),
     flags.choice("noise", "fixed: one training set per run; fresh: new "
-                    "noise every epoch", NOISE_MODES, field="config.noise"),
+                 "noise every epoch", NOISE_MODES, field="config.noise"),
     flags.real("h_init", "initial h ~ U[-h_init, h_init]", low=0,
-                  field="config.h_init"),
+               field="config.h_init"),
     flags.real("tol", "converged when every training sequence has "
-                  "|x_T - d| < tol", low=0, high=1.6, low_open=True,
-                  field="config.tol"),
+               "|x_T - d| < tol", low=0, high=1.6, low_open=True,
+               field="config.tol"),
 )
 HELDOUT_ACC = flags.real("heldout_acc", "held-out accuracy a converged run "
-                            "needs to count as heldout_ok", low=0, high=1)
+                         "needs to count as heldout_ok", low=0, high=1)
 
 
 def latch_settings(given: flags.Given, train_T: int) -> Any:

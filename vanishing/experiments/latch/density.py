@@ -5,7 +5,7 @@ self-weight ``w0`` with noise variance ``s`` after step L. The score of a grid
 cell is the fraction of its trials whose training converged (see
 :mod:`vanishing.experiments.latch.training`). The paper reports a clear region
 of high convergence density; here it lies at w0 >= 1 and small s and shrinks
-as s grows (BUILD_NOTES.md discusses why).
+as s grows (docs/density.md discusses why).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _one_length(flag: str, text: str) -> tuple[int, ...]:
 
 FLAGS = (common.W0, common.S, common.LR,
          flags.Flag("T", str, "sequence length", "one integer > L", "T",
-                       _one_length, metavar="INT"),
+                    _one_length, metavar="INT"),
          common.TRIALS, *common.TRAINING, common.HELDOUT_ACC, flags.CHUNK)
 
 

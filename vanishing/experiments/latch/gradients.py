@@ -47,10 +47,10 @@ FLAGS = (
     flags.integer("steps", "horizon of the decay measurement", low=2),
     common.W0, common.S, common.LR,
     flags.grid("T", "lengths on which the trained networks' gradients are "
-                  "measured", integer=True),
+               "measured", integer=True),
     common.TRIALS,
     flags.integer("eval_per_class", "held-out sequences per class and "
-                     "trained network"),
+                  "trained network"),
     *common.TRAINING)
 
 

@@ -61,7 +61,7 @@ def tag(n: int) -> str:
 
 # A masked latch loop of fewer steps than two of its unrolled iterations
 # compiles differently (its numbers moved in the last bit); from there on a
-# run's numbers do not depend on its shape (tests/experiments/test_length.py).
+# run's numbers do not depend on its shape (tests/experiments/latch/test_length.py).
 MIN_SHAPE = 2 * scan.PARTIAL_UNROLL
 # Compiled shapes at most: each costs a compile (2-3 s on 2 cores), each T
 # costs its shape's steps instead of its own.

@@ -64,7 +64,7 @@ TASKS = ("latch2", "two_sequence", "adding", "copying")
 CELLS = ("elman", "rnn_orthogonal", "rnn_identity", "lstm", "gru")
 REMEDIES = ("none", "clip", "curriculum", "clip_curriculum")
 # Adam is the default: at T = 32 it solved more latch and 2-sequence trials
-# than heavy-ball momentum at lr 0.5 or 0.1 for every cell (BUILD_NOTES.md);
+# than heavy-ball momentum at lr 0.5 or 0.1 for every cell (docs/remedies.md);
 # clipping matters more under momentum, whose steps scale with the gradient.
 OPTIMIZERS = ("adam", "momentum", "sgd")
 # Lanes of trials per device: compare's (refilled as trials stop).
@@ -278,22 +278,22 @@ FLAGS = (
     flags.names("cells", "cells", _listed(CELLS)),
     flags.names("remedies", "remedies", _listed(REMEDIES)),
     flags.grid("T_values", "spans T, for every task (unset: the "
-                  "preset's, per task)", integer=True, low=2, noun="every T",
-                  field="T", default_text=lambda st: "per task: " + "; ".join(
-                      f"{t} {flags.show(v)}" for t, v in st.T_by_task)),
+               "preset's, per task)", integer=True, low=2, noun="every T",
+               field="T", default_text=lambda st: "per task: " + "; ".join(
+                   f"{t} {flags.show(v)}" for t, v in st.T_by_task)),
     flags.integer("trials", "trials per (task, cell, remedy, T)"),
     flags.integer("budget", "function evaluations (epochs) per trial"),
     flags.integer("patience", "stop as stuck after this many evaluations "
-                     "without improvement"),
+                  "without improvement"),
     flags.real("target_cost", "solved when no training sequence is wrong "
-                  "and the cost is below this", low=0, low_open=True),
+               "and the cost is below this", low=0, low_open=True),
     flags.choice("optimizer", "BPTT's optimizer (the same for every cell)",
-                    OPTIMIZERS),
+                 OPTIMIZERS),
     flags.real("learning_rate", "BPTT's learning rate (one value: the "
-                  "density sweeps' --lr is a grid)", low=0, low_open=True,
-                  field="lr"),
+               "density sweeps' --lr is a grid)", low=0, low_open=True,
+               field="lr"),
     flags.real("clip", "gradient-norm threshold of the clipping remedies",
-                  low=0, low_open=True),
+               low=0, low_open=True),
     flags.integer("stages", "stages of the curriculum remedies", low=2),
     flags.N_PER_CLASS,
     flags.TEST_PER_CLASS,

@@ -229,13 +229,13 @@ def execute(settings: Settings, options: SweepOptions | None = None
 
 FLAGS = (
     flags.grid("T_values", "spans T of the success table", integer=True,
-                  low=2, noun="every T", field="T"),
+               low=2, noun="every T", field="T"),
     flags.integer("trials", "trials per (problem, method, T)"),
     flags.integer("budget", "function evaluations per trial"),
     flags.integer("patience", "stop as stuck after this many evaluations "
-                     "without improvement"),
+                  "without improvement"),
     flags.grid("units", "unit counts n of the cost table", integer=True,
-                  low=2, noun="every n", field="units"),
+               low=2, noun="every n", field="units"),
     flags.integer("cost_T", "sequence length of the cost table", low=2),
     flags.CHUNK,
 )
