@@ -256,3 +256,40 @@ def test_compare_end_to_end(tmp_path):
           "presentations"} <= set(table)
   assert len(table["T"]) == 4
   assert "| bptt |" in (tmp_path / "compare.md").read_text()
+
+
+def test_a_run_replays_from_its_flags_file(tmp_path, helped):
+  """``<name>.flags`` holds the flags given (and the seed), not where the run
+  went; ``--flagfile`` reads them where it stands, later flags override."""
+  first, again = tmp_path / "a", tmp_path / "b"
+  code, _, err = helped("density", *TINY, "--seed=5", "--noise=fresh",
+                        f"--out_dir={first}")
+  assert code == 0, err
+  words = (first / "density.flags").read_text().splitlines()
+  assert words[0].startswith("#") and words[1:] == [
+      "--seed=5", *TINY, "--noise=fresh"]
+  assert "density.flags" in json.loads((first / "density.json").read_text())["files"]
+  code, _, err = helped("density", f"--flagfile={first / 'density.flags'}",
+                        f"--out_dir={again}")
+  assert code == 0, err
+  for name in ("density.csv", "density_runs.csv"):
+    assert (again / name).read_bytes() == (first / name).read_bytes()
+  code, _, err = helped("density", f"--flagfile={first / 'density.flags'}",
+                        "--trials=2", "--overwrite", f"--out_dir={again}")
+  assert code == 0, err
+  meta = json.loads((again / "density.json").read_text())
+  assert meta["settings"]["trials"] == 2 and meta["settings"]["seed"] == 5
+
+
+def test_a_bad_flags_file_is_one_line_and_status_2(tmp_path, invoke):
+  loop, prose = tmp_path / "loop.flags", tmp_path / "prose.flags"
+  loop.write_text(f"--trials=2\n--flagfile={loop}\n")
+  prose.write_text("# fine\n--trials=2\ntrials 3\n")
+  for args, message in [
+      ([f"--flagfile={tmp_path / 'none.flags'}"], "--flagfile: cannot read"),
+      ([f"--flagfile={loop}"], "is read twice"),
+      ([f"--flagfile={prose}"], "every line must be a flag"),
+      (["--flagfile"], "--flagfile: needs a file name")]:
+    code, err = invoke("density", *args, f"--out_dir={tmp_path / 'r'}")
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+  assert not (tmp_path / "r").exists()

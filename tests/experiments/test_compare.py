@@ -16,7 +16,7 @@ COLUMNS = {"problem", "method", "T", "trials", "final_error", "test_error",
 
 def settings_from_flags(fv):
   """Validated compare settings from flag values, as the command line builds them."""
-  return experiment_flags.build(compare, fv)
+  return experiment_flags.build(compare.EXPERIMENT, fv)
 
 
 def flags(**kw):
@@ -83,6 +83,9 @@ def test_flag_defaults():
   st = settings_from_flags(flags(hparams="bptt.lr=0.1,bptt.optimizer=sgd",
                                          T_values="8,16"))
   assert st.hp("bptt") == {"lr": 0.1, "optimizer": "sgd"} and st.T == (8, 16)
+  typed = settings_from_flags(flags(hparams="discrete.residual=true,multigrid.k=4"))
+  assert typed.hp("discrete") == {"residual": True}
+  assert typed.hp("multigrid") == {"k": 4} and type(typed.hp("multigrid")["k"]) is int
   # Explicit spans apply to every problem; the default grid is per problem
   # (2-sequence starts where its sequences outlast the prefix).
   assert st.spans("two_sequence") == st.spans("parity") == (8, 16)
@@ -107,7 +110,12 @@ def test_flag_defaults():
     (dict(target_cost=0.0), "--target_cost: must be finite and > 0"),
     (dict(hparams="bptt.eta=1"), "--hparams: bptt has no 'eta'"),
     (dict(hparams="sgd.lr=1"), "--hparams: unknown method 'sgd'"),
-    (dict(hparams="bptt.lr=fast"), "--hparams: bptt.lr needs a float"),
+    (dict(hparams="bptt.lr=fast"), "--hparams: bptt.lr must be a number > 0"),
+    (dict(hparams="bptt.lr=-1"), "--hparams: bptt.lr must be a number > 0, got '-1'"),
+    (dict(hparams="bptt.momentum=1"), "--hparams: bptt.momentum must be a number >= 0 and < 1"),
+    (dict(hparams="multigrid.k=0.5"), "--hparams: multigrid.k must be an integer >= 1"),
+    (dict(hparams="discrete.hold=often"), "--hparams: discrete.hold must be one of auto, "),
+    (dict(hparams="bptt.optimizer=nope"), "--hparams: bptt.optimizer must be one of "),
     (dict(hparams="lr=1"), "--hparams: expected method.name=value"),
 ])
 def test_bad_flags_name_the_flag(kw, message):

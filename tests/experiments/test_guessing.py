@@ -20,7 +20,7 @@ FLAGS = ("variants", "runs", "max_trials", "weight_range", "input_noise",
 
 def settings_from_flags(fv):
   """Validated guessing settings from flag values, as the command line builds them."""
-  return flags.build(guessing, fv)
+  return flags.build(guessing.EXPERIMENT, fv)
 
 
 def flag_values(**given):

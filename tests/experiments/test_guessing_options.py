@@ -16,7 +16,7 @@ from vanishing.experiments.guessing import (report as guessing_report,
 
 def build(**given):
   fv = types.SimpleNamespace(seed=0, paper=False, **given)
-  return flags.build(guessing, fv)
+  return flags.build(guessing.EXPERIMENT, fv)
 
 
 def test_defaults_are_the_papers_reading():

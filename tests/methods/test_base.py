@@ -1,6 +1,7 @@
 import jax.numpy as jnp
 import pytest
 
+from vanishing import methods
 from vanishing.methods import base
 
 B = base.Budget(evaluations=10, patience=3, target_cost=0.1)
@@ -67,3 +68,29 @@ def test_check_hp_rejects_unknown_names():
   with pytest.raises(ValueError, match="unknown hyper-parameter"):
     base.check_hp("m", {"lr": 1.0}, {"eta": 2.0})
 
+
+
+@pytest.mark.parametrize("name", methods.NAMES)
+def test_every_hyper_parameter_declares_what_it_allows(name):
+  """ALLOWED names exactly the DEFAULTS, and each default is allowed."""
+  m = methods.get(name)
+  assert set(m.ALLOWED) == set(m.DEFAULTS)
+  for key, value in m.DEFAULTS.items():
+    word = str(value).lower() if isinstance(value, bool) else str(value)
+    assert m.ALLOWED[key].parse(word) == value, (key, value)
+
+
+def test_allowed_reads_ranges_choices_and_integers():
+  assert base.POSITIVE.parse("0.5") == 0.5
+  for bad in ("0", "-1", "nan", "inf", "x"):
+    with pytest.raises(ValueError, match="must be a number > 0"):
+      base.POSITIVE.parse(bad)
+  assert base.MOMENTUM.parse("0") == 0.0
+  with pytest.raises(ValueError, match=">= 0 and < 1"):
+    base.MOMENTUM.parse("1")
+  assert base.count(0).parse("3") == 3
+  with pytest.raises(ValueError, match="an integer >= 1"):
+    base.count(1).parse("0")
+  assert base.BOOLEAN.parse("True") is True and base.BOOLEAN.parse("false") is False
+  with pytest.raises(ValueError, match="one of a, b"):
+    base.one_of("a", "b").parse("c")

@@ -63,6 +63,7 @@ from vanishing.methods import base, loop
 
 NAME = "gaussian_search"
 DEFAULTS = {"sigma": 0.5}
+ALLOWED = {"sigma": base.POSITIVE}
 STATIC = frozenset()
 REQUIRES = frozenset()
 
@@ -87,7 +88,7 @@ solve = loop.solver(__name__)
 def test_a_new_method_is_one_file_and_one_name(monkeypatch, tmp_path, quad,
                                                never):
   # The recipe of docs/design.md ("The method protocol"): a module with
-  # NAME, DEFAULTS, STATIC, REQUIRES, init and step, and its name in NAMES.
+  # NAME, DEFAULTS, ALLOWED, STATIC, REQUIRES, init and step, and its name in NAMES.
   _extra_method(monkeypatch, tmp_path, "gaussian_search", NEW_METHOD)
   assert methods.available()[-1] == "gaussian_search"
   budget = never._replace(evaluations=300)

@@ -317,12 +317,12 @@ def test_compare_refuses_at_flag_time(monkeypatch):
             noise_scale=None, n_per_class=None, test_per_class=None, seed=0,
             chunk=None)
   with pytest.raises(FlagError) as e:
-    flags.build(compare, types.SimpleNamespace(**fv))
+    flags.build(compare.EXPERIMENT, types.SimpleNamespace(**fv))
   msg = str(e.value)
   assert "\n" not in msg and msg.startswith(
       "--methods: method 'guessing' cannot train task 'adding'")
   fv["methods"] = "bptt,annealing,multigrid,rtrl,rtrl_online"
-  st = flags.build(compare, types.SimpleNamespace(**fv))
+  st = flags.build(compare.EXPERIMENT, types.SimpleNamespace(**fv))
   assert st.problems == ("adding_x",)
 
 

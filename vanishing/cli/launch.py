@@ -80,7 +80,7 @@ def run(exp, settings, how: Run, meta: Mapping[str, Any] | None = None,
 def _stopped(exp, how: Run, signum: int, lock, written: list[Path]) -> str:
   """The line a run stopped by signal ``signum`` ends with."""
   lock.release()
-  name, out_dir = exp.NAME, Path(how.out_dir)
+  name, out_dir = exp.name, Path(how.out_dir)
   what = f"{name}: stopped by {signal.Signals(signum).name}"
   if written:
     return f"{what} after writing its results ({written[-1]})"
@@ -104,9 +104,9 @@ def _widths(stores: Mapping[str, Any]) -> int | dict[str, int] | None:
 def _locked(exp, settings, how: Run, meta, log, written: list[Path]
             ) -> list[Path] | None:
   """The body of :func:`run`, holding the directory's lock."""
-  name, out_dir = exp.NAME, Path(how.out_dir)
-  existing = outputs.existing_outputs(out_dir, name, exp.TABLES)
-  complete = outputs.output_paths(out_dir, name, exp.TABLES)["meta"] in existing
+  name, out_dir = exp.name, Path(how.out_dir)
+  existing = outputs.existing_outputs(out_dir, name, exp.tables)
+  complete = outputs.output_paths(out_dir, name, exp.tables)["meta"] in existing
   if complete and not how.overwrite:
     raise FlagError("out_dir", f"{out_dir} already holds {name} results "
                     f"({', '.join(p.name for p in existing)}); pass "
@@ -161,7 +161,7 @@ def _locked(exp, settings, how: Run, meta, log, written: list[Path]
           devices[0].platform, "devices": len(devices), "processes": n_proc,
           "wall_s": time.perf_counter() - t0, **results.environment()}
   try:
-    paths = outputs.write_outputs(out_dir, name, exp.TABLES, outcome, meta)
+    paths = outputs.write_outputs(out_dir, name, exp.tables, outcome, meta)
   except OSError as e:
     raise FlagError("out_dir", f"writing results to {out_dir} failed: "
                     f"{e.strerror or e}")

@@ -69,6 +69,8 @@ RUN_FLAGS = (
          default=False),
     Flag("paper", bool, "the full-size preset; other flags still override it",
          default=False),
+    Flag("flagfile", str, "read flags from FILE, one per line, where it "
+         "stands (<out_dir>/<name>.flags replays a run)", metavar="FILE"),
 )
 _RUN = {f.name: f for f in RUN_FLAGS}
 # The commands that are not experiments, and the flags they read.
@@ -83,16 +85,8 @@ def _fail(message: str, status: int = 2) -> None:
   sys.exit(status)
 
 
-def _registry() -> dict:
-  """Every experiment module; a broken one ends the program naming it."""
-  try:
-    return experiments.all_experiments()
-  except ImportError as e:
-    _fail(str(e).splitlines()[0], status=1)
-
-
 def _flags_of(exp) -> dict[str, Flag]:
-  return {f.name: f for f in (*exp.FLAGS, *RUN_FLAGS)}
+  return {f.name: f for f in (*exp.flags, *RUN_FLAGS)}
 
 
 @dataclasses.dataclass
@@ -121,10 +115,10 @@ def _parse_flags(argv: list[str]) -> Invocation:
   is up to the experiment; ``main`` checks it."""
   if not FLAGS.is_parsed():
     FLAGS(argv[:1])  # absl's own flags (app.run reads them), at defaults
-  kinds = {f.name: f.kind for exp in _registry().values()
+  kinds = {f.name: f.kind for exp in experiments.REGISTRY.values()
            for f in _flags_of(exp).values()}
   inv = Invocation([], {}, [])
-  words = list(argv[1:])
+  words, seen = list(argv[1:]), set()
   while words:
     word = words.pop(0)
     if word == "--":
@@ -134,7 +128,14 @@ def _parse_flags(argv: list[str]) -> Invocation:
       inv.positional.append(word)
       continue
     name, eq, value = word.lstrip("-").partition("=")
-    if name in _HELP:
+    if name == "flagfile":
+      if not eq:
+        value = words.pop(0) if words and not words[0].startswith("-") else ""
+      try:
+        words[:0] = _read_flagfile(value, seen)
+      except FlagError as e:
+        inv.error = inv.error or (e.flag, e.detail)
+    elif name in _HELP:
       inv.help = True
     elif kinds.get(name) is bool:
       inv.given[name] = value if eq else True
@@ -152,6 +153,48 @@ def _parse_flags(argv: list[str]) -> Invocation:
     else:
       inv.error = inv.error or (name, "needs a value")
   return inv
+
+
+def _read_flagfile(path: str, seen: set) -> list[str]:
+  """The flags of file ``path`` (absl's ``--flagfile``: one flag per line;
+  blank lines and lines starting with ``#`` or ``//`` skipped), each file
+  read once."""
+  if not path:
+    raise FlagError("flagfile", "needs a file name")
+  real = os.path.realpath(path)
+  if real in seen:
+    raise FlagError("flagfile", f"{path} is read twice (it names itself)")
+  seen.add(real)
+  try:
+    lines = Path(path).read_text().splitlines()
+  except (OSError, UnicodeDecodeError) as e:
+    raise FlagError("flagfile", f"cannot read {path}: "
+                    f"{getattr(e, 'strerror', None) or e}") from None
+  words = [line.strip() for line in lines]
+  words = [w for w in words if w and not w.startswith(("#", "//"))]
+  bad = next((w for w in words if not w.startswith("-")), None)
+  if bad is not None:
+    raise FlagError("flagfile", f"{path}: every line must be a flag "
+                    f"(--name=value), got {bad!r}")
+  return words
+
+
+# Flags a replay leaves out: where and on how many devices and processes a run
+# went does not change its numbers.
+_NOT_REPLAYED = frozenset({"out_dir", "overwrite", "devices", "process_id",
+                           "num_processes", "coordinator_address"})
+
+
+def _replay(inv: Invocation, seed: int) -> list[str]:
+  """The flags that replay this run (``<name>.flags``): those given, the
+  seed always."""
+  words = [f"--seed={seed}"]
+  for name, value in inv.given.items():
+    if name in _NOT_REPLAYED or name == "seed":
+      continue
+    words.append(f"--{name}" if value is True else f"--no{name}"
+                 if value is False else f"--{name}={value}")
+  return words
 
 
 # ---------------------------------------------------------------------------
@@ -191,16 +234,16 @@ GRIDS = ("A GRID is a value (1.25), a list (0.5,1,2) or an inclusive range "
 
 def usage() -> str:
   """``python -m vanishing --help``: the experiments and the common flags."""
-  exps = _registry()
+  exps = experiments.REGISTRY
   width = max(map(len, exps))
   lines = [f"usage: {PROG} <experiment> [--flag=value ...]",
            f"       {PROG} <experiment> --help   (that experiment's flags)",
            f"       {PROG} report [--out_dir=DIR]",
            "", "Experiments (Bengio, Simard & Frasconi 1994):"]
-  lines += [f"  {name.ljust(width)}  {exp.SUMMARY}" for name, exp in exps.items()]
+  lines += [f"  {name.ljust(width)}  {exp.summary}" for name, exp in exps.items()]
   lines += ["", "Commands:",
             f"  {report.NAME.ljust(width)}  {report.SUMMARY}"]
-  users = [n for n, e in exps.items() if any(f.name == "chunk" for f in e.FLAGS)]
+  users = [n for n, e in exps.items() if any(f.name == "chunk" for f in e.flags)]
   lines += ["", "Flags every experiment takes:", *_run_flag_entries(users)]
   return "\n".join(lines)
 
@@ -248,13 +291,13 @@ def _report(inv: Invocation) -> None:
 
 def experiment_usage(exp) -> str:
   """``python -m vanishing NAME --help``: exactly the flags NAME reads."""
-  lines = [f"usage: {PROG} {exp.NAME} [--flag=value ...]", "",
-           f"{exp.NAME}: {exp.SUMMARY}.", "",
-           f"Flags of {exp.NAME}:"]
-  for f in exp.FLAGS:
-    default, paper = f.shown_default(exp.DEFAULT), f.shown_default(exp.PAPER)
+  lines = [f"usage: {PROG} {exp.name} [--flag=value ...]", "",
+           f"{exp.name}: {exp.summary}.", "",
+           f"Flags of {exp.name}:"]
+  for f in exp.flags:
+    default, paper = f.shown_default(exp.default), f.shown_default(exp.paper)
     lines.append(_entry(f, default, paper if paper != default else None))
-  if any(f.metavar == "GRID" for f in exp.FLAGS):
+  if any(f.metavar == "GRID" for f in exp.flags):
     lines += [textwrap.fill(GRIDS, 79, initial_indent="  ",
                             subsequent_indent="  ")]
   lines += ["", "Flags every experiment takes:", *_run_flag_entries()]
@@ -275,7 +318,7 @@ def build_settings(name: str, fv):
   Raises:
     FlagError: the first flag whose value is not allowed.
   """
-  return flags.build(experiments.get(name), fv)
+  return flags.build(experiments.REGISTRY[name], fv)
 
 
 def _scale_out(how: dict) -> None:
@@ -297,7 +340,7 @@ def _scale_out(how: dict) -> None:
 def _settings(exp, inv: Invocation):
   """``(settings, values of the common flags, every flag's value for the
   sidecar)``."""
-  name, mine = exp.NAME, _flags_of(exp)
+  name, mine = exp.name, _flags_of(exp)
   for flag in [*inv.unknown, *inv.given]:
     if flag not in mine:
       known = flag not in inv.unknown
@@ -306,11 +349,11 @@ def _settings(exp, inv: Invocation):
   how = {f.name: f.read(inv.given[f.name]) if f.name in inv.given else f.default
          for f in RUN_FLAGS}
   _scale_out(how)
-  given = {f.name: f.convert(inv.given[f.name]) for f in exp.FLAGS
+  given = {f.name: f.convert(inv.given[f.name]) for f in exp.flags
            if f.name in inv.given}
   settings = flags.build(exp, types.SimpleNamespace(
       **given, seed=how["seed"], paper=how["paper"]))
-  return settings, how, {**{f.name: given.get(f.name) for f in exp.FLAGS}, **how}
+  return settings, how, {**{f.name: given.get(f.name) for f in exp.flags}, **how}
 
 
 def _print_help(text: str) -> None:
@@ -326,7 +369,7 @@ def _print_help(text: str) -> None:
 
 def main(inv: Invocation) -> None:
   logging.set_verbosity(logging.WARNING)  # keep JAX's backend probing quiet
-  exps = _registry()
+  exps = experiments.REGISTRY
   names = inv.positional
   if inv.help and not names:
     _print_help(usage())
@@ -345,7 +388,8 @@ def main(inv: Invocation) -> None:
     settings, how, flag_values = _settings(exp, inv)
     launch.run(exp, settings, launch.Run(**{
         f.name: how[f.name] for f in dataclasses.fields(launch.Run)}),
-               {"command": sys.argv, "flags": flag_values}, stoppable=True)
+               {"command": sys.argv, "flags": flag_values,
+                "replay": _replay(inv, how["seed"])}, stoppable=True)
   except FlagError as e:
     _fail(str(e))
 

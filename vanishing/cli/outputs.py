@@ -13,19 +13,27 @@ from vanishing.experiments.skeleton import Outcome
 def output_paths(out_dir: Path, name: str, table_keys) -> dict[str, Path]:
   """The files experiment ``name`` writes in ``out_dir``, by key.
 
-  Tables by their key, then ``"figure"`` and ``"meta"``.
+  Tables by their key, then ``"markdown"``, ``"figure"``, ``"flags"`` (the
+  flags that replay the run, for ``--flagfile``) and ``"meta"``.
   """
   out_dir = Path(out_dir)
   paths = {k: out_dir / (f"{name}_{k}.csv" if k else f"{name}.csv")
            for k in table_keys}
   paths.update(markdown=out_dir / f"{name}.md", figure=out_dir / f"{name}.png",
-               meta=out_dir / f"{name}.json")
+               flags=out_dir / f"{name}.flags", meta=out_dir / f"{name}.json")
   return paths
 
 
 def existing_outputs(out_dir: Path, name: str, table_keys) -> list[Path]:
   return [p for p in output_paths(out_dir, name, table_keys).values()
           if p.exists()]
+
+
+def flagfile(name: str, words) -> str:
+  """The text of ``<name>.flags``: a comment saying how to use it, then one
+  flag per line."""
+  return (f"# python -m vanishing {name} --flagfile={name}.flags replays "
+          "this run\n" + "".join(f"{w}\n" for w in words))
 
 
 def write_outputs(out_dir: Path, name: str, table_keys, outcome: Outcome,
@@ -36,6 +44,8 @@ def write_outputs(out_dir: Path, name: str, table_keys, outcome: Outcome,
   without it, left by a run that died while writing, is simply replaced). A known
   table of this experiment that this run did not produce (an old per-run
   file after ``--norecords``) is removed, so the set stays consistent.
+  ``meta["replay"]``, the flags that replay the run, is also written one
+  per line as ``<name>.flags`` (absl's flagfile form).
   """
   paths = output_paths(out_dir, name, table_keys)
   written = []
@@ -52,6 +62,11 @@ def write_outputs(out_dir: Path, name: str, table_keys, outcome: Outcome,
     paths["markdown"].unlink()
   results.save_figure(outcome.figure, paths["figure"])
   written.append(paths["figure"])
+  if meta.get("replay") is not None:
+    results.write_text(paths["flags"], flagfile(name, meta["replay"]))
+    written.append(paths["flags"])
+  elif paths["flags"].exists():
+    paths["flags"].unlink()
   meta = dict(meta, files=[p.name for p in written] + [paths["meta"].name],
               finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
   results.write_json(paths["meta"], meta)

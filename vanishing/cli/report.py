@@ -292,7 +292,7 @@ def render(out_dir: Path, entries: list[Entry]) -> str:
 
 def _summary(name: str) -> str | None:
   try:
-    return experiments.get(name).SUMMARY
+    return experiments.REGISTRY[name].summary
   except (KeyError, ImportError):
     return None
 

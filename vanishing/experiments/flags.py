@@ -1,19 +1,11 @@
-"""What an experiment module declares, and how flags become its settings.
+"""How flags become an experiment's settings.
 
-An experiment is one module of :mod:`vanishing.experiments` (registered in
-its ``REGISTRY``) with:
-
-* ``NAME``: its command, ``python -m vanishing NAME``;
-* ``SUMMARY``: one line for ``python -m vanishing --help``;
-* ``FLAGS``: a tuple of :class:`Flag`: each flag it reads, with its help,
-  what values it allows (checked here, once, for every experiment that
-  declares it) and the settings field it sets (whose value in ``DEFAULT``
-  is the flag's default);
-* ``DEFAULT`` and ``PAPER`` (``--paper``): frozen settings presets;
-* ``from_flags(given: Given) -> Settings``: the checks between flags (T > L,
-  ...), raising :class:`FlagError`, and ``given.settings(...)``;
-* ``TABLES`` (the table keys of :func:`common.output_paths`) and
-  ``execute(settings, options) -> common.Outcome | None``.
+An experiment (:class:`vanishing.experiments.skeleton.Experiment`) declares
+its ``flags``: each a :class:`Flag` with its help, what values it allows
+(checked here, once, for every experiment that declares it) and the
+settings field it sets (whose value in the preset is the flag's default);
+its ``from_flags(given: Given)`` checks the flags against each other (T > L,
+...), raising :class:`FlagError`, and returns ``given.settings(...)``.
 
 :func:`build` turns flag values into validated settings; the command line
 (:mod:`vanishing.cli.main`) adds the flags every experiment takes.
@@ -34,6 +26,7 @@ class FlagError(ValueError):
 
   def __init__(self, flag: str, message: str):
     super().__init__(f"--{flag}: {message}")
+    self.flag, self.detail = flag, message
 
 
 def parse_grid(text: str, flag: str, *, integer: bool = False) -> tuple:
@@ -212,7 +205,7 @@ class Given:
 
 
 def build(exp, fv) -> Any:
-  """Validated settings of experiment module ``exp`` from flag values.
+  """Validated settings of experiment ``exp`` (an ``Experiment``) from flag values.
 
   ``fv`` has an attribute per flag (missing or None: not given) holding
   text or a typed value, plus ``paper`` and ``seed``. Each declared flag is
@@ -222,10 +215,10 @@ def build(exp, fv) -> Any:
   Raises:
     FlagError: the first flag whose value is not allowed.
   """
-  preset = exp.PAPER if getattr(fv, "paper", False) else exp.DEFAULT
+  preset = exp.paper if getattr(fv, "paper", False) else exp.default
   values = {f.name: f.read(getattr(fv, f.name))
-            for f in exp.FLAGS if getattr(fv, f.name, None) is not None}
-  return exp.from_flags(Given(exp.FLAGS, values, preset,
+            for f in exp.flags if getattr(fv, f.name, None) is not None}
+  return exp.from_flags(Given(exp.flags, values, preset,
                               getattr(fv, "seed", 0) or 0))
 
 

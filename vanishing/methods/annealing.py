@@ -60,6 +60,10 @@ DEFAULTS = {
 }
 # t0 picks the procedure (probes or not) and probes their number.
 STATIC = frozenset({"t0", "probes"})
+ALLOWED = {"ns": base.count(1), "nt": base.count(0), "c": base.NONNEGATIVE,
+           "rt": base.FRACTION, "t0": base.NONNEGATIVE,
+           "probes": base.count(1), "accept0": base.FRACTION,
+           "v0": base.POSITIVE, "vmax": base.POSITIVE}
 # Only ``fit.evaluate``: any cell.
 REQUIRES = frozenset()
 

@@ -16,7 +16,9 @@ training-set size. A method stops
 **The method protocol.** A method is a module ``vanishing.methods.<name>``
 (listed in ``vanishing.methods.NAMES``) with
 
-* ``NAME``; ``DEFAULTS``, its documented hyper-parameters; ``STATIC``, the
+* ``NAME``; ``DEFAULTS``, its documented hyper-parameters; ``ALLOWED``, the
+  :class:`Allowed` values of each (the command line refuses others before
+  anything runs); ``STATIC``, the
   names among them that are static choices (an optimizer's name, a
   curvature kind, a population size, a criterion: they pick code or shapes
   and form the hashable :class:`Config`); every other one is a *number*,
@@ -66,7 +68,8 @@ would change nothing that is reported.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, NamedTuple
+import math
+from typing import Any, Callable, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -200,6 +203,76 @@ def finish(tr: Tracker, budget: Budget) -> Result:
   return Result(tr.best_theta, tr.best_cost, tr.best_error, tr.evaluations,
                 tr.solved, stuck(tr, budget) & ~tr.solved & ~tr.diverged,
                 tr.diverged & ~tr.solved)
+
+
+@dataclasses.dataclass(frozen=True)
+class Allowed:
+  """The values one hyper-parameter may take: numbers in [low, high] (an end
+  left out where ``low_open``/``high_open``; ``integer``: whole numbers),
+  or one of ``choices`` (a tuple, or a function giving it, for lists known
+  only at run time such as the optimizers).
+  """
+  low: float | None = None
+  high: float | None = None
+  low_open: bool = False
+  high_open: bool = False
+  integer: bool = False
+  choices: tuple | Callable[[], Any] | None = None
+
+  def options(self) -> tuple:
+    return tuple(self.choices() if callable(self.choices) else self.choices)
+
+  def text(self) -> str:
+    """What is allowed, as ``--help`` and errors say it."""
+    if self.choices is not None:
+      return "one of " + ", ".join(_word(c) for c in self.options())
+    kind = "an integer" if self.integer else "a number"
+    lo = (None if self.low is None else
+          f"{'>' if self.low_open else '>='} {self.low:g}")
+    hi = (None if self.high is None else
+          f"{'<' if self.high_open else '<='} {self.high:g}")
+    return " and ".join([kind + (f" {lo}" if lo else "")] + ([hi] if hi else []))
+
+  def parse(self, text: str) -> Any:
+    """``text`` read as an allowed value; ValueError saying what is allowed."""
+    text = text.strip()
+    if self.choices is not None:
+      options = self.options()
+      by_text = {_word(c): c for c in options}
+      if text.lower() not in by_text:
+        raise ValueError(f"must be {self.text()}, got {text!r}")
+      return by_text[text.lower()]
+    try:
+      value = int(text) if self.integer else float(text)
+    except ValueError:
+      raise ValueError(f"must be {self.text()}, got {text!r}") from None
+    if not math.isfinite(value) or (self.low is not None and (
+        value < self.low or (self.low_open and value == self.low))) or (
+        self.high is not None and (
+            value > self.high or (self.high_open and value == self.high))):
+      raise ValueError(f"must be {self.text()}, got {text!r}")
+    return value
+
+
+def _word(choice) -> str:
+  return str(choice).lower() if isinstance(choice, bool) else str(choice)
+
+
+POSITIVE = Allowed(low=0, low_open=True)
+NONNEGATIVE = Allowed(low=0)
+MOMENTUM = Allowed(low=0, high=1, high_open=True)
+FRACTION = Allowed(low=0, high=1, low_open=True, high_open=True)
+FINITE = Allowed()
+BOOLEAN = Allowed(choices=(False, True))
+
+
+def count(low: int = 1) -> Allowed:
+  """Whole numbers >= ``low``."""
+  return Allowed(low=low, integer=True)
+
+
+def one_of(*choices) -> Allowed:
+  return Allowed(choices=tuple(choices))
 
 
 def check_hp(name: str, defaults: Mapping[str, Any],

@@ -186,6 +186,9 @@ NAME = "bptt"
 # clip: gradient-norm clipping (Pascanu, Mikolov & Bengio 2013), 0 = off.
 DEFAULTS = {"lr": 0.5, "momentum": 0.8, "optimizer": "momentum", "clip": 0.0}
 STATIC = frozenset({"optimizer"})
+ALLOWED = {"lr": base.POSITIVE, "momentum": base.MOMENTUM,
+           "optimizer": base.Allowed(choices=optimizers.available),
+           "clip": base.NONNEGATIVE}  # clip 0: off
 # Only ``fit.evaluate`` and its gradient: any differentiable cell.
 REQUIRES = frozenset()
 

@@ -82,6 +82,9 @@ HOLDS = ("auto", "stochastic", "always", "none")
 DEFAULTS = {"lr": 1.0, "margin": 2.0, "gain": 1.0, "ridge": 0.01,
             "hold": "auto", "residual": False}
 STATIC = frozenset({"hold", "residual"})
+ALLOWED = {"lr": base.POSITIVE, "margin": base.POSITIVE, "gain": base.POSITIVE,
+           "ridge": base.NONNEGATIVE, "hold": base.one_of(*HOLDS),
+           "residual": base.BOOLEAN}
 # The pre-activations, unfolding and phases of a ``cells.Net`` (and its
 # ``net_step``), and the inverse of the output function for the output's
 # target pre-activation.

@@ -55,6 +55,8 @@ DEFAULTS = {"low": -100.0, "high": 100.0, "batch": 32,
             "criterion": "protocol", "tolerance": 0.1}
 CRITERIA = ("protocol", "tolerance", "midpoint")
 STATIC = frozenset({"batch", "criterion"})
+ALLOWED = {"low": base.FINITE, "high": base.FINITE, "batch": base.count(1),
+           "criterion": base.one_of(*CRITERIA), "tolerance": base.POSITIVE}
 # Any cell: candidates run through ``cells.forward_many`` (a Net's own
 # lane layout, others ``vmap`` of the generic forward pass).
 REQUIRES = frozenset()

@@ -48,6 +48,8 @@ DEFAULTS = {
 
 
 STATIC = frozenset({"k"})
+ALLOWED = {"width0": base.POSITIVE, "shrink": base.FRACTION,
+           "fails": base.count(0), "k": base.count(1)}
 # Only ``fit.evaluate``: any cell.
 REQUIRES = frozenset()
 

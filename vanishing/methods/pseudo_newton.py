@@ -78,6 +78,8 @@ def checker(name: str, curvatures: tuple):
 
 
 check = checker(NAME, CURVATURES)
+ALLOWED = {"lr": base.POSITIVE, "mu": base.POSITIVE, "momentum": base.MOMENTUM,
+           "curvature": base.one_of(*CURVATURES)}
 
 
 def init(run):

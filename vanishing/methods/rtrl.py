@@ -54,10 +54,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vanishing import tasks
+from vanishing import optimizers, tasks
 from vanishing.cells import net as net_lib
 from vanishing.cells import scan
-from vanishing.methods import bptt, loop
+from vanishing.methods import base, bptt, loop
 
 RECURSIONS = ("auto", "generic")
 
@@ -241,6 +241,9 @@ NAME = "rtrl"
 DEFAULTS = {"lr": 0.5, "momentum": 0.8, "optimizer": "momentum",
             "recursion": "auto", "clip": 0.0}
 STATIC = frozenset({"optimizer", "recursion"})
+ALLOWED = {"lr": base.POSITIVE, "momentum": base.MOMENTUM,
+           "optimizer": base.Allowed(choices=optimizers.available),
+           "recursion": base.one_of(*RECURSIONS), "clip": base.NONNEGATIVE}
 # Only the cell's step and readout: any differentiable cell.
 REQUIRES = frozenset()
 

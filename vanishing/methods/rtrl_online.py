@@ -91,6 +91,8 @@ NAME = "rtrl_online"
 # from the best and does not fail where large rates do.
 DEFAULTS = {"lr": 2.0, "order": "shuffled", "recursion": "auto"}
 STATIC = frozenset({"order", "recursion"})
+ALLOWED = {"lr": base.POSITIVE, "order": base.one_of(*ORDERS),
+           "recursion": base.one_of(*rtrl.RECURSIONS)}
 REQUIRES = frozenset()
 READOUTS = ("end",)
 # One trial per lane. Vmapped over lanes, XLA's CPU code for the

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from vanishing.methods import curvature, loop, pseudo_newton
+from vanishing.methods import base, curvature, loop, pseudo_newton
 
 NAME = "time_weighted_newton"
 # The paper's (secondary reading) eta = 0.01 and momentum 0.8, mu = 0.03 in
@@ -52,6 +52,8 @@ KINDS = ("classification",)
 CURVATURES = curvature.PER_COPY_MODES
 
 check = pseudo_newton.checker(NAME, CURVATURES)
+ALLOWED = {"lr": base.POSITIVE, "mu": base.POSITIVE, "momentum": base.MOMENTUM,
+           "curvature": base.one_of(*CURVATURES)}
 init = pseudo_newton.init
 
 

@@ -24,7 +24,6 @@ trials as long as its slowest one.
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 import jax
@@ -36,7 +35,7 @@ from vanishing.engine.series import SweepOptions, sweep_options
 from vanishing.experiments import flags
 from vanishing.experiments.compare.report import figure, markdown, quote_lines
 from vanishing.experiments.flags import FlagError
-from vanishing.experiments.skeleton import Outcome
+from vanishing.experiments.skeleton import Experiment, Outcome
 from vanishing.experiments.trial import Trial
 from vanishing.methods import base
 
@@ -300,19 +299,14 @@ def _hparams(flag: str, text: str) -> tuple:
     if method not in methods.available():
       raise FlagError(flag, f"unknown method {method!r}; choose from "
                       f"{', '.join(methods.available())}")
-    defaults = methods.get(method).DEFAULTS
-    if name not in defaults:
+    allowed = methods.get(method).ALLOWED
+    if name not in allowed:
       raise FlagError(flag, f"{method} has no {name!r}; known: "
-                      f"{', '.join(sorted(defaults))}")
-    kind = type(defaults[name])
+                      f"{', '.join(sorted(allowed))}")
     try:
-      v = (value.strip() if kind is str else
-           int(value) if kind is int else float(value))
-    except ValueError:
-      raise FlagError(flag, f"{method}.{name} needs a {kind.__name__}, "
-                      f"got {value!r}") from None
-    if kind is not str and not math.isfinite(v):
-      raise FlagError(flag, f"{method}.{name} must be finite")
+      v = allowed[name].parse(value)
+    except ValueError as e:
+      raise FlagError(flag, f"{method}.{name} {e}") from None
     out.append((method, name, v))
   return tuple(out)
 
@@ -333,7 +327,7 @@ FLAGS = (
                "without error and the cost is below this", low=0,
                low_open=True),
     flags.Flag("hparams", str, "method hyper-parameters",
-               "method.name=value,... (names and defaults: README)",
+               "method.name=value,... (each method's DEFAULTS and ALLOWED)",
                "hparams", _hparams, metavar="LIST"),
     flags.choice("noise_kind", "input noise law", tasks.NOISE_KINDS),
     flags.real("noise_scale", "uniform noise half-width or gaussian "
@@ -346,7 +340,7 @@ FLAGS = (
     flags.CHUNK,
     flags.choice("preset", "start from this named setting instead of the "
                  "default (not with --paper); other flags still override "
-                 "it; PRESETS in compare.py, README", tuple(PRESETS),
+                 "it; PRESETS in experiments/compare, docs/compare.md", tuple(PRESETS),
                  default_text="none"),
 )
 
@@ -381,3 +375,9 @@ def from_flags(given: flags.Given) -> Settings:
                         f"prefix), got T = {min(T)}")
     changes["T_by_problem"] = ()
   return given.settings(changes)
+
+
+EXPERIMENT = Experiment(
+    NAME, SUMMARY, Settings,
+    {"default": DEFAULT, "paper": PAPER, "testing": TESTING, **PRESETS},
+    FLAGS, from_flags, TABLES, execute)

@@ -56,7 +56,7 @@ from vanishing.experiments.guessing.report import (SUMMARY_COLUMNS, figure,
                                                    summary_text)
 from vanishing.experiments.guessing.variants import (HIDDEN_FNS, PUBLISHED,
                                                      VARIANTS, data, net)
-from vanishing.experiments.skeleton import Outcome
+from vanishing.experiments.skeleton import Experiment, Outcome
 from vanishing.methods import base, guessing
 
 NAME = "guessing"
@@ -400,3 +400,9 @@ FLAGS = (
 
 def from_flags(given: flags.Given) -> Settings:
   return given.settings()
+
+
+EXPERIMENT = Experiment(
+    NAME, SUMMARY, Settings,
+    {"default": DEFAULT, "paper": PAPER, "testing": TESTING},
+    FLAGS, from_flags, TABLES, execute)

@@ -21,7 +21,7 @@ from vanishing.experiments.latch import common
 from vanishing.experiments.latch.common import Settings
 from vanishing.experiments.latch.training import (LatchConfig, latch_runs,
                                                   summarize)
-from vanishing.experiments.skeleton import Outcome
+from vanishing.experiments.skeleton import Experiment, Outcome
 
 NAME = "density"
 SUMMARY = "convergence density of the latch over (w0, s) (Sec. III)"
@@ -161,3 +161,9 @@ def execute(settings: Settings, options: SweepOptions | None = None
           "sweep": {"chunk": settings.chunk}}
   return Outcome({"": table, "runs": res.iter_chunks()},
                  figure(table, settings), summary, meta)
+
+
+EXPERIMENT = Experiment(
+    NAME, SUMMARY, Settings,
+    {"default": DEFAULT, "paper": PAPER, "testing": TESTING},
+    FLAGS, from_flags, TABLES, execute)

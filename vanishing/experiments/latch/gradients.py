@@ -38,7 +38,7 @@ from vanishing.engine.series import sweep_options
 from vanishing.experiments import flags
 from vanishing.experiments.latch import common, gradients_cells
 from vanishing.experiments.latch.training import LatchConfig, train_latch
-from vanishing.experiments.skeleton import Outcome
+from vanishing.experiments.skeleton import Experiment, Outcome
 
 NAME = "gradients"
 SUMMARY = "attractors, h* and the vanishing gradient of latches (Sec. III-IV)"
@@ -323,3 +323,9 @@ def execute(settings: Settings, options=None):
   tables = {"theory": theory_t, "decay": decay_t, "contributions": contrib,
             "training": curves, "runs": runs, "cells": cells_t}
   return Outcome(tables, fig, "\n".join(lines), meta)
+
+
+EXPERIMENT = Experiment(
+    NAME, SUMMARY, Settings,
+    {"default": DEFAULT, "paper": PAPER, "testing": TESTING},
+    FLAGS, from_flags, TABLES, execute)

@@ -26,7 +26,7 @@ from vanishing.experiments.latch import common
 from vanishing.experiments.latch.common import Settings
 from vanishing.experiments.latch.training import (LatchConfig, latch_runs,
                                                   summarize)
-from vanishing.experiments.skeleton import Outcome
+from vanishing.experiments.skeleton import Experiment, Outcome
 
 NAME = "length"
 SUMMARY = "frequency of convergence of the latch versus T (Sec. III)"
@@ -177,3 +177,9 @@ def execute(settings: Settings, options: SweepOptions | None = None
           "sweep": {"chunk": settings.chunk}}
   return Outcome({"": table, "runs": runs}, figure(table, settings),
                  "\n".join(lines), meta)
+
+
+EXPERIMENT = Experiment(
+    NAME, SUMMARY, Settings,
+    {"default": DEFAULT, "paper": PAPER, "testing": TESTING},
+    FLAGS, from_flags, TABLES, execute)

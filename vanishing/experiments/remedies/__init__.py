@@ -51,7 +51,7 @@ from vanishing.engine.series import SweepOptions, sweep_options
 from vanishing.experiments import compare, flags
 from vanishing.experiments.flags import FlagError
 from vanishing.experiments.remedies.report import figure, summary
-from vanishing.experiments.skeleton import Outcome
+from vanishing.experiments.skeleton import Experiment, Outcome
 from vanishing.experiments.trial import Trial
 from vanishing.methods import base
 
@@ -311,3 +311,9 @@ def from_flags(given: flags.Given) -> Settings:
         raise FlagError("T_values", f"{task} needs T/2 >= {need} (its "
                         f"prefix), got T = {min(T)}")
   return given.settings({})
+
+
+EXPERIMENT = Experiment(
+    NAME, SUMMARY, Settings,
+    {"default": DEFAULT, "paper": PAPER, "testing": TESTING},
+    FLAGS, from_flags, TABLES, execute)

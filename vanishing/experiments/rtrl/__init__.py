@@ -39,7 +39,7 @@ from vanishing import cells, problems, tasks
 from vanishing.engine.series import SweepOptions, sweep_options
 from vanishing.experiments import compare, flags
 from vanishing.experiments.rtrl.report import figure, summary
-from vanishing.experiments.skeleton import Outcome
+from vanishing.experiments.skeleton import Experiment, Outcome
 from vanishing.methods import rtrl as rtrl_method
 
 NAME = "rtrl"
@@ -243,3 +243,9 @@ FLAGS = (
 
 def from_flags(given: flags.Given) -> Settings:
   return given.settings({})
+
+
+EXPERIMENT = Experiment(
+    NAME, SUMMARY, Settings,
+    {"default": DEFAULT, "paper": PAPER, "testing": TESTING},
+    FLAGS, from_flags, TABLES, execute)
