@@ -13,7 +13,6 @@ block's slowest run, as the loop stops only when all its runs have).
 from __future__ import annotations
 
 import argparse
-import functools
 
 from vanishing.engine import devices
 

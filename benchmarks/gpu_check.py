@@ -226,9 +226,9 @@ def extrapolate(name: str, meta, seconds) -> tuple[float, str]:
   if name == "compare":
     paper = SimpleNamespace(**{**vars(paper), "methods": tuple(
         m for m in paper.methods if m in methods.available())})
-  st = SimpleNamespace(**meta["settings"])
-  n_slice = st.trials * configurations(name, st)
-  n_full = paper.trials * configurations(name, paper)
+  st = SimpleNamespace(**meta["settings"])  # as in the sidecar: trials a dict
+  n_slice = st.trials["count"] * configurations(name, st)
+  n_full = paper.trials.count * configurations(name, paper)
   est = seconds * n_full / n_slice
   return est, (f"{est / 3600:.2f} h = {seconds:.1f} s x {n_full:,} / "
                f"{n_slice:,} (trials x configurations)")

@@ -103,9 +103,11 @@ def compare_sweeps(trials: int | None, problem_names: list[str],
   from vanishing.experiments import compare
   st = compare.DEFAULT
   if trials:
-    st = dataclasses.replace(st, trials=trials)
-  print(f"compare sweeps, {st.trials} trials per T, budget {st.budget}, "
-        f"patience {st.patience}; before: vmap over {before_block} trials; "
+    st = dataclasses.replace(st, trials=dataclasses.replace(st.trials,
+                                                            count=trials))
+  t = st.trials
+  print(f"compare sweeps, {t.count} trials per T, budget {t.budget}, "
+        f"patience {t.patience}; before: vmap over {before_block} trials; "
         f"after: {compare.BLOCK} refilled lanes; {jax.device_count()} devices")
   print(f"{'problem':<14}{'method':<22}{'before s':>9}{'after s':>9}"
         f"{'ratio':>7}{'evals before':>13}{'evals after':>12}", flush=True)
@@ -114,11 +116,11 @@ def compare_sweeps(trials: int | None, problem_names: list[str],
     problem = st.problem(pname)
     axes = {"T": np.asarray(st.spans(pname), np.float64)}
     for mname in method_names:
-      steps = compare.Trial(problem, mname, st.budget_()).steps()
+      steps = compare.Trial(problem, mname, t.stopping()).steps()
       one = lambda k, s, steps=steps: steps(k, s)  # a plain RunFn: vmapped
       key = compare.root_key(st, pname)
-      old = sweep.run(one, axes, st.trials, key, block=before_block)
-      new = sweep.run(steps, axes, st.trials, key,
+      old = sweep.run(one, axes, t.count, key, block=before_block)
+      new = sweep.run(steps, axes, t.count, key,
                       block=methods.lanes(mname, compare.BLOCK))
       row = {"problem": pname, "method": mname, "before_s": old.run_s,
              "after_s": new.run_s, "ratio": old.run_s / new.run_s,

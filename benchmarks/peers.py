@@ -58,7 +58,6 @@ Exits 1 if a cell fails, 2 if torch is not installed.
 from __future__ import annotations
 
 import argparse
-import functools
 import math
 import os
 import sys

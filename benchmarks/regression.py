@@ -199,8 +199,9 @@ def compare_checks(perturb=False):
     names = COMPARE_METHODS.get(problem, methods.NAMES)
     st = dataclasses.replace(
         compare.DEFAULT, problems=(problem,), methods=names, T=T,
-        T_by_problem=(), trials=COMPARE_TRIALS, budget=COMPARE_BUDGET,
-        patience=COMPARE_BUDGET // 2)
+        T_by_problem=(), trials=dataclasses.replace(
+            compare.DEFAULT.trials, count=COMPARE_TRIALS,
+            budget=COMPARE_BUDGET, patience=COMPARE_BUDGET // 2))
     _, runs, _ = compare.run(
         st, (lambda tag: {"block": 1}) if perturb else None)
     for m in names:
@@ -241,8 +242,10 @@ def remedies_settings():
   from vanishing.experiments import remedies
   return dataclasses.replace(
       remedies.DEFAULT, tasks=("latch2", "adding"), cells=("elman", "lstm"),
-      remedies=("none", "clip", "curriculum"), trials=16, budget=200,
-      patience=100, T_by_task=(("latch2", (8, 32)), ("adding", (8, 32))))
+      remedies=("none", "clip", "curriculum"),
+      trials=dataclasses.replace(remedies.DEFAULT.trials, count=16,
+                                 budget=200, patience=100),
+      T_by_task=(("latch2", (8, 32)), ("adding", (8, 32))))
 
 
 def remedies_checks(perturb=False):
@@ -257,7 +260,7 @@ def remedies_checks(perturb=False):
     groups.append(Group(
         f"remedies[{task},{cell},{remedy},T={T}]", "solved",
         np.asarray(rec["solved"][sel], bool),
-        {"evaluations": (rec["evaluations"][sel], float(st.budget)),
+        {"evaluations": (rec["evaluations"][sel], float(st.trials.budget)),
          "test_cost": (np.minimum(rec["test_cost"][sel], 2.0), 2.0)}))
   return groups, []
 

@@ -11,7 +11,6 @@ fully unrolled and unrolled by 4, and prints compile and run seconds.
 from __future__ import annotations
 
 import argparse
-import functools
 
 from vanishing.engine import devices
 

@@ -86,11 +86,11 @@ def test_the_table_and_the_rule_are_printed(dry_run):
 
 def test_the_extrapolation_is_linear_in_trials_times_configurations():
   from vanishing.experiments import compare, remedies
-  paper = remedies.PAPER.to_json()
+  paper = dataclasses.asdict(remedies.PAPER)
   est, text = gpu_check.extrapolate("remedies", {"settings": paper}, 10.0)
   assert est == pytest.approx(10.0)  # the full run is its own slice
   lstm = dict(paper, tasks=["two_sequence"], cells=["lstm"], T=[200, 2000],
-              trials=8)
+              trials=dict(paper["trials"], count=8))
   est, text = gpu_check.extrapolate("remedies", {"settings": lstm}, 10.0)
   # --paper: 4 tasks x 5 cells x 4 remedies x 3 spans x 64 trials = 15,360;
   # the slice: 4 remedies x 2 spans x 8 trials = 64.
@@ -129,14 +129,15 @@ def test_bad_arguments_are_refused(argv, tmp_path, capsys):
 def test_a_slice_that_timed_out_gives_a_lower_bound(tmp_path):
   """Its chunk stores hold its settings: the full run takes at least the
   slice's time scaled by RULE, a failing figure where that exceeds 1 h."""
-  import dataclasses
   from vanishing.engine import results
   from vanishing.experiments import remedies
   st = dataclasses.replace(remedies.PAPER, tasks=("two_sequence",),
-                           cells=("lstm",), T=(200, 2000), trials=8)
+                           cells=("lstm",), T=(200, 2000),
+                           trials=dataclasses.replace(remedies.PAPER.trials,
+                                                      count=8))
   store = tmp_path / ".remedies_chunks" / "two_sequence-lstm"
   store.mkdir(parents=True)
-  results.write_json(store / "manifest.json", {"settings": st.to_json()})
+  results.write_json(store / "manifest.json", {"settings": dataclasses.asdict(st)})
   est, text, err = gpu_check.slice_estimate(
       tmp_path, "remedies", None, 60.0, "timed out after 60 s")
   assert err is None and est == 60.0 * 15360 / 64 and "a lower bound" in text

@@ -130,48 +130,57 @@ def test_the_entry_point_prints_help_and_exits_0():
   assert not p.stderr
 
 
-TOY = '''"""A toy experiment: what a new experiment module declares."""
+# A worked example of a new experiment: one module (its settings with their
+# flags, its run on the engine, its table and figure) plus one registry line.
+TOY = '''"""How often a random walk of T steps ends above 0, per drift."""
 import dataclasses
 
+import jax
+import jax.numpy as jnp
+import matplotlib
 import numpy as np
 
+from vanishing import statistics
+from vanishing.engine import sweep
+from vanishing.engine.series import sweep_options
 from vanishing.experiments import flags
 from vanishing.experiments.skeleton import Experiment, Outcome
 
-NAME = "toy"
-SUMMARY = "counts to n"
-TABLES = ("",)
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-  n: int
+  drift: tuple[float, ...] = flags.setting(flags.grid("mean step"))
+  T: int = flags.setting(flags.integer("steps per walk"), 10)
+  trials: int = flags.setting(flags.integer("walks per drift"), 64)
   seed: int = 0
 
-  def to_json(self):
-    return dataclasses.asdict(self)
+
+def walk(key, swept, T):
+  steps = swept["drift"] + jax.random.normal(key, (T,))
+  return {"above": jnp.sum(steps) > 0}
 
 
-DEFAULT = Settings(n=3)
-PAPER = Settings(n=30)
-FLAGS = (flags.integer("n", "how far to count"),)
+def execute(settings, options=None):
+  res = sweep.run(lambda key, swept: walk(key, swept, settings.T),
+                  {"drift": np.asarray(settings.drift)}, settings.trials,
+                  settings.seed, **sweep_options(options, str)("toy"))
+  rec, rows = res.gather(), []
+  for (drift,), sel in statistics.groups(rec, ("drift",)):
+    rows.append({"drift": drift, "above": rec["above"][sel].mean()})
+  table = {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
+  fig, ax = plt.subplots()
+  ax.plot(table["drift"], table["above"], "o-")
+  return Outcome({"": table}, fig, f"toy: {len(rows)} drifts", {})
 
 
-def from_flags(given):
-  return given.settings()
-
-
-def execute(settings, options):
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-  table = {"i": np.arange(settings.n) + settings.seed}
-  return Outcome({"": table}, plt.figure(), f"toy: {settings.n}", {})
-
-
-EXPERIMENT = Experiment(NAME, SUMMARY, Settings,
-                        {"default": DEFAULT, "paper": PAPER, "testing": DEFAULT},
-                        FLAGS, from_flags, TABLES, execute)
+EXPERIMENT = Experiment(
+    "toy", "random walks above 0", Settings,
+    {"default": Settings(drift=(-0.5, 0.0, 0.5)),
+     "paper": Settings(drift=(-1.0, -0.5, 0.0, 0.5, 1.0), trials=4096),
+     "testing": Settings(drift=(0.0, 1.0), trials=8)}, execute)
 '''
 
 
@@ -182,15 +191,25 @@ def test_a_new_experiment_is_one_module_and_one_registry_line(
   import toy_experiment  # what the registry's module imports
   monkeypatch.setitem(experiments.REGISTRY, "toy", toy_experiment.EXPERIMENT)
   code, out, _ = helped("--help")
-  assert code == 0 and re.search(r"^  toy +counts to n$", out, re.M)
+  assert code == 0 and re.search(r"^  toy +random walks above 0$", out, re.M)
   code, out, _ = helped("toy", "--help")
   assert code == 0
-  assert "[an integer >= 1; default: 3; --paper: 30]" in entries(out)["n"]
-  assert helped("toy", "--n=0")[2].strip() == "error: --n: must be >= 1, got 0"
-  code, out, err = helped("toy", "--n=4", "--seed=1", f"--out_dir={tmp_path / 'r'}")
+  assert "[an integer >= 1; default: 64; --paper: 4096]" in entries(out)["trials"]
+  assert "default: -0.5,0,0.5; --paper: -1:1:5" in entries(out)["drift"]
+  assert helped("toy", "--T=0")[2].strip() == "error: --T: must be >= 1, got 0"
+  code, out, err = helped("toy", "--drift=-9,9", "--seed=1",
+                          f"--out_dir={tmp_path / 'r'}")
   assert code == 0, err
-  assert "toy: 4" in out
-  assert (tmp_path / "r" / "toy.csv").read_text().split() == ["i", "1", "2", "3", "4"]
+  assert "toy: 2 drifts" in out
+  lines = (tmp_path / "r" / "toy.csv").read_text().split()
+  assert lines == ["drift,above", "-9.0,0.0", "9.0,1.0"]
+  code, out, err = helped("toy", "--preset=testing", f"--out_dir={tmp_path / 't'}")
+  assert code == 0 and "toy: 2 drifts" in out, err
+  # The module is short, and little of it is the framework's.
+  assert len(TOY.splitlines()) < 150
+  framework = [l for l in TOY.splitlines() if re.search(
+      r"flags\.|Experiment|Outcome|sweep_options|options", l)]
+  assert len(framework) <= 15, framework
 
 
 @pytest.mark.parametrize("args, page", [
@@ -211,6 +230,7 @@ def test_the_docs_show_the_real_help(helped, args, page):
 def test_compare_help_lists_its_presets(helped):
   from vanishing.experiments import compare
   code, out, _ = helped("compare", "--help")
-  entry = entries(out)["preset"]
-  assert code == 0 and "not with --paper" in entry
-  assert f"one of {', '.join(compare.PRESETS)}" in entry and "default: none" in entry
+  assert code == 0 and "preset" in entries(out)
+  listed = " ".join(out.split("Presets of compare (--preset=NAME; --paper is "
+                              "--preset=paper): ", 1)[1].split(".")[0].split())
+  assert listed == ", ".join(["default", "paper", "testing", *compare.PRESETS])

@@ -41,12 +41,12 @@ def test_table_has_a_row_per_problem_method_and_span(testing_run):
   assert len(table["T"]) == len(st.methods) * 3
   for p in st.problems:
     assert sorted(set(table["T"][table["problem"] == p])) == list(st.spans(p))
-  assert np.all(table["trials"] == st.trials)
-  assert len(runs["trial"]) == len(table["T"]) * st.trials
+  assert np.all(table["trials"] == st.trials.count)
+  assert len(runs["trial"]) == len(table["T"]) * st.trials.count
   # Presentations are evaluations times the training-set size.
   np.testing.assert_array_equal(runs["presentations"],
-                                runs["evaluations"] * 2 * st.n_per_class)
-  assert np.all(runs["evaluations"] <= st.budget)
+                                runs["evaluations"] * 2 * st.trials.n_per_class)
+  assert np.all(runs["evaluations"] <= st.trials.budget)
 
 
 def test_markdown_lays_out_table_one_with_the_papers_numbers(testing_run):
@@ -135,9 +135,11 @@ def test_refilled_lanes_give_each_trial_what_vmap_gives():
   bit; the test-set cost, computed once at the end in another program, to
   float32 rounding."""
   from vanishing.engine import sweep
-  st = dataclasses.replace(compare.TESTING, budget=80, patience=30)
+  st = dataclasses.replace(compare.TESTING, trials=dataclasses.replace(
+      compare.TESTING.trials, budget=80, patience=30))
   # annealing: K proposals per step and a key per evaluation.
-  trial = compare.Trial(st.problem("parity"), "annealing", st.budget_())
+  trial = compare.Trial(st.problem("parity"), "annealing",
+                        st.trials.stopping())
   steps = trial.steps()
   axes = {"T": np.asarray([4.0, 8.0])}
   key = compare.root_key(st, "parity")
@@ -160,7 +162,7 @@ def test_a_one_lane_method_gives_the_same_numbers_at_any_chunk_size():
   assert methods.lanes("bptt", compare.BLOCK) == compare.BLOCK
   st = dataclasses.replace(compare.TESTING, problems=("two_sequence",),
                            methods=("rtrl_online",), T=(4, 6), T_by_problem=(),
-                           trials=5, budget=40, patience=40)
+                           trials=compare.Trials(5, budget=40, patience=40))
   _, whole, _ = compare.run(st)
   _, chunked, _ = compare.run(dataclasses.replace(st, chunk=3))
   for k in ("cost", "final_error", "evaluations", "solved"):
@@ -180,8 +182,8 @@ def test_a_preset_is_the_base_and_other_flags_override_it():
   assert st.quotes == (("latch", None),)
   st = settings_from_flags(flags(preset="latch_1994", trials="5",
                                  noise_kind="uniform", seed=3))
-  assert (st.trials, st.noise_kind, st.seed) == (5, "uniform", 3)
-  assert st.budget == compare.PRESETS["latch_1994"].budget
+  assert (st.trials.count, st.noise_kind, st.seed) == (5, "uniform", 3)
+  assert st.trials.budget == compare.PRESETS["latch_1994"].trials.budget
   # Spans given explicitly still replace the preset's.
   assert settings_from_flags(flags(preset="latch_1994", T_values="10")).T == (10,)
   # Without --preset nothing changes (the default's numbers are regression
@@ -192,9 +194,9 @@ def test_a_preset_is_the_base_and_other_flags_override_it():
 
 @pytest.mark.parametrize("kw,message", [
     (dict(preset="latch_1994", paper=True),
-     "--preset: not with --paper (each chooses the base settings)"),
-    (dict(preset="latch"),
-     "--preset: must be one of latch_1994, parity_1994, got 'latch'"),
+     "--preset: not with --paper (the same as --preset=paper)"),
+    (dict(preset="latch"), "--preset: must be one of default, paper, "
+     "testing, latch_1994, parity_1994 for compare, got 'latch'"),
 ])
 def test_bad_presets_name_the_flag(kw, message):
   with pytest.raises(FlagError) as e:
@@ -205,7 +207,7 @@ def test_bad_presets_name_the_flag(kw, message):
 @pytest.mark.parametrize("args,message", [
     (["--preset=latch_1994", "--paper"], "error: --preset: not with --paper"),
     (["--preset=nope"], "error: --preset: must be one of " +
-     ", ".join(compare.PRESETS) + ", got 'nope'"),
+     ", ".join(compare.EXPERIMENT.presets) + " for compare, got 'nope'"),
 ])
 def test_preset_errors_exit_2_with_one_line(helped, tmp_path, args, message):
   code, out, err = helped("compare", *args, f"--out_dir={tmp_path / 'o'}")
@@ -217,8 +219,10 @@ def test_preset_errors_exit_2_with_one_line(helped, tmp_path, args, message):
 @pytest.fixture(scope="module")
 def latch_run():
   st = dataclasses.replace(compare.PRESETS["latch_1994"], preset="latch_1994",
-                           methods=("bptt", "guessing"), T=(4, 8), trials=4,
-                           budget=60, patience=30)
+                           methods=("bptt", "guessing"), T=(4, 8),
+                           trials=dataclasses.replace(
+                               compare.PRESETS["latch_1994"].trials, count=4,
+                               budget=60, patience=30))
   table, records, _ = compare.run(st)
   return st, table, records
 
@@ -291,7 +295,7 @@ def test_the_parity_preset_is_the_papers_discrete_setting():
   assert st.methods == ("discrete", "guessing")
   assert st.spans("parity_sign") == st.spans("parity") == (50,)  # 25..50
   assert (st.noise_kind, st.noise_scale) == ("uniform", 0.2)
-  assert st.budget == 54000 and st.quotes == (("parity", "discrete"),)
+  assert st.trials.budget == 54000 and st.quotes == (("parity", "discrete"),)
   assert st.problem("parity_sign").net.size == st.problem("parity").net.size == 7
 
 

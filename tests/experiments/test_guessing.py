@@ -40,7 +40,8 @@ def test_defaults_and_paper_preset_from_flags():
   assert st.variants == ("parity_a2", "latch1")
   assert st.weight_range == (-5.0, 5.0) and st.length_range == (50, 60)
   assert st.input_noise == "none" and st.max_trials == 7
-  assert json.loads(json.dumps(st.to_json()))["weight_range"] == [-5.0, 5.0]
+  assert json.loads(json.dumps(dataclasses.asdict(st)))["weight_range"] == [
+      -5.0, 5.0]
 
 
 @pytest.mark.parametrize("flag,value", [

@@ -24,7 +24,7 @@ def test_a_row_per_task_cell_remedy_and_span(outcome):
   n = sum(len(st.spans(t)) for t in st.tasks) * len(st.cells) * len(
       st.remedies)
   assert len(table["T"]) == n
-  assert np.all(table["trials"] == st.trials)
+  assert np.all(table["trials"] == st.trials.count)
   assert np.all((table["lo"] <= table["frequency"])
                 & (table["frequency"] <= table["hi"]))
   # The median counts training sequences of solved trials only.
@@ -37,7 +37,7 @@ def test_a_row_per_task_cell_remedy_and_span(outcome):
            & runs["solved"].astype(bool))
     assert table["median_sequences"][i] == np.median(runs["sequences"][sel])
   np.testing.assert_array_equal(runs["sequences"],
-                                runs["evaluations"] * 2 * st.n_per_class)
+                                runs["evaluations"] * 2 * st.trials.n_per_class)
   assert np.all((0 <= table["test_solved"]) & (table["test_solved"] <= 1))
   adding = table["task"] == "adding"
   np.testing.assert_allclose(table["baseline_cost"][adding], 1 / 12)

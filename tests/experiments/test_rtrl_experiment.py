@@ -1,9 +1,11 @@
 """The RTRL experiment: its gradient check, cost table and success table."""
 
+import types
+
 import numpy as np
 import pytest
 
-from vanishing.experiments import rtrl
+from vanishing.experiments import flags, rtrl
 from vanishing.experiments.flags import FlagError
 
 
@@ -44,4 +46,4 @@ def test_success_table_has_the_methods_on_both_kinds_of_net(outcome):
 
 def test_bad_units_are_refused():
   with pytest.raises(FlagError, match="--units"):
-    rtrl.FLAGS[4].parse("--units", "1,4")
+    flags.build(rtrl.EXPERIMENT, types.SimpleNamespace(units="1,4"))

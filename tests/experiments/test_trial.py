@@ -11,7 +11,8 @@ from vanishing.engine import sweep
 from vanishing.experiments import compare
 from vanishing.experiments.trial import Trial, stage_span
 
-ST = dataclasses.replace(compare.TESTING, budget=150, patience=60)
+ST = dataclasses.replace(compare.TESTING, trials=dataclasses.replace(
+    compare.TESTING.trials, budget=150, patience=60))
 
 
 @pytest.mark.parametrize("T,K,shortest,want", [
@@ -33,9 +34,9 @@ def _records(trial, axes, trials=8, key=0):
 
 def test_one_stage_is_training_without_curriculum_bit_for_bit():
   problem = ST.problem("latch")
-  plain = _records(Trial(problem, "bptt", ST.budget_()),
+  plain = _records(Trial(problem, "bptt", ST.trials.stopping()),
                    {"T": np.asarray([8.0])})
-  one = _records(Trial(problem, "bptt", ST.budget_(), curriculum=True),
+  one = _records(Trial(problem, "bptt", ST.trials.stopping(), curriculum=True),
                  {"T": np.asarray([8.0]), "stages": np.asarray([1.0])})
   for k in plain:
     np.testing.assert_array_equal(plain[k], one[k], err_msg=k)
@@ -45,7 +46,7 @@ def test_one_stage_is_training_without_curriculum_bit_for_bit():
 def test_every_trial_reaches_the_last_stage_and_only_it_counts():
   problem = dataclasses.replace(ST.problem("latch"), T=16)
   K = 3
-  rec = _records(Trial(problem, "bptt", ST.budget_(), curriculum=True),
+  rec = _records(Trial(problem, "bptt", ST.trials.stopping(), curriculum=True),
                  {"T": np.asarray([16.0]), "stages": np.asarray([float(K)])},
                  trials=12)
   stage, solved = rec["stage"], rec["solved"].astype(bool)
@@ -54,20 +55,20 @@ def test_every_trial_reaches_the_last_stage_and_only_it_counts():
   ok = ~rec["diverged"].astype(bool)
   assert ok.sum() >= 10
   assert np.all(stage[ok] == K - 1)
-  assert np.all(rec["evaluations"] <= ST.budget)
+  assert np.all(rec["evaluations"] <= ST.trials.budget)
   assert solved.any() and not solved.all()
 
 
 def test_hyper_parameters_read_from_the_sweep():
   problem = ST.problem("latch")
-  trial = Trial(problem, "bptt", ST.budget_(), swept_hp=("lr",))
+  trial = Trial(problem, "bptt", ST.trials.stopping(), swept_hp=("lr",))
   rec = _records(trial, {"T": np.asarray([8.0]),
                          "lr": np.asarray([0.05, 2.0])}, trials=4)
   slow, fast = rec["cost"][:4], rec["cost"][4:]
   assert not np.array_equal(slow, fast)
   # The swept value reaches the method: the same lr given as a constant
   # gives the same outcomes.
-  const = _records(Trial(problem, "bptt", ST.budget_(), hp=(("lr", 2.0),)),
+  const = _records(Trial(problem, "bptt", ST.trials.stopping(), hp=(("lr", 2.0),)),
                    {"T": np.asarray([8.0])}, trials=4)
   rec2 = _records(trial, {"T": np.asarray([8.0]), "lr": np.asarray([2.0])},
                   trials=4)

@@ -125,7 +125,7 @@ def _locked(exp, settings, how: Run, meta, log, written: list[Path]
   # chunk size, device and process counts do not. Each sweep records the
   # block width it chose (vanishing.engine.layout) and keeps it when resumed.
   config = {"experiment": name,
-            "settings": {k: v for k, v in settings.to_json().items() if k != "chunk"}}
+            "settings": {k: v for k, v in dataclasses.asdict(settings).items() if k != "chunk"}}
   chunk_root = out_dir / f".{name}_chunks"
   if how.overwrite and chunk_root.exists():
     shutil.rmtree(chunk_root)  # also stores of sweeps this run will not make
@@ -156,7 +156,7 @@ def _locked(exp, settings, how: Run, meta, log, written: list[Path]
     return None
   if not how.records:
     outcome.tables.pop("runs", None)
-  meta = {"experiment": name, **(meta or {}), "settings": settings.to_json(),
+  meta = {"experiment": name, **(meta or {}), "settings": dataclasses.asdict(settings),
           **outcome.meta, "block": _widths(stores), "platform":
           devices[0].platform, "devices": len(devices), "processes": n_proc,
           "wall_s": time.perf_counter() - t0, **results.environment()}

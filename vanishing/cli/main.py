@@ -34,9 +34,9 @@ FLAGS = absl_flags.FLAGS  # absl's own (app.run's); the experiments' are not in 
 PROG = "python -m vanishing"
 
 
-def _common(flag: Flag, default: Any) -> Flag:
+def _common(name: str, flag: Flag, default: Any) -> Flag:
   """A flag of the command line itself: no settings field, its own default."""
-  return dataclasses.replace(flag, field=None, default=default)
+  return dataclasses.replace(flag, name=name, default=default)
 
 
 # Flags every experiment takes: where and how it runs, and the preset.
@@ -49,25 +49,29 @@ RUN_FLAGS = (
          default=True),
     Flag("overwrite", bool, "replace results already in --out_dir",
          default=False),
-    _common(flags.integer("devices", "local devices to shard each sweep "
-                          "over (0: all); results do not depend on it",
-                          low=0), 0),
-    dataclasses.replace(_common(flags.integer(
-        "block", "lanes per block: runs computed side by side on one device; "
-        "numbers are reproducible per platform and width, which the "
-        "results' JSON records", low=1), None),
-        default_text="unset (the device's: the experiment's CPU width, on a "
-        "GPU as wide as the sweep and its memory allow)"),
+    _common("devices", flags.integer(
+        "local devices to shard each sweep over (0: all); results do not "
+        "depend on it", low=0), 0),
+    _common("block", flags.integer(
+        "lanes per block: runs computed side by side on one device; numbers "
+        "are reproducible per platform and width, which the results' JSON "
+        "records", low=1, default_text="unset (the device's: the "
+        "experiment's CPU width, on a GPU as wide as the sweep and its "
+        "memory allow)"), None),
     Flag("coordinator_address", str, "host:port of process 0, for a sweep run "
          "by several processes (jax.distributed)", metavar="HOST:PORT"),
-    _common(flags.integer("num_processes", "processes cooperating on the "
-                          "sweep"), 1),
-    _common(flags.integer("process_id", "this process's index, 0 .. "
-                          "num_processes-1", low=0), 0),
+    _common("num_processes", flags.integer(
+        "processes cooperating on the sweep"), 1),
+    _common("process_id", flags.integer(
+        "this process's index, 0 .. num_processes-1", low=0), 0),
     Flag("keep_chunks", bool, "keep the finished chunk files "
          "(<out_dir>/.<name>_chunks) after the results are written",
          default=False),
-    Flag("paper", bool, "the full-size preset; other flags still override it",
+    Flag("preset", str, "start from this named setting; other flags still "
+         "override it", "one of the experiment's presets (default, paper, "
+         "testing, ...; its --help lists them)", metavar="NAME",
+         default_text="default"),
+    Flag("paper", bool, "the paper's scale: the same as --preset=paper",
          default=False),
     Flag("flagfile", str, "read flags from FILE, one per line, where it "
          "stands (<out_dir>/<name>.flags replays a run)", metavar="FILE"),
@@ -222,7 +226,7 @@ def _entry(flag: Flag, default: str, paper: str | None) -> str:
 def _run_flag_entries(chunk_users: list[str] | None = None) -> list[str]:
   out = [_entry(f, f.shown_default(None), None) for f in RUN_FLAGS]
   if chunk_users:
-    chunk = dataclasses.replace(flags.CHUNK, help=flags.CHUNK.help +
+    chunk = dataclasses.replace(flags.CHUNK, name="chunk", help=flags.CHUNK.help +
                                 f" ({', '.join(chunk_users)} only)")
     out.append(_entry(chunk, chunk.default_text, None))
   return out
@@ -300,6 +304,9 @@ def experiment_usage(exp) -> str:
   if any(f.metavar == "GRID" for f in exp.flags):
     lines += [textwrap.fill(GRIDS, 79, initial_indent="  ",
                             subsequent_indent="  ")]
+  lines += ["", textwrap.fill(f"Presets of {exp.name} (--preset=NAME; --paper "
+                              f"is --preset=paper): {', '.join(exp.presets)}.",
+                              79)]
   lines += ["", "Flags every experiment takes:", *_run_flag_entries()]
   return "\n".join(lines)
 
@@ -313,7 +320,7 @@ def build_settings(name: str, fv):
   Args:
     name: an entry of ``EXPERIMENTS``.
     fv: object with an attribute per flag (absent or None: not given), as
-      text or typed, and ``paper`` and ``seed``.
+      text or typed, and ``preset``, ``paper`` and ``seed``.
 
   Raises:
     FlagError: the first flag whose value is not allowed.
@@ -352,7 +359,7 @@ def _settings(exp, inv: Invocation):
   given = {f.name: f.convert(inv.given[f.name]) for f in exp.flags
            if f.name in inv.given}
   settings = flags.build(exp, types.SimpleNamespace(
-      **given, seed=how["seed"], paper=how["paper"]))
+      **given, seed=how["seed"], preset=how["preset"], paper=how["paper"]))
   return settings, how, {**{f.name: given.get(f.name) for f in exp.flags}, **how}
 
 

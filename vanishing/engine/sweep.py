@@ -41,12 +41,11 @@ from jax.sharding import Mesh
 
 from vanishing.engine import layout
 
-# Lanes, per_run, root_key and run_keys are the engine's API too (sweep.Lanes, ...).
-from vanishing.engine.chunks import (DEFAULT_CHUNK, chunk_function,
-                                     compile_chunk, deal, memory_budget, plan,
-                                     undeal)
-from vanishing.engine.runs import (Lanes, RunFn, Steps, block_of, per_run,
-                                   refill, root_key, run_keys)
+from vanishing.engine.chunks import (chunk_function, compile_chunk, deal,
+                                     plan, undeal)
+# Lanes, per_run and run_keys are the engine's API too (sweep.Lanes, ...).
+from vanishing.engine.runs import Lanes, per_run, run_keys  # noqa: F401
+from vanishing.engine.runs import RunFn, Steps, root_key
 
 # progress(done_runs, total_runs, elapsed_seconds, resumed_runs)
 ProgressFn = Callable[[int, int, float, int], None]
@@ -99,6 +98,13 @@ class SweepResult:
       yield self.records
     else:
       yield from self.reader()
+
+  def gather(self, names=None) -> dict[str, np.ndarray]:
+    """The columns ``names`` (default: every one) of every run, in run
+    order, in memory."""
+    parts = list(self.iter_chunks())
+    return {k: np.concatenate([np.asarray(p[k]) for p in parts])
+            for k in (names or parts[0])}
 
   @property
   def grid_shape(self) -> tuple[int, ...]:

@@ -1,14 +1,19 @@
 """How flags become an experiment's settings.
 
-An experiment (:class:`vanishing.experiments.skeleton.Experiment`) declares
-its ``flags``: each a :class:`Flag` with its help, what values it allows
-(checked here, once, for every experiment that declares it) and the
-settings field it sets (whose value in the preset is the flag's default);
-its ``from_flags(given: Given)`` checks the flags against each other (T > L,
-...), raising :class:`FlagError`, and returns ``given.settings(...)``.
+Each setting is declared once, on its settings field: ``flags.setting(spec)``
+puts a flag spec (:func:`integer`, :func:`real`, :func:`grid`, ...: what it
+means, what values it allows) on the field, whose name is the flag's unless
+the spec names another; ``flags.nested(default)`` marks a field holding
+settings of their own (a latch run's ``LatchConfig``, the trials of
+``experiments.trial.Trials``) whose flags are the experiment's too.
+:func:`flags_of` reads them off a settings type, in field order. A flag's
+default is its field's value in the chosen preset.
 
-:func:`build` turns flag values into validated settings; the command line
-(:mod:`vanishing.cli.main`) adds the flags every experiment takes.
+:func:`build` turns flag values into validated settings: each flag's value is
+checked alone (once, here, for every experiment), then the experiment's
+``from_flags(given: Given)`` checks them against each other (T > L, ...),
+raising :class:`FlagError`, and returns ``given.settings(...)``. The command
+line (:mod:`vanishing.cli.main`) adds the flags every experiment takes.
 """
 
 from __future__ import annotations
@@ -73,14 +78,14 @@ class Flag:
   """One command-line flag.
 
   Attributes:
-    name: ``--name``.
+    name: ``--name`` (empty in a spec on a settings field: the field's name).
     kind: how the command line reads the text: bool, int, float or str.
     help: what it sets, one phrase.
     allowed: what values are allowed (text, or a function giving it, for
       lists known only once a registry is loaded).
-    field: the settings attribute it sets (dotted: ``"config.L"``); the
-      preset's value there is the default. None for the command line's own
-      flags.
+    field: the settings attribute it sets (dotted: ``"config.L"``), filled
+      in by :func:`flags_of`; the preset's value there is the default. None
+      for the command line's own flags.
     parse: ``(name, value) -> settings value``, raising ``FlagError``.
     default: the value when not given, for a flag without ``field``.
     default_text: what ``--help`` shows as the default where the preset's
@@ -88,9 +93,9 @@ class Flag:
       of the preset giving it.
     metavar: what ``--help`` shows after ``=``.
   """
-  name: str
-  kind: type
-  help: str
+  name: str = ""
+  kind: type = str
+  help: str = ""
   allowed: str | Callable[[], str] = ""
   field: str | None = None
   parse: Parse | None = None
@@ -180,15 +185,17 @@ class Given:
 
   ``value(name)`` is the validated value of a given flag, else the preset's;
   ``settings(changes)`` is the preset with every given flag's field, the
-  seed and ``changes`` (dotted field -> value) replaced.
+  seed and ``changes`` (dotted field -> value) replaced. ``preset`` is the
+  preset's settings, ``preset_name`` its name.
   """
 
   def __init__(self, flags: Iterable[Flag], values: Mapping[str, Any],
-               preset: Any, seed: int):
+               preset: Any, seed: int, preset_name: str = "default"):
     self.flags = {f.name: f for f in flags}
     self.values = dict(values)
     self.preset = preset
     self.seed = int(seed)
+    self.preset_name = preset_name
 
   def given(self, name: str) -> bool:
     return name in self.values
@@ -204,27 +211,76 @@ class Given:
                                        **(changes or {})})
 
 
+def setting(spec: Flag, default: Any = dataclasses.MISSING) -> Any:
+  """A settings field set by flag ``spec`` (named as the field unless
+  ``spec.name`` says otherwise)."""
+  return dataclasses.field(default=default, metadata={"flag": spec})
+
+
+def nested(default: Any) -> Any:
+  """A settings field holding settings of their own, whose flags (on its
+  fields) are the outer settings' too; ``default`` is a frozen dataclass."""
+  return dataclasses.field(default=default, metadata={"nested": type(default)})
+
+
+def flags_of(settings_type: type, prefix: str = "") -> tuple[Flag, ...]:
+  """The flags on the fields of ``settings_type`` (and of its nested
+  settings), in field order, each with its name and dotted field.
+
+  Raises:
+    ValueError: two fields claim one flag name.
+  """
+  out: list[Flag] = []
+  for f in dataclasses.fields(settings_type):
+    if "nested" in f.metadata:
+      out += flags_of(f.metadata["nested"], f"{prefix}{f.name}.")
+    elif "flag" in f.metadata:
+      spec = f.metadata["flag"]
+      out.append(dataclasses.replace(spec, name=spec.name or f.name,
+                                     field=prefix + f.name))
+  names = [f.name for f in out]
+  twice = sorted({n for n in names if names.count(n) > 1})
+  if twice:
+    raise ValueError(f"{settings_type.__name__}: flags {twice} set twice")
+  return tuple(out)
+
+
+def preset_name(exp, fv) -> str:
+  """The preset ``--preset`` (or ``--paper``, the same as
+  ``--preset=paper``) chose, validated against ``exp.presets``."""
+  name, paper = getattr(fv, "preset", None), getattr(fv, "paper", False)
+  if name is None:
+    return "paper" if paper else "default"
+  if name not in exp.presets:
+    raise FlagError("preset", f"must be one of {', '.join(exp.presets)} "
+                    f"for {exp.name}, got {name!r}")
+  if paper and name != "paper":
+    raise FlagError("preset", "not with --paper (the same as "
+                    "--preset=paper); give one of them")
+  return name
+
+
 def build(exp, fv) -> Any:
   """Validated settings of experiment ``exp`` (an ``Experiment``) from flag values.
 
   ``fv`` has an attribute per flag (missing or None: not given) holding
-  text or a typed value, plus ``paper`` and ``seed``. Each declared flag is
-  checked in declaration order, then ``exp.from_flags`` checks the flags
-  against each other.
+  text or a typed value, plus ``preset``, ``paper`` and ``seed``. Each
+  declared flag is checked in declaration order, then ``exp.from_flags``
+  checks the flags against each other.
 
   Raises:
     FlagError: the first flag whose value is not allowed.
   """
-  preset = exp.paper if getattr(fv, "paper", False) else exp.default
+  preset = preset_name(exp, fv)
   values = {f.name: f.read(getattr(fv, f.name))
             for f in exp.flags if getattr(fv, f.name, None) is not None}
-  return exp.from_flags(Given(exp.flags, values, preset,
-                              getattr(fv, "seed", 0) or 0))
+  return exp.from_flags(Given(exp.flags, values, exp.presets[preset],
+                              getattr(fv, "seed", 0) or 0, preset))
 
 
 # ---------------------------------------------------------------------------
-# Flags by what they allow. Each returns a Flag; ``field`` defaults to the
-# flag's name.
+# Flag specs by what they allow, for ``setting(...)``. Each returns a Flag
+# without a field; ``name`` is needed only where it is not the field's.
 
 def _bounds(low, high, low_open, high_open) -> str:
   if high is None:
@@ -233,18 +289,17 @@ def _bounds(low, high, low_open, high_open) -> str:
           f"{')' if high_open else ']'}")
 
 
-def integer(name: str, help: str, *, low: int = 1, field: str | None = None,
-            **kw) -> Flag:
+def integer(help: str, *, low: int = 1, **kw) -> Flag:
   def parse(flag, v):
     if v < low:
       raise FlagError(flag, f"must be >= {low}, got {v}")
     return int(v)
-  return Flag(name, int, help, f"an integer >= {low}", field or name, parse,
-              metavar="INT", **kw)
+  return Flag(kind=int, help=help, allowed=f"an integer >= {low}",
+              parse=parse, metavar="INT", **kw)
 
 
-def real(name: str, help: str, *, low, high=None, low_open=False,
-         high_open=False, field: str | None = None, **kw) -> Flag:
+def real(help: str, *, low, high=None, low_open=False, high_open=False,
+         **kw) -> Flag:
   """A finite number in an interval (``high`` None: no upper bound)."""
   def parse(flag, v):
     ok = math.isfinite(v) and (v > low if low_open else v >= low) and (
@@ -255,23 +310,25 @@ def real(name: str, help: str, *, low, high=None, low_open=False,
       raise FlagError(flag, f"must be {what}, got {v}")
     return float(v)
   what = _bounds(low, high, low_open, high_open)
-  return Flag(name, float, help, f"a number {what}", field or name, parse,
+  return Flag(kind=float, help=help, allowed=f"a number {what}", parse=parse,
               metavar="NUM", **kw)
 
 
-def choice(name: str, help: str, choices: tuple[str, ...], *,
-           field: str | None = None, **kw) -> Flag:
+def choice(help: str, choices: tuple[str, ...], **kw) -> Flag:
   def parse(flag, v):
     if v not in choices:
       raise FlagError(flag, f"must be one of {', '.join(choices)}, got {v!r}")
     return v
-  return Flag(name, str, help, f"one of {', '.join(choices)}", field or name,
-              parse, metavar="NAME", **kw)
+  return Flag(kind=str, help=help, allowed=f"one of {', '.join(choices)}",
+              parse=parse, metavar="NAME", **kw)
 
 
-def grid(name: str, help: str, *, integer: bool = False, low=None,
-         low_open: bool = False, noun: str = "values",
-         field: str | None = None, **kw) -> Flag:
+def boolean(help: str, **kw) -> Flag:
+  return Flag(kind=bool, help=help, allowed="true or false", **kw)
+
+
+def grid(help: str, *, integer: bool = False, low=None, low_open: bool = False,
+         noun: str = "values", **kw) -> Flag:
   """A grid: a value, a list ``a,b,c`` or a range ``start:stop:num``."""
   def parse(flag, text):
     values = parse_grid(text, flag, integer=integer)
@@ -282,12 +339,11 @@ def grid(name: str, help: str, *, integer: bool = False, low=None,
     return values
   what = "integers" if integer else "numbers"
   bound = f" {_bounds(low, None, low_open, False)}" if low is not None else ""
-  return Flag(name, str, help, f"a grid of {what}{bound}", field or name, parse,
-              metavar="GRID", **kw)
+  return Flag(kind=str, help=help, allowed=f"a grid of {what}{bound}",
+              parse=parse, metavar="GRID", **kw)
 
 
-def names(name: str, help: str, valid: Callable[[], tuple[str, ...]], *,
-          field: str | None = None, **kw) -> Flag:
+def names(help: str, valid: Callable[[], tuple[str, ...]], **kw) -> Flag:
   """A list ``a,b`` of distinct names among ``valid()``."""
   def parse(flag, text):
     ok = valid()
@@ -300,13 +356,13 @@ def names(name: str, help: str, valid: Callable[[], tuple[str, ...]], *,
     if len(set(got)) != len(got):
       raise FlagError(flag, f"names must be distinct, got {text!r}")
     return got
-  return Flag(name, str, help, lambda: f"a list of {', '.join(valid())}",
-              field or name, parse, metavar="LIST", **kw)
+  return Flag(kind=str, help=help,
+              allowed=lambda: f"a list of {', '.join(valid())}", parse=parse,
+              metavar="LIST", **kw)
 
 
-def pair(name: str, help: str, *, integer: bool, form: str,
-         check: Callable[[tuple], bool], need: str,
-         field: str | None = None, **kw) -> Flag:
+def pair(help: str, *, integer: bool, form: str,
+         check: Callable[[tuple], bool], need: str, **kw) -> Flag:
   """Two numbers ``a,b`` with ``check((a, b))`` true (``need`` says what)."""
   def parse(flag, text):
     parts = text.split(",")
@@ -321,13 +377,12 @@ def pair(name: str, help: str, *, integer: bool, form: str,
     if not check(vals):
       raise FlagError(flag, f"needs {need}, got {text!r}")
     return vals
-  return Flag(name, str, help, f"{form} with {need}", field or name, parse,
+  return Flag(kind=str, help=help, allowed=f"{form} with {need}", parse=parse,
               metavar="A,B", **kw)
 
 
-# Flags several experiments declare (``dataclasses.replace(N_PER_CLASS,
-# field="config.n_per_class")`` where the field is elsewhere).
-N_PER_CLASS = integer("n_per_class", "training sequences per class")
-TEST_PER_CLASS = integer("test_per_class", "held-out (test) sequences per class")
-CHUNK = integer("chunk", "runs per compiled call and per chunk file; bounds "
-                "memory, never changes results", default_text="unset (4096)")
+# Specs several experiments' settings use.
+N_PER_CLASS = integer("training sequences per class")
+TEST_PER_CLASS = integer("held-out (test) sequences per class")
+CHUNK = integer("runs per compiled call and per chunk file; bounds memory, "
+                "never changes results", default_text="unset (4096)")

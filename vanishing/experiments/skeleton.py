@@ -4,9 +4,14 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
+
+from vanishing.experiments.flags import flags_of
+
+_flags_of = functools.lru_cache(maxsize=None)(flags_of)
 
 
 @dataclasses.dataclass
@@ -29,6 +34,10 @@ class Outcome:
   markdown: str | None = None
 
 
+def _as_given(given: Any) -> Any:
+  return given.settings()
+
+
 class Experiment(NamedTuple):
   """One command of ``python -m vanishing``: an entry of
   ``vanishing.experiments.REGISTRY``.
@@ -36,29 +45,31 @@ class Experiment(NamedTuple):
   Attributes:
     name: its command, ``python -m vanishing NAME``.
     summary: one line for ``python -m vanishing --help``.
-    settings: its frozen settings type (with a ``seed`` field and
-      ``to_json()``).
-    presets: named settings: ``"default"`` (no flag), ``"paper"``
-      (``--paper``: the paper's scale), ``"testing"`` (seconds), and any
-      others the experiment names.
-    flags: the :class:`vanishing.experiments.flags.Flag` of each flag it
-      reads; a flag's default is its field's value in the preset.
-    from_flags: ``(flags.Given) -> settings``: the checks between flags,
-      raising ``FlagError``.
-    tables: the keys of the tables it writes (``""``: ``<name>.csv``,
-      ``k``: ``<name>_<k>.csv``).
+    settings: its frozen settings dataclass: a ``seed`` field, and a flag
+      on each field a flag sets (``flags.setting``, ``flags.nested``).
+    presets: named settings, chosen by ``--preset=NAME``: ``"default"`` (no
+      flag), ``"paper"`` (the paper's scale, also ``--paper``),
+      ``"testing"`` (seconds), and any others the experiment names.
     execute: ``(settings, options) -> Outcome | None`` (None on a process
       other than 0); ``options(tag)`` gives the keyword arguments of each
       sweep (``vanishing.engine.series``).
+    tables: the keys of the tables it writes (``""``: ``<name>.csv``,
+      ``k``: ``<name>_<k>.csv``).
+    from_flags: ``(flags.Given) -> settings``: the checks between flags,
+      raising ``FlagError`` (default: none).
   """
   name: str
   summary: str
   settings: type
   presets: Mapping[str, Any]
-  flags: tuple
-  from_flags: Callable[[Any], Any]
-  tables: tuple[str, ...]
   execute: Callable[..., Outcome | None]
+  tables: tuple[str, ...] = ("",)
+  from_flags: Callable[[Any], Any] = _as_given
+
+  @property
+  def flags(self) -> tuple:
+    """The flags it reads, off its settings' fields (``flags.flags_of``)."""
+    return _flags_of(self.settings)
 
   @property
   def default(self) -> Any:

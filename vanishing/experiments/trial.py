@@ -45,7 +45,34 @@ import jax.numpy as jnp
 
 from vanishing import methods, problems
 from vanishing.engine.runs import Steps
+from vanishing.experiments import flags
 from vanishing.methods import base, loop
+
+
+@dataclasses.dataclass(frozen=True)
+class Trials:
+  """The trials of an experiment on compare's protocol (``compare``,
+  ``remedies``, ``rtrl``): how many, on which sets, stopped when.
+
+  Attributes:
+    count: trials per configuration and span (``--trials``).
+    budget, patience, target_cost: the stopping rule (``base.Budget``).
+    n_per_class, test_per_class: training and test sequences per class.
+  """
+  count: int = flags.setting(flags.integer(
+      "trials per configuration and span", name="trials"), 24)
+  budget: int = flags.setting(flags.integer(
+      "function evaluations per trial (full-batch: epochs)"), 2000)
+  patience: int = flags.setting(flags.integer(
+      "stop as stuck after this many evaluations without improvement"), 500)
+  target_cost: float = flags.setting(flags.real(
+      "solved when no training sequence is wrong and the cost is below "
+      "this", low=0, low_open=True), 0.01)
+  n_per_class: int = flags.setting(flags.N_PER_CLASS, 25)
+  test_per_class: int = flags.setting(flags.TEST_PER_CLASS, 100)
+
+  def stopping(self) -> base.Budget:
+    return base.Budget(self.budget, self.patience, self.target_cost)
 
 
 def stage_span(T, k, K, shortest: int):

@@ -36,8 +36,7 @@ from vanishing.experiments import flags
 from vanishing.experiments.compare.report import figure, markdown, quote_lines
 from vanishing.experiments.flags import FlagError
 from vanishing.experiments.skeleton import Experiment, Outcome
-from vanishing.experiments.trial import Trial
-from vanishing.methods import base
+from vanishing.experiments.trial import Trial, Trials
 
 NAME = "compare"
 SUMMARY = "training methods on latch, 2-sequence and parity (Table I)"
@@ -51,6 +50,37 @@ TABLES = ("", "runs")  # compare.csv, compare_runs.csv
 # faster than at 12 (benchmarks/methods_speed.py --compare; docs/performance.md).
 BLOCK = 8
 
+def _hparams(flag: str, text: str) -> tuple:
+  """``--hparams=method.name=value,...`` as ``((method, name, value), ...)``,
+  each value checked against its method's ``ALLOWED``."""
+  if not text.strip():
+    return ()
+  out = []
+  for item in text.split(","):
+    lhs, eq, value = item.partition("=")
+    method, dot, name = lhs.strip().partition(".")
+    if not (eq and dot and name and value.strip()):
+      raise FlagError(flag, f"expected method.name=value, got {item!r}")
+    if method not in methods.available():
+      raise FlagError(flag, f"unknown method {method!r}; choose from "
+                      f"{', '.join(methods.available())}")
+    allowed = methods.get(method).ALLOWED
+    if name not in allowed:
+      raise FlagError(flag, f"{method} has no {name!r}; known: "
+                      f"{', '.join(sorted(allowed))}")
+    try:
+      v = allowed[name].parse(value)
+    except ValueError as e:
+      raise FlagError(flag, f"{method}.{name} {e}") from None
+    out.append((method, name, v))
+  return tuple(out)
+
+
+def _spans_shown(st) -> str:
+  return flags.show(st.T) + "".join(f" ({p}: {flags.show(t)})"
+                                    for p, t in st.T_by_problem)
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
   """Settings of the comparison (everything that decides its numbers).
@@ -61,47 +91,47 @@ class Settings:
     methods: method names (``vanishing.methods.NAMES``).
     T: spans, integers >= 2, for every problem not in ``T_by_problem``.
     T_by_problem: ``((problem, spans), ...)``: a problem's own spans.
-    trials: trials per (problem, method, T).
+    trials: how many trials, their sets and stopping rule (``Trials``).
     seed: root seed.
-    budget, patience, target_cost: the stopping protocol (``base.Budget``).
     hparams: method hyper-parameter overrides, ``((method, name, value),
       ...)``.
     noise_kind, noise_scale: input noise law (``tasks.Noise``).
-    n_per_class, test_per_class: training and test set sizes per class.
     N: 2-sequence prefix length.
-    chunk: runs per compiled call (memory bound; never changes results).
     curriculum: stages of growing span (``experiments.trial``); 1: none.
-    preset: the ``PRESETS`` entry the settings started from (``--preset``;
-      empty: ``DEFAULT`` or ``PAPER``).
+    chunk: runs per compiled call (memory bound; never changes results).
+    preset: the named preset the settings started from (``--preset``;
+      empty: default or paper).
     quotes: keys of ``compare_report.PAPER_QUOTES`` this setting is compared
       with in a section of its own (mean evaluations to solution per method
       and T, pooled over T; ``compare_report.quote_sections``).
   """
-  problems: tuple[str, ...] = problems.PROBLEMS
-  methods: tuple[str, ...] = methods.PAPER_NAMES
-  T: tuple[int, ...] = (4, 8, 16, 32)
+  problems: tuple[str, ...] = flags.setting(
+      flags.names("problems", lambda: tuple(problems.REGISTRY)),
+      problems.PROBLEMS)
+  methods: tuple[str, ...] = flags.setting(
+      flags.names("training methods", methods.available), methods.PAPER_NAMES)
+  T: tuple[int, ...] = flags.setting(flags.grid(
+      "spans T, for every problem (unset: the preset's, per problem)",
+      integer=True, low=2, noun="every T", name="T_values",
+      default_text=_spans_shown), (4, 8, 16, 32))
   T_by_problem: tuple = (("two_sequence", (8, 16, 32)),)
-  trials: int = 24
+  trials: Trials = flags.nested(Trials())
   seed: int = 0
-  budget: int = 2000
-  patience: int = 500
-  target_cost: float = 0.01
-  hparams: tuple = ()
-  noise_kind: str = "uniform"
-  noise_scale: float = 0.2
-  n_per_class: int = 25
-  test_per_class: int = 100
+  hparams: tuple = flags.setting(flags.Flag(
+      kind=str, help="method hyper-parameters", allowed="method.name=value,"
+      "... (each method's DEFAULTS and ALLOWED)", parse=_hparams,
+      metavar="LIST"), ())
+  noise_kind: str = flags.setting(
+      flags.choice("input noise law", tasks.NOISE_KINDS), "uniform")
+  noise_scale: float = flags.setting(flags.real(
+      "uniform noise half-width or gaussian variance", low=0, high=1), 0.2)
   N: int = 3
-  chunk: int | None = None
-  curriculum: int = 1
+  curriculum: int = flags.setting(flags.integer(
+      "train in this many stages of growing span (a stage ends solved, "
+      "stuck or at its share of the budget; 1: no curriculum)"), 1)
+  chunk: int | None = flags.setting(flags.CHUNK, None)
   preset: str = ""
   quotes: tuple = ()
-
-  def to_json(self) -> dict[str, Any]:
-    return dataclasses.asdict(self)
-
-  def budget_(self) -> base.Budget:
-    return base.Budget(self.budget, self.patience, self.target_cost)
 
   def spans(self, problem: str) -> tuple[int, ...]:
     """The spans T run for ``problem``: its own, else those of its task's
@@ -112,7 +142,8 @@ class Settings:
 
   def problem(self, name: str) -> problems.Problem:
     return problems.Problem(
-        name, max(self.spans(name)), self.n_per_class, self.test_per_class,
+        name, max(self.spans(name)), self.trials.n_per_class,
+        self.trials.test_per_class,
         tasks.Noise(self.noise_kind, self.noise_scale), self.N)
 
   def hp(self, method: str) -> dict[str, Any]:
@@ -131,11 +162,11 @@ DEFAULT = Settings()
 # (50,000 evaluations), >= 4e7 evaluations, at 800-11,000 evaluations/s at
 # T = 100 (benchmarks/methods_speed.py); meant for --devices and
 # multi-process sweeps.
-PAPER = Settings(T=(10, 20, 30, 40, 50, 60, 80, 100), T_by_problem=(), trials=100,
-                 budget=1000000, patience=50000)
+PAPER = Settings(T=(10, 20, 30, 40, 50, 60, 80, 100), T_by_problem=(),
+                 trials=Trials(100, budget=1000000, patience=50000))
 TESTING = Settings(problems=("latch", "parity"), methods=("bptt",), T=(4, 8),
                    T_by_problem=(("parity", (8,)),),
-                   trials=4, budget=60, patience=60)
+                   trials=Trials(4, budget=60, patience=60))
 # The latch as HS2001 (guessing2001/node3.html) describes the 1994 latch
 # behind its "1600 trials": Gaussian noise of variance 0.2 on every element
 # but the first; the paper's spans 10..100 and methods; solved as HS2001's
@@ -143,8 +174,9 @@ TESTING = Settings(problems=("latch", "parity"), methods=("bptt",), T=(4, 8),
 # cost < 0.32 with targets +-0.8, so target_cost 0.5 asks nothing more).
 # BUILD_NOTES.md, "Deviations and choices", has each choice's effect.
 LATCH_1994 = Settings(problems=("latch",), T=(10, 20, 40, 60, 100),
-                      T_by_problem=(), trials=48, budget=10000, patience=2000,
-                      target_cost=0.5, noise_kind="gaussian",
+                      T_by_problem=(), trials=Trials(
+                          48, budget=10000, patience=2000, target_cost=0.5),
+                      noise_kind="gaussian",
                       quotes=(("latch", None),))
 # Parity where the paper quotes discrete error propagation (HS2001,
 # node4.html: "about 54000 trials to achieve final classification error of
@@ -155,9 +187,11 @@ LATCH_1994 = Settings(problems=("latch",), T=(10, 20, 40, 60, 100),
 # error propagation at the paper's parity setting".
 PARITY_1994 = Settings(problems=("parity_sign", "parity"),
                        methods=("discrete", "guessing"), T=(50,),
-                       T_by_problem=(), trials=32, budget=54000,
-                       patience=5000, quotes=(("parity", "discrete"),))
-# Named bases of --preset (other flags still override them): one line each.
+                       T_by_problem=(), trials=Trials(32, budget=54000,
+                                                      patience=5000),
+                       quotes=(("parity", "discrete"),))
+# The named presets beside default, paper and testing (--preset=NAME; other
+# flags still override them).
 PRESETS: dict[str, Settings] = {
     "latch_1994": LATCH_1994,
     "parity_1994": PARITY_1994,
@@ -181,7 +215,7 @@ def run(settings: Settings, options: SweepOptions | None = None):
 
   Returns None on a process other than 0 of a multi-process sweep.
   """
-  budget = settings.budget_()
+  budget = settings.trials.stopping()
   for pname in settings.problems:  # refuse a (method, cell) pair early
     for mname in settings.methods:
       methods.check_supported(mname, settings.problem(pname).net)
@@ -199,7 +233,7 @@ def run(settings: Settings, options: SweepOptions | None = None):
           axes["stages"] = np.asarray([settings.curriculum], np.float64)
         yield series.Sweep(
             (pname, mname), tag(pname, mname), fn, axes,
-            settings.trials, root_key(settings, pname),
+            settings.trials.count, root_key(settings, pname),
             {"chunk": settings.chunk,
              "block": methods.block(mname, BLOCK)})
 
@@ -208,7 +242,7 @@ def run(settings: Settings, options: SweepOptions | None = None):
     return None
   runs = []
   for (pname, mname), res in done[0]:
-    rec = _concat(res.iter_chunks())
+    rec = res.gather()
     n = len(rec["run"])
     rec = {"problem": np.full(n, pname), "method": np.full(n, mname),
            "T": rec["T"].astype(np.int64), "trial": rec["trial"],
@@ -216,17 +250,10 @@ def run(settings: Settings, options: SweepOptions | None = None):
                                   "test_cost", "evaluations", "solved",
                                   "stuck", "diverged")}}
     rec["presentations"] = rec["evaluations"].astype(np.int64) * (
-        2 * settings.n_per_class)
+        2 * settings.trials.n_per_class)
     runs.append(rec)
   records = {k: np.concatenate([r[k] for r in runs]) for k in runs[0]}
   return summarize(records), records, done[1]
-
-
-def _concat(parts) -> dict[str, np.ndarray]:
-  parts = list(parts)
-  out = {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in parts[0]}
-  out["T"] = np.asarray(out["T"])
-  return out
 
 
 def summarize(rec: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -264,7 +291,7 @@ def execute(settings: Settings, options: SweepOptions | None = None
   runs = sum(len(settings.spans(p)) for p in settings.problems)
   w = max([13] + [len(p) for p in settings.problems])  # the problem column
   lines = [f"{NAME}: {len(settings.problems)} problems x {len(settings.methods)}"
-           f" methods, {runs} (problem, T) cells x {settings.trials} trials "
+           f" methods, {runs} (problem, T) cells x {settings.trials.count} trials "
            f"(compile {compile_s:.1f} s, run {run_s:.1f} s)",
            f"{'problem':{w}s} {'method':21s} {'T':>4s} {'error':>6s} "
            f"{'test':>6s} {'evals':>9s} {'solved':>7s} {'stuck':>5s} {'div':>4s}"]
@@ -284,79 +311,14 @@ def execute(settings: Settings, options: SweepOptions | None = None
                  "\n".join(lines), meta, markdown(table, settings, records))
 
 
-# ---------------------------------------------------------------------------
-# Flags.
-
-def _hparams(flag: str, text: str) -> tuple:
-  if not text.strip():
-    return ()
-  out = []
-  for item in text.split(","):
-    lhs, eq, value = item.partition("=")
-    method, dot, name = lhs.strip().partition(".")
-    if not (eq and dot and name and value.strip()):
-      raise FlagError(flag, f"expected method.name=value, got {item!r}")
-    if method not in methods.available():
-      raise FlagError(flag, f"unknown method {method!r}; choose from "
-                      f"{', '.join(methods.available())}")
-    allowed = methods.get(method).ALLOWED
-    if name not in allowed:
-      raise FlagError(flag, f"{method} has no {name!r}; known: "
-                      f"{', '.join(sorted(allowed))}")
-    try:
-      v = allowed[name].parse(value)
-    except ValueError as e:
-      raise FlagError(flag, f"{method}.{name} {e}") from None
-    out.append((method, name, v))
-  return tuple(out)
-
-
-FLAGS = (
-    flags.names("problems", "problems", lambda: tuple(problems.REGISTRY)),
-    flags.names("methods", "training methods", methods.available),
-    flags.grid("T_values", "spans T, for every problem (unset: "
-               "the preset's, per problem)", integer=True, low=2,
-               noun="every T", field="T",
-               default_text=lambda st: flags.show(st.T) + "".join(
-                   f" ({p}: {flags.show(t)})" for p, t in st.T_by_problem)),
-    flags.integer("trials", "trials per (problem, method, T)"),
-    flags.integer("budget", "function evaluations per trial"),
-    flags.integer("patience", "stop as stuck after this many evaluations "
-                  "without improvement"),
-    flags.real("target_cost", "solved when the training set is classified "
-               "without error and the cost is below this", low=0,
-               low_open=True),
-    flags.Flag("hparams", str, "method hyper-parameters",
-               "method.name=value,... (each method's DEFAULTS and ALLOWED)",
-               "hparams", _hparams, metavar="LIST"),
-    flags.choice("noise_kind", "input noise law", tasks.NOISE_KINDS),
-    flags.real("noise_scale", "uniform noise half-width or gaussian "
-               "variance", low=0, high=1),
-    flags.N_PER_CLASS,
-    flags.TEST_PER_CLASS,
-    flags.integer("curriculum", "train in this many stages of growing "
-                  "span (a stage ends solved, stuck or at its share of the "
-                  "budget; 1: no curriculum)"),
-    flags.CHUNK,
-    flags.choice("preset", "start from this named setting instead of the "
-                 "default (not with --paper); other flags still override "
-                 "it; PRESETS in experiments/compare, docs/compare.md", tuple(PRESETS),
-                 default_text="none"),
-)
-
-
 def from_flags(given: flags.Given) -> Settings:
-  """A named preset replaces the base (not with ``--paper``); explicit
-  spans apply to every problem; two_sequence needs spans whose sequences
-  outlast its prefix."""
-  if given.given("preset"):
-    if given.preset is PAPER:
-      raise FlagError("preset", "not with --paper (each chooses the base "
-                      "settings); give one of them")
-    given = flags.Given(FLAGS, given.values, PRESETS[given.value("preset")],
-                        given.seed)
-  changes: dict[str, Any] = {"methods": tuple(
-      m for m in given.value("methods") if m in methods.available())}
+  """Every (method, problem) pair must be supported; explicit spans apply to
+  every problem; two_sequence needs spans whose sequences outlast its
+  prefix. A named preset is recorded (``preset``) for the report."""
+  changes: dict[str, Any] = {
+      "methods": tuple(m for m in given.value("methods")
+                       if m in methods.available()),
+      "preset": given.preset_name if given.preset_name in PRESETS else ""}
   for pname in given.value("problems"):
     spec = problems.REGISTRY[pname]
     cell = spec.cell()
@@ -380,4 +342,4 @@ def from_flags(given: flags.Given) -> Settings:
 EXPERIMENT = Experiment(
     NAME, SUMMARY, Settings,
     {"default": DEFAULT, "paper": PAPER, "testing": TESTING, **PRESETS},
-    FLAGS, from_flags, TABLES, execute)
+    execute, TABLES, from_flags)

@@ -63,13 +63,14 @@ def markdown(table: dict[str, np.ndarray], settings: Settings,
   """Table I of the paper: final error and evaluations, methods x problems;
   with ``records`` (one row per trial), a section per ``settings.quotes``."""
   Ts = sorted(set(table["T"].tolist()))
+  t = settings.trials
   lines = [
       "# Training methods compared (Bengio, Simard & Frasconi 1994, Table I)",
       "",
-      f"{settings.trials} trials per cell; budget {settings.budget:,} function "
-      f"evaluations (one = cost over the {2 * settings.n_per_class} training "
-      f"sequences), stuck after {settings.patience:,} without improvement; "
-      f"solved = no training error and cost < {settings.target_cost:g}. "
+      f"{t.count} trials per cell; budget {t.budget:,} function evaluations "
+      f"(one = cost over the {2 * t.n_per_class} training sequences), stuck "
+      f"after {t.patience:,} without improvement; solved = no training "
+      f"error and cost < {t.target_cost:g}. "
       f"Noise: {settings.noise_kind} {settings.noise_scale:g}; lengths uniform "
       "in [T/2, T]. Nets: latch 3 parameters, 2-sequence 25 (5 tanh units, "
       "targets +-0.8), parity 7 (a tanh hidden unit, then a logistic output "
@@ -184,8 +185,8 @@ def quote_sections(records: dict[str, np.ndarray], settings: Settings
   function evaluations to solution of the solved trials +- its standard
   error and the fraction solved, per T and pooled over T, beside the
   quoted number, with the agreement rule."""
-  lines = []
-  n = 2 * settings.n_per_class
+  lines, t = [], settings.trials
+  n = 2 * t.n_per_class
   for key in settings.quotes:
     if key in QUOTED_ERROR:
       lines += error_section(records, settings, key)
@@ -203,9 +204,9 @@ def quote_sections(records: dict[str, np.ndarray], settings: Settings
               f"the cost over the {n} training sequences (a pass); sequence "
               f"presentations = evaluations x {n}. Mean evaluations to "
               f"solution over the solved trials only (budget "
-              f"{settings.budget:,}, stuck after {settings.patience:,} without "
+              f"{t.budget:,}, stuck after {t.patience:,} without "
               f"improvement; solved = no training sequence misclassified and "
-              f"cost < {settings.target_cost:g}), +- its standard error, and "
+              f"cost < {t.target_cost:g}), +- its standard error, and "
               f"(solved/trials = fraction). Noise {settings.noise_kind} "
               f"{settings.noise_scale:g}; lengths uniform in [T/2, T].", "",
               f"Rule: ours agrees when the quoted {value:,.0f} lies within a "
@@ -268,7 +269,8 @@ def error_section(records: dict[str, np.ndarray], settings: Settings,
   training error and mean evaluations (all trials) per problem of the
   quote's task, method and T, beside the quoted pair."""
   what, value = PAPER_QUOTES[key]
-  err_q, n = QUOTED_ERROR[key], 2 * settings.n_per_class
+  t = settings.trials
+  err_q, n = QUOTED_ERROR[key], 2 * t.n_per_class
   rows = error_rows(records, key)
   lines = [f"## The {key[0]} result of {key[1]} at the paper's setting"
            + (f" (preset {settings.preset})" if settings.preset else ""), "",
@@ -276,11 +278,11 @@ def error_section(records: dict[str, np.ndarray], settings: Settings,
            f"{err_q:g} in about {value:,.0f} trials. Source: "
            f"{QUOTE_SOURCES[key]}", "",
            f"Ours, over all trials: mean final training error +- standard "
-           f"error, mean test error ({2 * settings.test_per_class} test "
+           f"error, mean test error ({2 * t.test_per_class} test "
            f"sequences), mean function evaluations +- standard error (median; "
            f"one evaluation = a pass over the {n} training sequences; "
            f"presentations = evaluations x {n}) and the fraction solved "
-           f"(budget {settings.budget:,}, stuck after {settings.patience:,} "
+           f"(budget {t.budget:,}, stuck after {t.patience:,} "
            f"without improvement). Rules: the error agrees when {err_q:g} "
            f"lies within our mean +- 3 standard errors; the evaluations when "
            f"{value:,.0f} lies within a factor {AGREE_FACTOR:g} of our mean "

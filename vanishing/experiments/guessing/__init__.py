@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Iterator, Mapping
+from typing import Iterator, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -127,26 +127,47 @@ class Settings:
     a2_output_self: whether A2's output unit has a free self-weight
       (HS2001: "the output unit sees all other units": off).
   """
-  variants: tuple[str, ...] = VARIANTS
-  runs: int = 10
-  max_trials: int = 5_000
-  weight_range: tuple[float, float] = (-100.0, 100.0)
-  input_noise: str = "both"
-  length_range: tuple[int, int] = (500, 600)
-  n_per_class: int = 50
-  test_per_class: int = 50
+  variants: tuple[str, ...] = flags.setting(
+      flags.names("nets and problems", lambda: VARIANTS), VARIANTS)
+  runs: int = flags.setting(flags.integer(
+      "independent runs per configuration"), 10)
+  max_trials: int = flags.setting(flags.integer(
+      "weight draws per run before the run is reported as censored"), 5_000)
+  weight_range: tuple[float, float] = flags.setting(flags.pair(
+      "range of the uniform weight draws", integer=False, form="'low,high'",
+      check=lambda v: v[0] < v[1], need="low < high"), (-100.0, 100.0))
+  input_noise: str = flags.setting(flags.choice(
+      "parity input noise: none, uniform or both (two configurations)",
+      INPUT_NOISES), "both")
+  length_range: tuple[int, int] = flags.setting(flags.pair(
+      "sequence lengths, uniform on the integers", integer=True,
+      form="integers 'min,max'", check=lambda v: 1 <= v[0] <= v[1],
+      need="1 <= min <= max"), (500, 600))
+  n_per_class: int = flags.setting(flags.N_PER_CLASS, 50)
+  test_per_class: int = flags.setting(flags.TEST_PER_CLASS, 50)
   seed: int = 0
-  chunk: int | None = None
+  chunk: int | None = flags.setting(dataclasses.replace(
+      flags.CHUNK, default_text=f"unset (at most {CHUNK} runs, in equal "
+      "chunks)"), None)
   batch: int = 32
   tolerance: float = 0.1
   latch_criterion: str = "midpoint"
   order: str = "layered"
-  latch_noise: float = 0.2
-  parity_noise: float = 0.2
+  latch_noise: float = flags.setting(flags.real(
+      "variance of the latch variants' Gaussian noise (HS2001: 0.2)",
+      low=0.0), 0.2)
+  parity_noise: float = flags.setting(flags.real(
+      "half-width of the parity variants' uniform input noise", low=0.0), 0.2)
   block: int = BLOCK
-  subset: str = "all"
-  hidden_fn: str = "logistic"
-  a2_output_self: bool = False
+  subset: str = flags.setting(flags.choice(
+      "all configurations, or only those with a published mean (the "
+      "1.5-minute part of --paper)", SUBSETS), "all")
+  hidden_fn: str = flags.setting(flags.choice(
+      "the parity nets' hidden unit function (NIPS 1996: all units "
+      "logistic; HS2001 silent)", HIDDEN_FNS), "logistic")
+  a2_output_self: bool = flags.setting(flags.boolean(
+      "give A2's output unit a free self-weight (HS2001: the output 'sees "
+      "all other units')"), False)
 
   def __post_init__(self):
     bad = [v for v in self.variants if v not in VARIANTS]
@@ -172,9 +193,6 @@ class Settings:
               "block"):
       if getattr(self, f) < 1:
         raise ValueError(f"{f} must be >= 1, got {getattr(self, f)}")
-
-  def to_json(self) -> dict[str, Any]:
-    return dataclasses.asdict(self)
 
   def configurations(self) -> list[tuple[str, str]]:
     """``(variant, noise kind)`` of every sweep, in table order."""
@@ -365,44 +383,6 @@ def execute(settings: Settings, options: SweepOptions | None = None
 # ---------------------------------------------------------------------------
 # Flags.
 
-FLAGS = (
-    flags.names("variants", "nets and problems", lambda: VARIANTS),
-    flags.integer("runs", "independent runs per configuration"),
-    flags.integer("max_trials", "weight draws per run before the run is "
-                  "reported as censored"),
-    flags.pair("weight_range", "range of the uniform weight draws",
-               integer=False, form="'low,high'",
-               check=lambda v: v[0] < v[1], need="low < high"),
-    flags.choice("input_noise", "parity input noise: none, uniform or both "
-                 "(two configurations)", INPUT_NOISES),
-    flags.pair("length_range", "sequence lengths, uniform on the integers",
-               integer=True, form="integers 'min,max'",
-               check=lambda v: 1 <= v[0] <= v[1], need="1 <= min <= max"),
-    flags.N_PER_CLASS,
-    flags.TEST_PER_CLASS,
-    flags.real("latch_noise", "variance of the latch variants' Gaussian "
-               "noise (HS2001: 0.2)", low=0.0),
-    flags.real("parity_noise", "half-width of the parity variants' "
-               "uniform input noise", low=0.0),
-    flags.choice("hidden_fn", "the parity nets' hidden unit function "
-                 "(NIPS 1996: all units logistic; HS2001 silent)",
-                 HIDDEN_FNS),
-    flags.Flag("a2_output_self", bool, "give A2's output unit a free "
-               "self-weight (HS2001: the output 'sees all other units')",
-               "true or false", "a2_output_self"),
-    flags.choice("subset", "all configurations, or only those with a "
-                 "published mean (the 1.5-minute part of --paper)",
-                 SUBSETS),
-    dataclasses.replace(flags.CHUNK, default_text=f"unset (at most {CHUNK} "
-                        "runs, in equal chunks)"),
-)
-
-
-def from_flags(given: flags.Given) -> Settings:
-  return given.settings()
-
-
 EXPERIMENT = Experiment(
     NAME, SUMMARY, Settings,
-    {"default": DEFAULT, "paper": PAPER, "testing": TESTING},
-    FLAGS, from_flags, TABLES, execute)
+    {"default": DEFAULT, "paper": PAPER, "testing": TESTING}, execute, TABLES)

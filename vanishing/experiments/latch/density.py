@@ -10,15 +10,15 @@ as s grows (docs/density.md discusses why).
 
 from __future__ import annotations
 
+import dataclasses
 
 import numpy as np
 
 from vanishing.engine import sweep
 from vanishing.engine.series import SweepOptions, sweep_options
 from vanishing.experiments import flags
-from vanishing.experiments.flags import FlagError
+from vanishing.experiments.flags import FlagError, parse_grid
 from vanishing.experiments.latch import common
-from vanishing.experiments.latch.common import Settings
 from vanishing.experiments.latch.training import (LatchConfig, latch_runs,
                                                   summarize)
 from vanishing.experiments.skeleton import Experiment, Outcome
@@ -29,16 +29,18 @@ TABLES = ("", "runs")  # density.csv, density_runs.csv
 
 
 def _one_length(flag: str, text: str) -> tuple[int, ...]:
-  T = flags.grid("T", "", integer=True).parse(flag, text)
+  T = parse_grid(text, flag, integer=True)
   if len(T) != 1:
     raise FlagError(flag, f"density takes one sequence length, got {text!r}")
   return T
 
 
-FLAGS = (common.W0, common.S, common.LR,
-         flags.Flag("T", str, "sequence length", "one integer > L", "T",
-                    _one_length, metavar="INT"),
-         common.TRIALS, *common.TRAINING, common.HELDOUT_ACC, flags.CHUNK)
+@dataclasses.dataclass(frozen=True)
+class Settings(common.Settings):
+  """The latch sweep's settings (``common.Settings``) at one length ``T``."""
+  T: tuple[int, ...] = flags.setting(flags.Flag(
+      kind=str, help="sequence length", allowed="one integer > L",
+      parse=_one_length, metavar="INT"))
 
 
 def from_flags(given: flags.Given) -> Settings:
@@ -166,4 +168,4 @@ def execute(settings: Settings, options: SweepOptions | None = None
 EXPERIMENT = Experiment(
     NAME, SUMMARY, Settings,
     {"default": DEFAULT, "paper": PAPER, "testing": TESTING},
-    FLAGS, from_flags, TABLES, execute)
+    execute, TABLES, from_flags)

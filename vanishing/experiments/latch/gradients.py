@@ -42,16 +42,6 @@ from vanishing.experiments.skeleton import Experiment, Outcome
 
 NAME = "gradients"
 SUMMARY = "attractors, h* and the vanishing gradient of latches (Sec. III-IV)"
-FLAGS = (
-    flags.grid("w", "self-weights whose state-Jacobian decay is measured"),
-    flags.integer("steps", "horizon of the decay measurement", low=2),
-    common.W0, common.S, common.LR,
-    flags.grid("T", "lengths on which the trained networks' gradients are "
-               "measured", integer=True),
-    common.TRIALS,
-    flags.integer("eval_per_class", "held-out sequences per class and "
-                  "trained network"),
-    *common.TRAINING)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,16 +60,22 @@ class Settings:
     cells_T: horizon of the every-cell state Jacobian measurement.
     cells_w: the tanh latch's self-weight there.
   """
-  w: tuple[float, ...] = (0.5, 0.9, 1.25, 1.5, 2.0, 3.0)
-  steps: int = 40
-  w0: tuple[float, ...] = (1.25, 2.0)
-  s: tuple[float, ...] = (0.2,)
-  lr: tuple[float, ...] = (0.01,)
-  T: tuple[int, ...] = (10, 20, 40, 80)
-  trials: int = 256
-  eval_per_class: int = 25
+  w: tuple[float, ...] = flags.setting(flags.grid(
+      "self-weights whose state-Jacobian decay is measured"),
+      (0.5, 0.9, 1.25, 1.5, 2.0, 3.0))
+  steps: int = flags.setting(flags.integer(
+      "horizon of the decay measurement", low=2), 40)
+  w0: tuple[float, ...] = flags.setting(common.W0, (1.25, 2.0))
+  s: tuple[float, ...] = flags.setting(common.S, (0.2,))
+  lr: tuple[float, ...] = flags.setting(common.LR, (0.01,))
+  T: tuple[int, ...] = flags.setting(flags.grid(
+      "lengths on which the trained networks' gradients are measured",
+      integer=True), (10, 20, 40, 80))
+  trials: int = flags.setting(common.TRIALS, 256)
+  eval_per_class: int = flags.setting(flags.integer(
+      "held-out sequences per class and trained network"), 25)
   seed: int = 0
-  config: LatchConfig = LatchConfig(T=20, L=3, epochs=1000)
+  config: LatchConfig = flags.nested(LatchConfig(T=20, L=3, epochs=1000))
   cells_T: int = 100
   cells_w: float = 2.0
 
@@ -97,9 +93,6 @@ class Settings:
       raise ValueError("s must be >= 0 and lr > 0")
     if self.trials < 1 or self.eval_per_class < 1:
       raise ValueError("trials and eval_per_class must be >= 1")
-
-  def to_json(self):
-    return dataclasses.asdict(self)
 
 
 def from_flags(given: flags.Given) -> Settings:
@@ -328,4 +321,4 @@ def execute(settings: Settings, options=None):
 EXPERIMENT = Experiment(
     NAME, SUMMARY, Settings,
     {"default": DEFAULT, "paper": PAPER, "testing": TESTING},
-    FLAGS, from_flags, TABLES, execute)
+    execute, TABLES, from_flags)

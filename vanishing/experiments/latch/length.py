@@ -31,11 +31,6 @@ from vanishing.experiments.skeleton import Experiment, Outcome
 NAME = "length"
 SUMMARY = "frequency of convergence of the latch versus T (Sec. III)"
 TABLES = ("", "runs")  # length.csv, length_runs.csv
-FLAGS = (common.W0, common.S, common.LR,
-         flags.grid("T", "sequence lengths, one sweep each", integer=True),
-         common.TRIALS, *common.TRAINING, common.HELDOUT_ACC, flags.CHUNK)
-
-
 def from_flags(given: flags.Given) -> Settings:
   return common.latch_settings(given, train_T=given.value("T")[0])
 
@@ -182,4 +177,4 @@ def execute(settings: Settings, options: SweepOptions | None = None
 EXPERIMENT = Experiment(
     NAME, SUMMARY, Settings,
     {"default": DEFAULT, "paper": PAPER, "testing": TESTING},
-    FLAGS, from_flags, TABLES, execute)
+    execute, TABLES, from_flags)

@@ -24,11 +24,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vanishing import cells, statistics, tasks
+from vanishing import cells, optimizers, statistics, tasks
 from vanishing.engine import sweep
+from vanishing.experiments import flags
 from vanishing.methods import bptt
 
 NOISE_MODES = ("fixed", "fresh")
+
+
+def _optimizer(flag: str, name: str) -> str:
+  if name not in optimizers.available():
+    raise flags.FlagError(flag, f"unknown {name!r}; choose sgd, momentum, "
+                          "nesterov, or an optax optimizer such as adam, "
+                          "rmsprop")
+  return name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,15 +48,25 @@ class LatchConfig:
   Defaults are the suite's protocol choices (see BUILD_NOTES.md).
   """
   T: int = 20
-  L: int = 3
-  n_per_class: int = 10
-  test_per_class: int = 100
-  epochs: int = 400
-  h_init: float = 0.1
-  tol: float = 0.4
-  noise: str = "fixed"
-  optimizer: str = "sgd"
-  momentum: float = 0.9
+  L: int = flags.setting(flags.integer("class-carrying steps, 1 <= L < T"), 3)
+  n_per_class: int = flags.setting(flags.N_PER_CLASS, 10)
+  test_per_class: int = flags.setting(flags.TEST_PER_CLASS, 100)
+  epochs: int = flags.setting(flags.integer("full-batch update budget"), 400)
+  h_init: float = flags.setting(flags.real(
+      "initial h ~ U[-h_init, h_init]", low=0), 0.1)
+  tol: float = flags.setting(flags.real(
+      "converged when every training sequence has |x_T - d| < tol", low=0,
+      high=1.6, low_open=True), 0.4)
+  noise: str = flags.setting(flags.choice(
+      "fixed: one training set per run; fresh: new noise every epoch",
+      NOISE_MODES), "fixed")
+  optimizer: str = flags.setting(flags.Flag(
+      kind=str, help="sgd (plain gradient descent), momentum, nesterov, or "
+      "an optax optimizer", allowed="sgd, momentum, nesterov or an optax "
+      "optimizer name (adam, rmsprop, ...)", parse=_optimizer,
+      metavar="NAME"), "sgd")
+  momentum: float = flags.setting(flags.real(
+      "momentum of momentum and nesterov", low=0, high=1, high_open=True), 0.9)
 
   def __post_init__(self):
     if not 1 <= self.L < self.T:

@@ -39,7 +39,6 @@ initialisation share the lanes.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import jax
 import numpy as np
@@ -52,8 +51,7 @@ from vanishing.experiments import compare, flags
 from vanishing.experiments.flags import FlagError
 from vanishing.experiments.remedies.report import figure, summary
 from vanishing.experiments.skeleton import Experiment, Outcome
-from vanishing.experiments.trial import Trial
-from vanishing.methods import base
+from vanishing.experiments.trial import Trial, Trials
 
 NAME = "remedies"
 SUMMARY = "gated cells and remedies (clipping, curriculum) against T"
@@ -76,6 +74,15 @@ def problem_name(task: str, cell: str) -> str:
   return f"{task}_{cell}"
 
 
+def _listed(valid):
+  return lambda: valid
+
+
+def _spans_shown(st) -> str:
+  return "per task: " + "; ".join(f"{t} {flags.show(v)}"
+                                  for t, v in st.T_by_task)
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
   """Settings of the remedies experiment.
@@ -85,46 +92,46 @@ class Settings:
       ``REMEDIES``).
     T: spans for every task, or () for each task's own (``T_by_task``).
     T_by_task: ``((task, spans), ...)``.
-    trials: trials per (task, cell, remedy, T).
-    budget, patience, target_cost: the stopping flags.
+    trials: how many trials per (task, cell, remedy, T), their sets and
+      stopping rule (``Trials``).
     optimizer, lr: BPTT's optimizer (the same for every cell).
     clip: the gradient-norm threshold of the clipping remedies.
     stages: the curriculum's stages.
-    n_per_class, test_per_class: training and test sequences per class.
     seed: root seed.
     chunk: runs per compiled call.
   """
-  tasks: tuple[str, ...] = TASKS
-  cells: tuple[str, ...] = CELLS
-  remedies: tuple[str, ...] = ("none", "clip", "curriculum")
-  T: tuple[int, ...] = ()
+  tasks: tuple[str, ...] = flags.setting(
+      flags.names("tasks", _listed(TASKS)), TASKS)
+  cells: tuple[str, ...] = flags.setting(
+      flags.names("cells", _listed(CELLS)), CELLS)
+  remedies: tuple[str, ...] = flags.setting(
+      flags.names("remedies", _listed(REMEDIES)), ("none", "clip", "curriculum"))
+  T: tuple[int, ...] = flags.setting(flags.grid(
+      "spans T, for every task (unset: the preset's, per task)", integer=True,
+      low=2, noun="every T", name="T_values", default_text=_spans_shown), ())
   T_by_task: tuple = (("latch2", (8, 32, 128)), ("two_sequence", (8, 32, 128)),
                       ("adding", (8, 32, 128)), ("copying", (4, 16, 64)))
-  trials: int = 16
-  budget: int = 300
-  patience: int = 150
-  target_cost: float = 0.01
-  optimizer: str = "adam"
-  lr: float = 0.02
-  clip: float = 1.0
-  stages: int = 4
-  n_per_class: int = 16
-  test_per_class: int = 64
+  trials: Trials = flags.nested(Trials(16, budget=300, patience=150,
+                                       n_per_class=16, test_per_class=64))
+  optimizer: str = flags.setting(flags.choice(
+      "BPTT's optimizer (the same for every cell)", OPTIMIZERS), "adam")
+  lr: float = flags.setting(flags.real(
+      "BPTT's learning rate (one value: the density sweeps' --lr is a grid)",
+      low=0, low_open=True, name="learning_rate"), 0.02)
+  clip: float = flags.setting(flags.real(
+      "gradient-norm threshold of the clipping remedies", low=0,
+      low_open=True), 1.0)
+  stages: int = flags.setting(flags.integer(
+      "stages of the curriculum remedies", low=2), 4)
   seed: int = 0
-  chunk: int | None = None
-
-  def to_json(self) -> dict[str, Any]:
-    return dataclasses.asdict(self)
+  chunk: int | None = flags.setting(flags.CHUNK, None)
 
   def spans(self, task: str) -> tuple[int, ...]:
     return self.T or dict(self.T_by_task)[task]
 
   def problem(self, task: str, cell: str) -> problems.Problem:
     return problems.Problem(problem_name(task, cell), max(self.spans(task)),
-                            self.n_per_class, self.test_per_class)
-
-  def budget_(self) -> base.Budget:
-    return base.Budget(self.budget, self.patience, self.target_cost)
+                            self.trials.n_per_class, self.trials.test_per_class)
 
   def remedy(self, name: str) -> tuple[float, int]:
     """``(clipping threshold (0: none), stages)`` of remedy ``name``."""
@@ -142,12 +149,13 @@ PAPER = Settings(remedies=REMEDIES,
                             ("two_sequence", (20, 200, 2000)),
                             ("adding", (10, 100, 1000)),
                             ("copying", (10, 100, 1000))),
-                 trials=64, budget=5000, patience=2000, test_per_class=128)
+                 trials=Trials(64, budget=5000, patience=2000,
+                               n_per_class=16, test_per_class=128))
 TESTING = Settings(tasks=("latch2", "adding"), cells=("elman", "rnn_identity"),
                    remedies=("none", "clip", "curriculum"),
                    T_by_task=(("latch2", (4, 8)), ("adding", (4, 8))),
-                   trials=3, budget=30, patience=30, n_per_class=4,
-                   test_per_class=8, stages=2)
+                   trials=Trials(3, budget=30, patience=30, n_per_class=4,
+                                 test_per_class=8), stages=2)
 
 
 def root_key(settings: Settings, task: str) -> jax.Array:
@@ -165,7 +173,7 @@ def run(settings: Settings, options: SweepOptions | None = None):
         problem = settings.problem(task, group[0])
         inits = (tuple(settings.problem(task, c).net for c in group)
                  if len(group) > 1 else ())
-        trial = Trial(problem, "bptt", settings.budget_(), hp,
+        trial = Trial(problem, "bptt", settings.trials.stopping(), hp,
                       swept_hp=("clip",), curriculum=True, inits=inits)
         clip, stages = zip(*map(settings.remedy, settings.remedies))
         axes = {"remedy": {"remedy_id": np.arange(len(settings.remedies)),
@@ -176,7 +184,7 @@ def run(settings: Settings, options: SweepOptions | None = None):
           axes = {"cell": {"init": np.arange(len(group))}, **axes}
         yield series.Sweep(
             (task, group), f"{task}-{'-'.join(group)}", trial.steps(), axes,
-            settings.trials, root_key(settings, task),
+            settings.trials.count, root_key(settings, task),
             {"chunk": settings.chunk, "block": layout.Block(BLOCK),
              "paired": ("cell", "remedy") if inits else ("remedy",)})
 
@@ -188,8 +196,7 @@ def run(settings: Settings, options: SweepOptions | None = None):
     keys = ("remedy_id", "T", "trial", "solved", "evaluations", "final_error",
             "test_error", "cost", "test_cost", "stage", "diverged") + (
                 ("init",) if len(group) > 1 else ())
-    rec = {k: np.concatenate([np.asarray(p[k]) for p in res.iter_chunks()])
-           for k in keys}
+    rec = res.gather(keys)
     which = rec.pop("init", np.zeros(len(rec["T"]))).astype(int)
     for i, cell in enumerate(group):
       part = {k: v[which == i] for k, v in rec.items()}
@@ -199,7 +206,7 @@ def run(settings: Settings, options: SweepOptions | None = None):
               "remedy": names, **part}
       part["T"] = part["T"].astype(np.int64)
       part["sequences"] = part["evaluations"].astype(np.int64) * (
-          2 * settings.n_per_class)
+          2 * settings.trials.n_per_class)
       parts[task, cell] = part
   ordered = [parts[t, c] for t in settings.tasks for c in settings.cells]
   records = {k: np.concatenate([p[k] for p in ordered]) for k in ordered[0]}
@@ -269,38 +276,6 @@ def execute(settings: Settings, options: SweepOptions | None = None
 # ---------------------------------------------------------------------------
 # Flags.
 
-def _listed(valid):
-  return lambda: valid
-
-
-FLAGS = (
-    flags.names("tasks", "tasks", _listed(TASKS)),
-    flags.names("cells", "cells", _listed(CELLS)),
-    flags.names("remedies", "remedies", _listed(REMEDIES)),
-    flags.grid("T_values", "spans T, for every task (unset: the "
-               "preset's, per task)", integer=True, low=2, noun="every T",
-               field="T", default_text=lambda st: "per task: " + "; ".join(
-                   f"{t} {flags.show(v)}" for t, v in st.T_by_task)),
-    flags.integer("trials", "trials per (task, cell, remedy, T)"),
-    flags.integer("budget", "function evaluations (epochs) per trial"),
-    flags.integer("patience", "stop as stuck after this many evaluations "
-                  "without improvement"),
-    flags.real("target_cost", "solved when no training sequence is wrong "
-               "and the cost is below this", low=0, low_open=True),
-    flags.choice("optimizer", "BPTT's optimizer (the same for every cell)",
-                 OPTIMIZERS),
-    flags.real("learning_rate", "BPTT's learning rate (one value: the "
-               "density sweeps' --lr is a grid)", low=0, low_open=True,
-               field="lr"),
-    flags.real("clip", "gradient-norm threshold of the clipping remedies",
-               low=0, low_open=True),
-    flags.integer("stages", "stages of the curriculum remedies", low=2),
-    flags.N_PER_CLASS,
-    flags.TEST_PER_CLASS,
-    flags.CHUNK,
-)
-
-
 def from_flags(given: flags.Given) -> Settings:
   """Explicit spans must suit every task (2-sequence: T/2 >= N)."""
   if given.given("T_values"):
@@ -316,4 +291,4 @@ def from_flags(given: flags.Given) -> Settings:
 EXPERIMENT = Experiment(
     NAME, SUMMARY, Settings,
     {"default": DEFAULT, "paper": PAPER, "testing": TESTING},
-    FLAGS, from_flags, TABLES, execute)
+    execute, TABLES, from_flags)

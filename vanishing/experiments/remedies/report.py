@@ -71,7 +71,7 @@ def classifies(table, task) -> bool:
 def summary(table, settings, compile_s: float, run_s: float) -> str:
   """The lines printed at the end of the experiment."""
   lines = [f"remedies: {len(settings.tasks)} tasks x {len(settings.cells)} "
-           f"cells x {len(settings.remedies)} remedies, {settings.trials} "
+           f"cells x {len(settings.remedies)} remedies, {settings.trials.count} "
            f"trials per T (compile {compile_s:.1f} s, run {run_s:.1f} s)",
            f"{'task':13s} {'cell':15s} {'remedy':16s} {'T':>5s} {'solved':>7s}"
            f" {'[95% CI]':>13s} {'median seq':>11s} {'test cost':>10s}"

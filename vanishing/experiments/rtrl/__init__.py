@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -40,6 +39,7 @@ from vanishing.engine.series import SweepOptions, sweep_options
 from vanishing.experiments import compare, flags
 from vanishing.experiments.rtrl.report import figure, summary
 from vanishing.experiments.skeleton import Experiment, Outcome
+from vanishing.experiments.trial import Trials
 from vanishing.methods import rtrl as rtrl_method
 
 NAME = "rtrl"
@@ -62,7 +62,8 @@ class Settings:
   Attributes:
     T: spans of the success table (``compare``'s, per problem: 2-sequence
       spans below 2N are undecidable and dropped).
-    trials, budget, patience, seed: compare's protocol for ``rtrl.csv``.
+    trials: compare's trials for ``rtrl.csv`` (``Trials``).
+    seed: root seed.
     grad_T: spans of the gradient check.
     units: unit counts n of the cost table.
     cost_T: sequence length of the cost table.
@@ -71,20 +72,20 @@ class Settings:
     problems: the problems of the gradient check and the success table
       (of ``FULL`` and ``LOCAL``).
   """
-  T: tuple[int, ...] = (4, 8, 16)
-  trials: int = 16
-  budget: int = 500
-  patience: int = 200
+  T: tuple[int, ...] = flags.setting(flags.grid(
+      "spans T of the success table", integer=True, low=2, noun="every T",
+      name="T_values"), (4, 8, 16))
+  trials: Trials = flags.nested(Trials(16, budget=500, patience=200))
   seed: int = 0
   grad_T: tuple[int, ...] = (4, 16)
-  units: tuple[int, ...] = (2, 4, 8, 16, 32)
-  cost_T: int = 20
+  units: tuple[int, ...] = flags.setting(flags.grid(
+      "unit counts n of the cost table", integer=True, low=2,
+      noun="every n"), (2, 4, 8, 16, 32))
+  cost_T: int = flags.setting(flags.integer(
+      "sequence length of the cost table", low=2), 20)
   fit_from: int = 8
-  chunk: int | None = None
+  chunk: int | None = flags.setting(flags.CHUNK, None)
   problems: tuple[str, ...] = FULL + LOCAL
-
-  def to_json(self) -> dict[str, Any]:
-    return dataclasses.asdict(self)
 
   def compare_settings(self, problem_names, method_names) -> compare.Settings:
     spans = tuple((p, tuple(t for t in self.T if tasks.half_length(t) >= 3))
@@ -92,17 +93,17 @@ class Settings:
     return compare.Settings(problems=tuple(problem_names),
                             methods=tuple(method_names), T=self.T,
                             T_by_problem=spans, trials=self.trials,
-                            seed=self.seed, budget=self.budget,
-                            patience=self.patience, chunk=self.chunk)
+                            seed=self.seed, chunk=self.chunk)
 
 
 DEFAULT = Settings()
-PAPER = Settings(T=(10, 20, 40, 80), trials=100, budget=20000, patience=5000,
+PAPER = Settings(T=(10, 20, 40, 80),
+                 trials=Trials(100, budget=20000, patience=5000),
                  grad_T=(10, 50), units=(2, 4, 8, 16, 32, 64), cost_T=50)
 # One problem of each kind (5 compiled sweeps, not 15; tests/methods/
 # test_rtrl.py checks the gradient on every net).
-TESTING = Settings(T=(8,), trials=2, budget=20, patience=20, grad_T=(8,),
-                   units=(2, 4), cost_T=5, fit_from=2,
+TESTING = Settings(T=(8,), trials=Trials(2, budget=20, patience=20),
+                   grad_T=(8,), units=(2, 4), cost_T=5, fit_from=2,
                    problems=("latch", "parity_local"))
 
 
@@ -227,25 +228,6 @@ def execute(settings: Settings, options: SweepOptions | None = None
                  summary(table, check, costs, fits, compile_s, run_s), meta)
 
 
-FLAGS = (
-    flags.grid("T_values", "spans T of the success table", integer=True,
-               low=2, noun="every T", field="T"),
-    flags.integer("trials", "trials per (problem, method, T)"),
-    flags.integer("budget", "function evaluations per trial"),
-    flags.integer("patience", "stop as stuck after this many evaluations "
-                  "without improvement"),
-    flags.grid("units", "unit counts n of the cost table", integer=True,
-               low=2, noun="every n", field="units"),
-    flags.integer("cost_T", "sequence length of the cost table", low=2),
-    flags.CHUNK,
-)
-
-
-def from_flags(given: flags.Given) -> Settings:
-  return given.settings({})
-
-
 EXPERIMENT = Experiment(
     NAME, SUMMARY, Settings,
-    {"default": DEFAULT, "paper": PAPER, "testing": TESTING},
-    FLAGS, from_flags, TABLES, execute)
+    {"default": DEFAULT, "paper": PAPER, "testing": TESTING}, execute, TABLES)
