@@ -96,7 +96,8 @@ def test_the_extrapolation_is_linear_in_trials_times_configurations():
   # the slice: 4 remedies x 2 spans x 8 trials = 64.
   assert est == pytest.approx(10.0 * 15360 / 64)
   assert "15,360 / 64" in text
-  latch = dict(dataclasses.asdict(compare.PAPER), problems=["latch"], trials=4)
+  full = dataclasses.asdict(compare.PAPER)
+  latch = dict(full, problems=["latch"], trials=dict(full["trials"], count=4))
   est, _ = gpu_check.extrapolate("compare", {"settings": latch}, 1.0)
   n = len(compare.PAPER.methods) * len(compare.PAPER.T)
   assert est == pytest.approx(3 * n * 100 / (n * 4))

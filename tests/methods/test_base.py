@@ -72,12 +72,12 @@ def test_check_hp_rejects_unknown_names():
 
 @pytest.mark.parametrize("name", methods.NAMES)
 def test_every_hyper_parameter_declares_what_it_allows(name):
-  """ALLOWED names exactly the DEFAULTS, and each default is allowed."""
+  """``allowed`` names exactly the ``defaults``, and each default is allowed."""
   m = methods.get(name)
-  assert set(m.ALLOWED) == set(m.DEFAULTS)
-  for key, value in m.DEFAULTS.items():
+  assert set(m.allowed) == set(m.defaults)
+  for key, value in m.defaults.items():
     word = str(value).lower() if isinstance(value, bool) else str(value)
-    assert m.ALLOWED[key].parse(word) == value, (key, value)
+    assert m.allowed[key].parse(word) == value, (key, value)
 
 
 def test_allowed_reads_ranges_choices_and_integers():

@@ -157,7 +157,7 @@ def test_a_block_of_runs_on_the_lanes_equals_each_run_alone():
 
 # --- Gradient-norm clipping (Pascanu, Mikolov & Bengio 2013) -----------------
 
-def _one_step(fit, theta0, hp, method=bptt):
+def _one_step(fit, theta0, hp, method=bptt.METHOD):
   """The point after one step of ``method`` from ``theta0``."""
   from vanishing.methods import loop
   run = loop.setup(method, jax.random.key(0), fit, theta0, base.Budget(), hp)
@@ -189,10 +189,11 @@ def test_rtrl_steps_through_the_same_clip():
   from vanishing.methods import rtrl
   fit, _, theta0 = problems.Problem("latch", 4, n_per_class=3).draw(
       jax.random.key(2))
-  plain, _ = _one_step(fit, theta0, {"optimizer": "sgd", "lr": 10.0}, rtrl)
+  plain, _ = _one_step(fit, theta0, {"optimizer": "sgd", "lr": 10.0},
+                       rtrl.METHOD)
   assert np.linalg.norm(np.asarray(plain - theta0)) > 0.01
   theta, _ = _one_step(fit, theta0, {"optimizer": "sgd", "lr": 10.0,
-                                     "clip": 1e-3}, rtrl)
+                                     "clip": 1e-3}, rtrl.METHOD)
   assert np.linalg.norm(np.asarray(theta - theta0)) == pytest.approx(
       1e-2, rel=1e-4)
   assert rtrl.DEFAULTS["clip"] == bptt.DEFAULTS["clip"] == 0.0

@@ -28,8 +28,8 @@ STATIC = {"guessing": {"batch": 8, "criterion": "midpoint"}}
 def numbers(name: str) -> dict:
   """The method's numeric defaults as arrays (traced under jit)."""
   m = methods.get(name)
-  return {k: jnp.asarray(v) for k, v in m.DEFAULTS.items()
-          if k not in m.STATIC}
+  return {k: jnp.asarray(v) for k, v in m.defaults.items()
+          if k not in m.static}
 
 
 def trial_fn(name: str):
@@ -147,7 +147,7 @@ def test_numbers_are_traced(name):
 @pytest.mark.parametrize("name", methods.NAMES)
 def test_unknown_hyper_parameters_are_refused(name):
   fit, _, theta0 = PROBLEM.draw(jax.random.key(0))
-  known = sorted(methods.get(name).DEFAULTS)
+  known = sorted(methods.get(name).defaults)
   with pytest.raises(ValueError, match=f"{name}: unknown .*not_a_parameter.*"
                      f"known: {', '.join(known)}"):
     methods.solve(name, jax.random.key(1), fit, theta0, BUDGET,
@@ -155,10 +155,10 @@ def test_unknown_hyper_parameters_are_refused(name):
 
 
 @pytest.mark.parametrize("name", [n for n in methods.NAMES
-                                  if methods.get(n).STATIC])
+                                  if methods.get(n).static])
 def test_a_static_choice_cannot_be_traced(name):
   fit, _, theta0 = PROBLEM.draw(jax.random.key(0))
-  k = sorted(methods.get(name).STATIC)[0]
+  k = sorted(methods.get(name).static)[0]
   with pytest.raises(ValueError, match=f"{name}: {k} is a static choice"):
     methods.solve(name, jax.random.key(1), fit, theta0, BUDGET,
                   {k: jnp.asarray(1)})
@@ -174,7 +174,7 @@ class GatedCell:
 def test_check_supported(name):
   net = PROBLEM.net
   methods.check_supported(name, net)  # a Net has everything
-  need = methods.get(name).REQUIRES
+  need = methods.get(name).requires
   if not need:
     methods.check_supported(name, GatedCell())
     return
@@ -186,7 +186,7 @@ def test_check_supported(name):
 
 
 def test_requirements_are_what_the_methods_read():
-  req = {n: methods.get(n).REQUIRES for n in methods.NAMES}
+  req = {n: methods.get(n).requires for n in methods.NAMES}
   assert req["bptt"] == req["annealing"] == req["multigrid"] == frozenset()
   assert req["guessing"] == frozenset()  # any cell, via cells.forward_many
   # A threshold output needs no inverse (every Net has inverse_output for

@@ -110,12 +110,11 @@ def test_budget_is_respected():
 
 def test_solves_an_easy_latch_through_the_registry():
   assert "guessing" in methods.available()
-  m = methods.get("guessing")
   fit, test, th0 = problems.Problem("latch", 20, n_per_class=10).draw(
       jax.random.key(7))
-  r = jax.jit(lambda k: m.solve(k, fit, th0, base.Budget(evaluations=2000),
-                                {"criterion": "midpoint", "batch": 8}))(
-                                    jax.random.key(8))
+  r = jax.jit(lambda k: methods.solve(
+      "guessing", k, fit, th0, base.Budget(evaluations=2000),
+      {"criterion": "midpoint", "batch": 8}))(jax.random.key(8))
   assert bool(r.solved) and int(r.evaluations) < 200
   assert float(fit.evaluate(r.theta).error) == 0.0
   assert float(test.evaluate(r.theta).error) < 0.05

@@ -1,35 +1,35 @@
 """Training methods, one module each, on the protocol of ``base``.
 
-``NAMES`` lists the methods in table order; each is the module
-``vanishing.methods.<name>`` with ``NAME``, ``DEFAULTS`` (hyper-parameters),
-``STATIC`` (the static ones), ``REQUIRES`` (cell structure it reads),
-optionally ``KINDS`` and ``READOUTS`` (the tasks it can train:
-:func:`check_task`) and ``init``/``step`` (see ``base``); :func:`solve`
-runs one trial of any of them through the one shared loop. Every listed method is part of the suite:
-one whose module fails to import (a missing dependency, a broken import) or
-lacks ``init`` or ``step`` raises ``ImportError`` naming it, rather than
-silently dropping out of the comparison.
+``REGISTRY`` maps each method's name to its value, a ``base.Method`` (name,
+``init``/``step``, defaults and allowed hyper-parameters, the static ones,
+the cell structure it requires, the tasks it can train: :func:`check_task`),
+in table order; :func:`solve` runs one trial of any of them through the one
+shared loop.
 
-Adding a method: one module here and its name in ``NAMES``.
+Adding a method: one module here ending with its ``METHOD``, and that
+value in ``REGISTRY``.
 """
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
-
-from vanishing import cells, tasks
+from vanishing import cells
 from vanishing.engine import layout
-from vanishing.methods import base, loop
+from vanishing.methods import (annealing, base, bptt, discrete, guessing, loop,
+                               multigrid, pseudo_newton, rtrl, rtrl_online,
+                               time_weighted_newton)
 
 # In the order of the comparison table: gradient methods, then the paper's
-# alternatives, then the baseline: the paper's seven (``PAPER_NAMES``).
+# alternatives, then the baseline: the paper's seven (``PAPER_NAMES``); then
+# real-time recurrent learning (Williams & Zipser 1989), batch and online.
+REGISTRY: dict[str, base.Method] = {m.name: m for m in (
+    bptt.METHOD, pseudo_newton.METHOD, time_weighted_newton.METHOD,
+    annealing.METHOD, multigrid.METHOD, discrete.METHOD, guessing.METHOD,
+    rtrl.METHOD, rtrl_online.METHOD)}
 PAPER_NAMES = ("bptt", "pseudo_newton", "time_weighted_newton", "annealing",
                "multigrid", "discrete", "guessing")
-# Then real-time recurrent learning (Williams & Zipser 1989), batch and online.
-NAMES = PAPER_NAMES + ("rtrl", "rtrl_online")
+NAMES = tuple(REGISTRY)
 
-# Cell structure a method may require (``REQUIRES``) and a cell provide
+# Cell structure a method may require (``requires``) and a cell provide
 # (its ``provides``), ``cells.STRUCTURE``: ``linear``: pre-activations
 # a = W x + v u + b of a ``cells.Net``, its ``unpack``, ``unfold`` and
 # ``phases``; ``activation_derivatives``: first and second derivatives of
@@ -37,38 +37,18 @@ NAMES = PAPER_NAMES + ("rtrl", "rtrl_online")
 TAGS = frozenset(cells.STRUCTURE)
 
 
-def _load(name: str) -> ModuleType:
-  """The module of the listed method ``name``; ImportError naming the
-  method if it does not import or lacks ``init`` or ``step``."""
-  path = f"vanishing.methods.{name}"
-  try:
-    mod = importlib.import_module(path)
-  except ImportError as e:
-    raise ImportError(f"method {name!r}: its module {path} failed to "
-                      f"import ({type(e).__name__}: {e})") from e
-  missing = [f for f in ("init", "step") if not callable(getattr(mod, f, None))]
-  if missing:
-    raise ImportError(f"method {name!r}: module {path} has no "
-                      f"{' or '.join(f + '()' for f in missing)}")
-  return mod
-
-
 def available() -> tuple[str, ...]:
-  """Every method name, in table order, once each has been checked to
-  import and to have ``init`` and ``step`` (ImportError naming the first
-  that fails)."""
-  for name in NAMES:
-    _load(name)
-  return NAMES
+  """Every method name, in table order."""
+  return tuple(REGISTRY)
 
 
-def get(name: str) -> ModuleType:
-  """The method module ``name``; ValueError listing the valid names for a
-  name not in ``NAMES``, ImportError if the method's module is broken."""
-  if name not in NAMES:
+def get(name: str) -> base.Method:
+  """The method ``name``; ValueError listing the valid names for a name
+  not in ``REGISTRY``."""
+  if name not in REGISTRY:
     raise ValueError(f"unknown method {name!r}; choose from "
-                     f"{', '.join(NAMES)}")
-  return _load(name)
+                     f"{', '.join(REGISTRY)}")
+  return REGISTRY[name]
 
 
 def solve(name: str, key, fit, theta0, budget: base.Budget, hp=None
@@ -79,19 +59,18 @@ def solve(name: str, key, fit, theta0, budget: base.Budget, hp=None
 
 def lanes(name: str, width: int) -> int:
   """How many of method ``name``'s trials the engine lays side by side in
-  a block on a CPU: the method's ``LANES`` where it declares one (a method
+  a block on a CPU: the method's ``lanes`` where it declares one (a method
   whose lanes are not independent bit for bit under vmap runs one trial per
   lane, so its numbers do not depend on the chunk and device layout), else
   the experiment's ``width``."""
-  return getattr(get(name), "LANES", None) or width
+  return get(name).lanes or width
 
 
 def block(name: str, width: int) -> layout.Block:
   """Method ``name``'s block width for the sweep engine: :func:`lanes` on a
   CPU, the device's choice elsewhere, fixed where the method declares
-  ``LANES``."""
-  return layout.Block(lanes(name, width),
-                      fixed=getattr(get(name), "LANES", None) is not None)
+  ``lanes``."""
+  return layout.Block(lanes(name, width), fixed=get(name).lanes is not None)
 
 
 def provided(cell) -> frozenset:
@@ -103,7 +82,7 @@ def provided(cell) -> frozenset:
 def check_supported(name: str, cell) -> None:
   """ValueError, one line naming the method, the cell and the missing
   structure, if method ``name`` requires structure ``cell`` lacks."""
-  missing = get(name).REQUIRES - provided(cell)
+  missing = get(name).requires - provided(cell)
   if missing:
     label = getattr(cell, "name", None) or type(cell).__name__
     raise ValueError(
@@ -115,21 +94,20 @@ def check_supported(name: str, cell) -> None:
 def check_task(name: str, task) -> None:
   """ValueError, one line naming the method and the task, if method
   ``name`` cannot train the task: its cost is of a kind (``tasks.KINDS``)
-  the method does not list in ``KINDS`` (the methods that compute the
+  the method does not list in ``kinds`` (the methods that compute the
   paper's squared error against two class targets themselves, or its
-  curvature or inverse: ``KINDS = ("classification",)``; a method without
-  ``KINDS`` evaluates ``fit.evaluate`` and trains every kind), or it has a
-  target at every step and the method computes its own outputs at each
-  sequence's end (``READOUTS = ("end",)``: the Newton methods, discrete
-  propagation, guessing, online RTRL)."""
+  curvature or inverse: ``kinds = ("classification",)``; the others evaluate
+  ``fit.evaluate`` and train every kind), or it has a target at every step
+  and the method computes its own outputs at each sequence's end
+  (``readouts = ("end",)``: the Newton methods, discrete propagation,
+  guessing, online RTRL)."""
   method = get(name)
-  kinds = getattr(method, "KINDS", tasks.KINDS)
+  kinds = method.kinds
   if task.kind not in kinds:
     raise ValueError(f"method {name!r} cannot train task {task.name!r}: it "
                      f"computes the cost of {' or '.join(kinds)} tasks only, "
                      f"the task's cost is {task.kind!r}")
-  readouts = getattr(method, "READOUTS", ("end", "every"))
-  if task.readout not in readouts:
+  if task.readout not in method.readouts:
     raise ValueError(f"method {name!r} cannot train task {task.name!r}: it "
                      f"reads outputs only at each sequence's end, the task "
                      f"has readout {task.readout!r}")

@@ -38,7 +38,7 @@ his termination test, which the shared protocol of ``base`` takes over):
 
 from __future__ import annotations
 
-import sys
+import functools
 from typing import NamedTuple
 
 import jax
@@ -182,11 +182,11 @@ def anneal(key: jax.Array, fit, theta0: jax.Array, budget: base.Budget,
   ``history`` step adaptations, ``(history, P)`` (NaN where none took
   place). Evaluation i draws from ``fold_in(key, i)``; evaluation 0 is
   theta0 itself."""
-  mod = sys.modules[__name__]
-  run = loop.setup(mod, key, fit, theta0, budget, hp)
+  run = loop.setup(METHOD, key, fit, theta0, budget, hp)
   run = run._replace(config=run.config.replace(history=int(history)))
-  r, s = loop.loop(mod, run)
+  r, s = loop.loop(METHOD, run)
   return r, s.ratios
 
 
-solve = loop.solver(__name__)
+METHOD = base.Method(NAME, init, step, DEFAULTS, ALLOWED, STATIC, REQUIRES)
+solve = functools.partial(loop.solve, METHOD)

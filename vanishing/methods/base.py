@@ -13,12 +13,13 @@ training-set size. A method stops
   recorded failure with its evaluation count);
 * at the **budget** of evaluations.
 
-**The method protocol.** A method is a module ``vanishing.methods.<name>``
-(listed in ``vanishing.methods.NAMES``) with
+**The method protocol.** A method is a :class:`Method` value (each module
+``vanishing.methods.<name>`` ends with its ``METHOD``; ``vanishing.methods``
+lists them in ``REGISTRY``) holding
 
-* ``NAME``; ``DEFAULTS``, its documented hyper-parameters; ``ALLOWED``, the
+* ``name``; ``defaults``, its documented hyper-parameters; ``allowed``, the
   :class:`Allowed` values of each (the command line refuses others before
-  anything runs); ``STATIC``, the
+  anything runs); ``static``, the
   names among them that are static choices (an optimizer's name, a
   curvature kind, a population size, a criterion: they pick code or shapes
   and form the hashable :class:`Config`); every other one is a *number*,
@@ -26,7 +27,7 @@ training-set size. A method stops
   stays a compile-time constant, as before, and XLA may fold an expression
   of constants, such as ``log(accept0)``, to a last bit other than the
   compiled kernel's);
-* ``REQUIRES``: the cell structure it reads, a frozenset of the tags of
+* ``requires``: the cell structure it reads, a frozenset of the tags of
   ``vanishing.methods.TAGS`` (``linear``, ``activation_derivatives``);
   ``vanishing.methods.check_supported`` refuses an
   unsupported (method, cell) pair before anything is compiled;
@@ -40,11 +41,13 @@ training-set size. A method stops
   point reads). ``proposals`` are the K points it evaluated (K static).
 
 ``run`` is the :class:`Run` of the trial (key, fit, theta0, budget, config,
-numbers). Optional: ``check(config, numbers)`` (ValueError for a bad
-choice), ``adjust_budget(budget, config)`` (guessing has no stall rule),
-``REPORTS = "solution"`` (report the first solving point rather than the
-best one), and ``KINDS`` / ``READOUTS``, the task costs and readouts it can
-train (``vanishing.methods.check_task``; default: every one).
+numbers). With defaults on the value: ``check(config, numbers)``
+(ValueError for a bad choice), ``adjust_budget(budget, config)`` (guessing
+has no stall rule), ``reports = "solution"`` (report the first solving
+point rather than the best one), ``kinds`` / ``readouts``, the task costs
+and readouts it can train (``vanishing.methods.check_task``; default: every
+one), and ``lanes`` (1 for a method whose vmapped lanes are not
+independent bit for bit).
 
 ``vanishing.methods.loop.solve`` owns everything else, once for every
 method: the ``lax.while_loop``, the :class:`Tracker`, the budget, stuck,
@@ -57,7 +60,8 @@ counting, ``healthy`` False (the method's own update is not finite) marks it
 diverged too, keeping the point just counted. Under ``vmap`` a block of
 trials stops when its last trial stops and finished trials are frozen, so no
 trial depends on the others. The result is the best point evaluated.
-Adding a method is one module and its name in ``vanishing.methods.NAMES``.
+Adding a method is one module and its ``METHOD`` in
+``vanishing.methods.REGISTRY``.
 
 A method's state changes that depend on how its proposals were counted (a
 box re-centred on the new best point, a walk restarted from it) are made at
@@ -203,6 +207,33 @@ def finish(tr: Tracker, budget: Budget) -> Result:
   return Result(tr.best_theta, tr.best_cost, tr.best_error, tr.evaluations,
                 tr.solved, stuck(tr, budget) & ~tr.solved & ~tr.diverged,
                 tr.diverged & ~tr.solved)
+
+
+def _no_check(config, numbers) -> None:
+  pass
+
+
+def _same_budget(budget: "Budget", config) -> "Budget":
+  return budget
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Method:
+  """A training method: what the shared loop (``vanishing.methods.loop``)
+  runs. The fields are the method protocol's (module docstring)."""
+  name: str
+  init: Callable
+  step: Callable
+  defaults: Mapping[str, Any]
+  allowed: Mapping[str, "Allowed"]
+  static: frozenset = frozenset()
+  requires: frozenset = frozenset()
+  kinds: tuple[str, ...] = tasks.KINDS
+  readouts: tuple[str, ...] = ("end", "every")
+  lanes: int | None = None
+  reports: str = "best"
+  check: Callable[[Any, dict], None] = _no_check
+  adjust_budget: Callable[["Budget", Any], "Budget"] = _same_budget
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,6 +11,7 @@ diverged, keeping the last finite parameters), or after ``epochs`` updates.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -260,4 +261,6 @@ def descend(run, state, cost, error, g):
                                     _all_finite(new))
 
 
-solve = loop.solver(__name__)
+METHOD = base.Method(NAME, init, step, DEFAULTS, ALLOWED, STATIC, REQUIRES,
+                     check=check)
+solve = functools.partial(loop.solve, METHOD)

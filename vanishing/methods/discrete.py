@@ -58,6 +58,7 @@ One iteration, per sequence:
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -341,4 +342,6 @@ def step(run, theta: jax.Array, tracker: base.Tracker):
                        jnp.all(jnp.isfinite(new)))
 
 
-solve = loop.solver(__name__)
+METHOD = base.Method(NAME, init, step, DEFAULTS, ALLOWED, STATIC, REQUIRES,
+                     kinds=KINDS, readouts=READOUTS, check=check)
+solve = functools.partial(loop.solve, METHOD)

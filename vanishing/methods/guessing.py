@@ -40,6 +40,7 @@ The starting point ``theta0`` of the common signature is ignored.
 
 from __future__ import annotations
 
+import functools
 import jax
 import jax.numpy as jnp
 
@@ -161,6 +162,9 @@ def search(key: jax.Array, net: cells.Net, batch: tasks.SequenceBatch,
                jnp.zeros((net.size,), jnp.float32), budget, hp)
 
 
+METHOD = base.Method(NAME, init, step, DEFAULTS, ALLOWED, STATIC, REQUIRES,
+                     kinds=KINDS, readouts=READOUTS, reports=REPORTS,
+                     check=check, adjust_budget=adjust_budget)
 # The common signature; ``theta0`` only fills the best point until a
 # candidate is counted (every candidate is a fresh draw of all parameters).
-solve = loop.solver(__name__)
+solve = functools.partial(loop.solve, METHOD)

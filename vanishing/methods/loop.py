@@ -1,7 +1,7 @@
 """The one loop of every method (the protocol of ``base``).
 
-:func:`solve` runs one trial of a method module: it checks and splits the
-hyper-parameters (:func:`split_hp`), calls the method's ``init`` and then its
+:func:`solve` runs one trial of a method (a ``base.Method``): it checks
+and splits the hyper-parameters (:func:`split_hp`), calls the method's ``init`` and then its
 ``step`` inside one ``lax.while_loop``, counts every proposal
 (:func:`count`) and stops by the rules of ``base``: solved, stuck,
 diverged or out of budget.
@@ -9,7 +9,6 @@ diverged or out of budget.
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Mapping, NamedTuple
 
 import jax
@@ -22,31 +21,29 @@ from vanishing.methods.base import (Budget, Config, Proposals, Result, Run,
 
 def split_hp(method, hp: Mapping[str, Any] | None
              ) -> tuple[Config, dict[str, Any]]:
-  """``DEFAULTS`` updated by ``hp``, as (static :class:`Config`, numbers).
+  """``method.defaults`` updated by ``hp``, as (static :class:`Config`, numbers).
 
   ValueError naming the method and its known keys for an unknown key, and
   for a static choice given as an array (it picks code, not a value).
   """
-  hp = base.check_hp(method.NAME, method.DEFAULTS, hp)
-  static = getattr(method, "STATIC", frozenset())
+  hp = base.check_hp(method.name, method.defaults, hp)
+  static = method.static
   for k in sorted(static):
     if isinstance(hp[k], jax.Array):
-      raise ValueError(f"{method.NAME}: {k} is a static choice and cannot "
+      raise ValueError(f"{method.name}: {k} is a static choice and cannot "
                        f"be an array (numbers: "
                        f"{', '.join(sorted(set(hp) - static)) or 'none'})")
   config = Config(tuple(sorted((k, v) for k, v in hp.items() if k in static)))
   numbers = {k: v for k, v in hp.items() if k not in static}
-  if hasattr(method, "check"):
-    method.check(config, numbers)
+  method.check(config, numbers)
   return config, numbers
 
 
 def setup(method, key, fit, theta0, budget: Budget, hp=None) -> Run:
   """The :class:`Run` of one trial (checks the hyper-parameters)."""
   config, numbers = split_hp(method, hp)
-  if hasattr(method, "adjust_budget"):
-    budget = method.adjust_budget(budget, config)
-  return Run(key, fit, theta0, budget, config, numbers)
+  return Run(key, fit, theta0, method.adjust_budget(budget, config), config,
+             numbers)
 
 
 def count(tr: Tracker, p: Proposals, budget: Budget) -> Tracker:
@@ -61,7 +58,7 @@ def count(tr: Tracker, p: Proposals, budget: Budget) -> Tracker:
 
 
 class Found(NamedTuple):
-  """The first solving point (``REPORTS = "solution"``)."""
+  """The first solving point (``reports = "solution"``)."""
   theta: jax.Array
   cost: jax.Array
   error: jax.Array
@@ -88,7 +85,7 @@ def begin(method, run: Run) -> tuple[Any, Tracker, Found | None]:
   tr = base.start(run.theta0)
   zero = jnp.zeros((), jnp.float32)
   found = (Found(run.theta0, zero, zero)
-           if getattr(method, "REPORTS", "best") == "solution" else None)
+           if method.reports == "solution" else None)
   for p in first:
     go = base.running(tr, b)
     new = count(tr, p, b)
@@ -135,27 +132,18 @@ def loop(method, run: Run) -> tuple[Result, Any]:
 
 def solve(method, key: jax.Array, fit, theta0: jax.Array, budget: Budget,
           hp: Mapping[str, Any] | None = None) -> Result:
-  """One trial of ``method`` (a module of the protocol, or its name) on
+  """One trial of ``method`` (a ``base.Method``) on
   ``fit`` from ``theta0`` until the protocol stops it; pure and traceable
   (vmapped over trials by the caller).
 
   Args:
-    method: a method module (``vanishing.methods.get(name)`` by name).
+    method: a ``base.Method`` (``vanishing.methods.get(name)`` by name).
     key: PRNG key of the trial (deterministic methods ignore it).
     fit: the training set: ``evaluate(theta) -> Eval(cost, error)``; the
       methods that read the cell's structure use ``fit.net`` and
       ``fit.batch`` (a ``vanishing.problems.Fit``).
     theta0: initial parameters ``(P,)``.
     budget: a :class:`Budget`.
-    hp: overrides of the method's ``DEFAULTS``.
+    hp: overrides of the method's ``defaults``.
   """
   return loop(method, setup(method, key, fit, theta0, budget, hp))[0]
-
-
-def solver(module: str):
-  """``solve(key, fit, theta0, budget, hp=None)`` of the method module
-  named ``module`` (a method module's one-line ``solve``)."""
-  def solve_(key, fit, theta0, budget, hp=None) -> Result:
-    return solve(sys.modules[module], key, fit, theta0, budget, hp)
-  solve_.__doc__ = f"The shared loop (``loop.solve``) on {module}."
-  return solve_

@@ -31,6 +31,7 @@ number of evaluations before the round, so a fixed key gives a fixed run.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -99,4 +100,6 @@ def step(run, s: _State, tracker: base.Tracker):
           base.many(thetas, es.cost, es.error))
 
 
-solve = loop.solver(__name__)
+METHOD = base.Method(NAME, init, step, DEFAULTS, ALLOWED, STATIC, REQUIRES,
+                     check=check)
+solve = functools.partial(loop.solve, METHOD)

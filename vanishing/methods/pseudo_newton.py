@@ -30,6 +30,7 @@ count a forward and backward pass as one), whatever the curvature costs.
 
 from __future__ import annotations
 
+import functools
 import jax
 import jax.numpy as jnp
 
@@ -117,4 +118,6 @@ def step(run, state, tracker):
   return newton_step(run, state, _scaled)
 
 
-solve = loop.solver(__name__)
+METHOD = base.Method(NAME, init, step, DEFAULTS, ALLOWED, STATIC, REQUIRES,
+                     kinds=KINDS, readouts=READOUTS, check=check)
+solve = functools.partial(loop.solve, METHOD)

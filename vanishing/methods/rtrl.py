@@ -50,6 +50,7 @@ step is one evaluation, the cost, error and gradient at the current point
 
 from __future__ import annotations
 
+import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -267,4 +268,6 @@ def step(run, state, tracker):
                       *gradient(run.fit, state[0], run.config["recursion"]))
 
 
-solve = loop.solver(__name__)
+METHOD = base.Method(NAME, init, step, DEFAULTS, ALLOWED, STATIC, REQUIRES,
+                     check=check)
+solve = functools.partial(loop.solve, METHOD)

@@ -37,6 +37,7 @@ not finite, which marks the run diverged.
 
 from __future__ import annotations
 
+import functools
 import jax
 import jax.numpy as jnp
 
@@ -132,4 +133,6 @@ def step(run, theta, tracker):
   return new, base.one(new, e.cost, e.error, ok, ok)
 
 
-solve = loop.solver(__name__)
+METHOD = base.Method(NAME, init, step, DEFAULTS, ALLOWED, STATIC, REQUIRES,
+                     readouts=READOUTS, lanes=LANES, check=check)
+solve = functools.partial(loop.solve, METHOD)

@@ -32,6 +32,7 @@ epochs count a forward and backward pass as one).
 
 from __future__ import annotations
 
+import functools
 import jax.numpy as jnp
 
 from vanishing.methods import base, curvature, loop, pseudo_newton
@@ -70,4 +71,6 @@ def step(run, state, tracker):
   return pseudo_newton.newton_step(run, state, _scaled)
 
 
-solve = loop.solver(__name__)
+METHOD = base.Method(NAME, init, step, DEFAULTS, ALLOWED, STATIC, REQUIRES,
+                     kinds=KINDS, readouts=READOUTS, check=check)
+solve = functools.partial(loop.solve, METHOD)

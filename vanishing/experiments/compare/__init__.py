@@ -64,7 +64,7 @@ def _hparams(flag: str, text: str) -> tuple:
     if method not in methods.available():
       raise FlagError(flag, f"unknown method {method!r}; choose from "
                       f"{', '.join(methods.available())}")
-    allowed = methods.get(method).ALLOWED
+    allowed = methods.get(method).allowed
     if name not in allowed:
       raise FlagError(flag, f"{method} has no {name!r}; known: "
                       f"{', '.join(sorted(allowed))}")
@@ -305,7 +305,7 @@ def execute(settings: Settings, options: SweepOptions | None = None
   meta = {"compile_s": compile_s, "run_s": run_s,
           "runs": int(table["trials"].sum()),
           "sweep": {"chunk": settings.chunk},
-          "hparams": {m: {**methods.get(m).DEFAULTS, **settings.hp(m)}
+          "hparams": {m: {**methods.get(m).defaults, **settings.hp(m)}
                       for m in settings.methods}}
   return Outcome({"": table, "runs": records}, figure(table),
                  "\n".join(lines), meta, markdown(table, settings, records))
