@@ -215,7 +215,7 @@ def configurations(name: str, st) -> int:
     return sum(len(st.cells) * len(st.remedies)
                * len(remedies.Settings.spans(st, t)) for t in st.tasks)
   return sum(len(st.methods) * len(compare.Settings.spans(st, p))
-             for p in st.problems)
+             for p in compare.Settings.problem_names(st))
 
 
 def extrapolate(name: str, meta, seconds) -> tuple[float, str]:

@@ -130,12 +130,19 @@ def group_from_json(name: str, runs: dict) -> Group:
 # --- The checks: each returns (groups, exact quantities) ----------------------
 # ``perturb`` asks for the calibration replicate at another block width.
 
+def _perturbed(perturb: bool, block: int):
+  """Where a check's sweeps run: in memory, at another block width when
+  ``perturb``."""
+  from vanishing.engine.series import Sweeps
+  return Sweeps(lambda tag: {"block": block}) if perturb else Sweeps()
+
+
 def density_checks(perturb=False):
   """Convergence density at six cells of the default protocol, 512 trials."""
   from vanishing.experiments.latch import density
   st = dataclasses.replace(density.DEFAULT, w0=(0.5, 1.5, 3.0), s=(0.0, 0.5),
                            trials=512)
-  _, res = density.run(st, (lambda tag: {"block": 128}) if perturb else None)
+  _, res = density.run(st, _perturbed(perturb, 128))
   return _latch_groups("density", res.records, ("w0", "s"), st.config.epochs), []
 
 
@@ -143,7 +150,7 @@ def length_checks(perturb=False):
   """Frequency of convergence at three lengths, 512 trials (one block each)."""
   from vanishing.experiments.latch import length
   st = dataclasses.replace(length.DEFAULT, T=(5, 15, 30), trials=512)
-  _, records, _ = length.run(st, (lambda tag: {"block": 128}) if perturb else None)
+  _, records, _ = length.run(st, _perturbed(perturb, 128))
   rec = _concat(list(records))
   return _latch_groups("length", rec, ("T",), st.config.epochs,
                        rate="frequency"), []
@@ -203,7 +210,7 @@ def compare_checks(perturb=False):
             compare.DEFAULT.trials, count=COMPARE_TRIALS,
             budget=COMPARE_BUDGET, patience=COMPARE_BUDGET // 2))
     _, runs, _ = compare.run(
-        st, (lambda tag: {"block": 1}) if perturb else None)
+        st, _perturbed(perturb, 1))
     for m in names:
       for t in T:
         sel = (runs["method"] == m) & (runs["T"] == t)
@@ -253,7 +260,7 @@ def remedies_checks(perturb=False):
   from vanishing import statistics
   from vanishing.experiments import remedies
   st = remedies_settings()
-  _, rec, _ = remedies.run(st, (lambda tag: {"block": 1}) if perturb else None)
+  _, rec, _ = remedies.run(st, _perturbed(perturb, 1))
   groups = []
   for (task, cell, remedy, T), sel in statistics.groups(
       rec, ("task", "cell", "remedy", "T")):

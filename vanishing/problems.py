@@ -2,8 +2,12 @@
 
 ``REGISTRY`` maps a problem name to a :class:`Spec`: a task of
 ``vanishing.tasks.TASKS`` (with its targets and options) and a cell of
-``vanishing.cells`` -- the paper's three problems of Section VI, then the
-variants of the random-guessing study. Adding a problem is one line there.
+``vanishing.cells``, labelled as the pair ``(task, cell)`` (``PAIRS``,
+:func:`named`) -- the paper's three problems of Section VI, then the
+variants of the random-guessing study, the local-feedback nets, the
+remedies and the tasks that followed. Adding a problem is one ``_add`` line.
+A problem's random keys derive from its task's label (:func:`task_key`),
+not from its place in the registry.
 
 A :class:`Problem` fixes everything static about one problem at one span T:
 the sequence generator (``vanishing.tasks``), the network
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import zlib
 from typing import Callable, NamedTuple
 
 import jax
@@ -47,124 +52,132 @@ PARITY_TARGETS = (1.0, 0.0)
 
 @dataclasses.dataclass(frozen=True)
 class Spec:
-  """A registered problem: a task paired with the cell that learns it."""
+  """A registered problem: a task paired with the cell that learns it.
+
+  Attributes:
+    task: the task (with its targets and options).
+    cell: builds the cell.
+    summary: one line.
+    pair: ``(task label, cell label)``: what ``--tasks`` and ``--cells``
+      name (``"paper"``: the paper's own net for its task); the task label
+      derives the problem's keys (:func:`task_key`).
+  """
   task: tasks.Task
   cell: Callable[[], cells.Cell]
   summary: str
+  pair: tuple[str, str]
 
 
 _parity = tasks.get("parity").with_targets(PARITY_TARGETS)
 _latch2 = (tasks.get("latch").with_options(first=(1.0, -1.0))
            .with_targets((1.0, -1.0)))
-# name -> problem. The order is part of the key derivation (compare draws
-# problem i from fold_in(key(seed), i)): a new problem goes at the end.
-REGISTRY: dict[str, Spec] = {
-    "latch": Spec(tasks.get("latch"), cells.latch_net,
-                  "the 3-parameter latch (Section VI)"),
-    "two_sequence": Spec(tasks.get("two_sequence"), cells.two_sequence_net,
-                         "the 2-sequence problem, 5 units, 25 weights"),
-    "parity": Spec(_parity, functools.partial(cells.parity_net, "logistic"),
-                   "parity, 2 units (layered, logistic output), 7 weights"),
-    # The random-guessing study (Hochreiter, Schmidhuber & Bengio 2001).
-    "latch1": Spec(tasks.get("latch"), cells.latch_net,
-                   "HS2001 latch I: the 3-parameter latch"),
-    "latch2": Spec(_latch2, cells.latch2_net,
-                   "HS2001 latch II: first input +-1, 3 weights"),
-    "parity_a1": Spec(_parity, cells.parity_a1, "HS2001 parity A1, 7 weights"),
-    "parity_a2": Spec(_parity, cells.parity_a2, "HS2001 parity A2, 53 weights"),
-    "parity_a2_noself": Spec(_parity, functools.partial(cells.parity_a2,
-                                                        self_loops=False),
-                             "HS2001 A2 without hidden self-loops, 43 weights"),
-    # docs/extending.md's worked example: a cell written from scratch on a paper task.
-    "latch2_elman": Spec(_latch2, functools.partial(cells.Elman, n=4),
-                         "latch II on a 4-unit Elman net, 29 weights"),
-    # Local-feedback nets (Gori, Bengio & De Mori 1989; Mozer 1989) on the
-    # paper's three tasks: hidden self-loops only, a feed-forward output.
-    "latch_local": Spec(tasks.get("latch"), functools.partial(
-        cells.local_feedback_net, 1, class_inputs=True, name="latch_local"),
-        "latch, local feedback, 1 hidden + 1 output, 7 weights "
-        "(the 1-unit latch: 3)"),
-    "two_sequence_local": Spec(tasks.get("two_sequence"), functools.partial(
-        cells.local_feedback_net, 4, name="two_sequence_local"),
-        "2-sequence, local feedback, 4 hidden + 1 output, 17 weights "
-        "(fully recurrent: 25)"),
-    "parity_local": Spec(_parity, functools.partial(
-        cells.local_feedback_net, 2, "logistic", name="parity_local"),
-        "parity, local feedback, 2 hidden + 1 logistic output, 9 weights "
-        "(fully recurrent: 7)"),
-}
+_TASKS = {"latch": tasks.get("latch"), "latch2": _latch2,
+          "two_sequence": tasks.get("two_sequence"), "parity": _parity,
+          "adding": tasks.get("adding"), "copying": tasks.get("copying")}
+# name -> problem, in the order of listings. A problem's name is its task's
+# label, with ``_<cell>`` unless the cell is the paper's own net.
+REGISTRY: dict[str, Spec] = {}
 
 
-def _remedies() -> dict[str, Spec]:
-  """The remedies that came after the paper on its tasks: ``<task>_<cell>``
-  for latch II (first inputs +-1, targets +-1, like ``latch2_elman``: a
-  gated cell has no trainable class inputs), the 2-sequence problem
-  (targets +-0.8, tanh output) and parity (targets 1/0, logistic output),
-  and the cells ``lstm``, ``lstm_noforget``, ``gru``, ``rnn_orthogonal``,
-  ``rnn_identity`` of ``cells.CELLS``, every one with n = 4 hidden units so
-  that they compare at one size (parameters: LSTM 101, LSTM without forget
-  gate 77, GRU 77, tanh RNN 29)."""
-  out = {}
-  for prefix, task, output, what in (
-      ("latch2", _latch2, "tanh", "latch II"),
-      ("two_sequence", tasks.get("two_sequence"), "tanh", "2-sequence"),
-      ("parity", _parity, "logistic", "parity")):
-    for cell in ("lstm", "lstm_noforget", "gru", "rnn_orthogonal",
-                 "rnn_identity"):
-      make = functools.partial(cells.CELLS[cell], n=4, output=output)
-      out[f"{prefix}_{cell}"] = Spec(task, make, (
-          f"{what} on a 4-unit {cell} ({output} output), "
-          f"{make().size} weights"))
-  return out
+def _add(task: str, cell: str, make: Callable[[], cells.Cell], summary: str,
+         name: str | None = None, task_value: tasks.Task | None = None) -> None:
+  name = name or (task if cell == "paper" else f"{task}_{cell}")
+  REGISTRY[name] = Spec(task_value or _TASKS[task], make, summary,
+                        (task, cell))
 
 
-REGISTRY.update(_remedies())
-
-
-def _followed() -> dict[str, Spec]:
-  """The tasks that followed the paper (``tasks.followed``) on the plain
-  tanh RNN and the remedies: ``adding_<cell>`` (2 input channels, a linear
-  output) and ``copying_<cell>`` (10 one-hot input channels, 9 linear
-  outputs: logits of the blank and the 8 symbols), n = 4 hidden units as
-  above."""
-  out = {}
-  for prefix, kw in (("adding", dict(inputs=2, output="linear")),
-                     ("copying", dict(inputs=followed.CHANNELS,
-                                      outputs=followed.OUTPUTS,
-                                      output="linear"))):
-    for cell in ("elman", "lstm", "lstm_noforget", "gru", "rnn_orthogonal",
-                 "rnn_identity"):
-      make = functools.partial(cells.CELLS[cell], n=4, **kw)
-      out[f"{prefix}_{cell}"] = Spec(tasks.get(prefix), make, (
-          f"{prefix} on a 4-unit {cell}, {make().size} weights"))
-  return out
-
-
-# The plain tanh RNN (Elman, uniform initialisation) on the 2-sequence
-# problem and parity, beside the remedies above (latch II: latch2_elman).
-REGISTRY.update({
-    f"{prefix}_elman": Spec(task, functools.partial(cells.Elman, n=4,
-                                                    output=output),
-                            f"{what} on a 4-unit tanh RNN (Elman, {output} "
-                            "output), 29 weights")
-    for prefix, task, output, what in (
-        ("two_sequence", tasks.get("two_sequence"), "tanh", "2-sequence"),
-        ("parity", _parity, "logistic", "parity"))})
-REGISTRY.update(_followed())
+_add("latch", "paper", cells.latch_net, "the 3-parameter latch (Section VI)")
+_add("two_sequence", "paper", cells.two_sequence_net,
+     "the 2-sequence problem, 5 units, 25 weights")
+_add("parity", "paper", functools.partial(cells.parity_net, "logistic"),
+     "parity, 2 units (layered, logistic output), 7 weights")
+# The random-guessing study (Hochreiter, Schmidhuber & Bengio 2001); latch1
+# is its name for the paper's latch.
+_add("latch", "paper", cells.latch_net, "HS2001 latch I: the 3-parameter "
+     "latch", name="latch1")
+_add("latch2", "paper", cells.latch2_net,
+     "HS2001 latch II: first input +-1, 3 weights")
+_add("parity", "a1", cells.parity_a1, "HS2001 parity A1, 7 weights")
+_add("parity", "a2", cells.parity_a2, "HS2001 parity A2, 53 weights")
+_add("parity", "a2_noself", functools.partial(cells.parity_a2,
+                                              self_loops=False),
+     "HS2001 A2 without hidden self-loops, 43 weights")
+# docs/extending.md's worked example: a cell written from scratch on a paper task.
+_add("latch2", "elman", functools.partial(cells.Elman, n=4),
+     "latch II on a 4-unit Elman net, 29 weights")
+# Local-feedback nets (Gori, Bengio & De Mori 1989; Mozer 1989) on the
+# paper's three tasks: hidden self-loops only, a feed-forward output.
+_add("latch", "local", functools.partial(
+    cells.local_feedback_net, 1, class_inputs=True, name="latch_local"),
+    "latch, local feedback, 1 hidden + 1 output, 7 weights (the 1-unit "
+    "latch: 3)")
+_add("two_sequence", "local", functools.partial(
+    cells.local_feedback_net, 4, name="two_sequence_local"),
+    "2-sequence, local feedback, 4 hidden + 1 output, 17 weights (fully "
+    "recurrent: 25)")
+_add("parity", "local", functools.partial(
+    cells.local_feedback_net, 2, "logistic", name="parity_local"),
+    "parity, local feedback, 2 hidden + 1 logistic output, 9 weights (fully "
+    "recurrent: 7)")
+# The remedies (Hochreiter & Schmidhuber 1997, Cho et al. 2014, Saxe et al.
+# 2014, Le et al. 2015) and the plain tanh RNN on latch II (first inputs +-1,
+# targets +-1: a gated cell has no trainable class inputs), 2-sequence
+# (targets +-0.8, tanh output) and parity (targets 1/0, logistic output),
+# every cell with n = 4 hidden units so that they compare at one size
+# (parameters: LSTM 101, LSTM without forget gate 77, GRU 77, tanh RNN 29).
+GATED = ("lstm", "lstm_noforget", "gru", "rnn_orthogonal", "rnn_identity")
+for _task, _output, _what in (("latch2", "tanh", "latch II"),
+                              ("two_sequence", "tanh", "2-sequence"),
+                              ("parity", "logistic", "parity")):
+  for _cell in GATED + (() if _task == "latch2" else ("elman",)):
+    _make = functools.partial(cells.CELLS[_cell], n=4, output=_output)
+    _add(_task, _cell, _make, f"{_what} on a 4-unit {_cell} ({_output} "
+         f"output), {_make().size} weights")
+# The tasks that followed the paper (``tasks.followed``): ``adding`` (2
+# input channels, a linear output) and ``copying`` (10 one-hot input
+# channels, 9 linear outputs: logits of the blank and the 8 symbols).
+for _task, _kw in (("adding", dict(inputs=2, output="linear")),
+                   ("copying", dict(inputs=followed.CHANNELS,
+                                    outputs=followed.OUTPUTS,
+                                    output="linear"))):
+  for _cell in ("elman",) + GATED:
+    _make = functools.partial(cells.CELLS[_cell], n=4, **_kw)
+    _add(_task, _cell, _make,
+         f"{_task} on a 4-unit {_cell}, {_make().size} weights")
 # Parity as a threshold network, the forward pass of the paper's discrete
 # error propagation (units y = sign(x)): 0/1 bits, +-1 states from -1,
 # targets +1 odd / -1 even, the same 7 weights (docs/compare.md).
-REGISTRY["parity_sign"] = Spec(
-    _parity.with_options(coding="01").with_targets((1.0, -1.0)),
-    cells.parity_sign_net, "parity, 2 threshold (sign) units, 0/1 bits, "
-    "7 weights")
+_add("parity", "sign", cells.parity_sign_net, "parity, 2 threshold (sign) "
+     "units, 0/1 bits, 7 weights", task_value=_parity.with_options(
+         coding="01").with_targets((1.0, -1.0)))
 # The paper's three problems of Section VI (compare's default).
 PROBLEMS = ("latch", "two_sequence", "parity")
+# (task, cell) -> the problem's name (the first registered for the pair).
+PAIRS: dict[tuple[str, str], str] = {}
+for _name, _spec in REGISTRY.items():
+  PAIRS.setdefault(_spec.pair, _name)
+TASK_LABELS = tuple(dict.fromkeys(t for t, _ in PAIRS))
+CELL_LABELS = tuple(dict.fromkeys(c for _, c in PAIRS))
 
 
-def index(name: str) -> int:
-  """The problem's position in ``REGISTRY`` (its key derivation index)."""
-  return list(REGISTRY).index(name)
+def named(task: str, cell: str) -> str:
+  """The problem of ``task`` learnt by ``cell``; ValueError naming the
+  cells registered for the task where the pair is not."""
+  if (task, cell) not in PAIRS:
+    known = [c for t, c in PAIRS if t == task]
+    raise ValueError(f"no problem pairs task {task!r} with cell {cell!r}"
+                     + (f"; its cells: {', '.join(known)}" if known else
+                        f"; tasks: {', '.join(TASK_LABELS)}"))
+  return PAIRS[task, cell]
+
+
+def task_key(seed: int, task: str) -> jax.Array:
+  """The root key of the trials of ``task`` (a task label):
+  ``fold_in(key(seed), crc32(task) mod 2^31)``, from its name alone, so a
+  new problem moves no other problem's numbers and every cell on one task
+  sees the same trials."""
+  return jax.random.fold_in(jax.random.key(seed),
+                            zlib.crc32(task.encode()) & 0x7FFFFFFF)
 
 
 @dataclasses.dataclass(frozen=True)

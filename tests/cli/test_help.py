@@ -141,8 +141,7 @@ import matplotlib
 import numpy as np
 
 from vanishing import statistics
-from vanishing.engine import sweep
-from vanishing.engine.series import sweep_options
+from vanishing.engine.series import Sweeps
 from vanishing.experiments import flags
 from vanishing.experiments.skeleton import Experiment, Outcome
 
@@ -163,10 +162,10 @@ def walk(key, swept, T):
   return {"above": jnp.sum(steps) > 0}
 
 
-def execute(settings, options=None):
-  res = sweep.run(lambda key, swept: walk(key, swept, settings.T),
-                  {"drift": np.asarray(settings.drift)}, settings.trials,
-                  settings.seed, **sweep_options(options, str)("toy"))
+def execute(settings, sweeps=Sweeps()):
+  res = sweeps.labelled(str).run(
+      "toy", lambda key, swept: walk(key, swept, settings.T),
+      {"drift": np.asarray(settings.drift)}, settings.trials, settings.seed)
   rec, rows = res.gather(), []
   for (drift,), sel in statistics.groups(rec, ("drift",)):
     rows.append({"drift": drift, "above": rec["above"][sel].mean()})
@@ -208,7 +207,7 @@ def test_a_new_experiment_is_one_module_and_one_registry_line(
   # The module is short, and little of it is the framework's.
   assert len(TOY.splitlines()) < 150
   framework = [l for l in TOY.splitlines() if re.search(
-      r"flags\.|Experiment|Outcome|sweep_options|options", l)]
+      r"flags\.|Experiment|Outcome|Sweeps|sweeps", l)]
   assert len(framework) <= 15, framework
 
 

@@ -1,6 +1,7 @@
 import dataclasses
 import types
 
+import jax
 import numpy as np
 import pytest
 
@@ -39,7 +40,7 @@ def test_table_has_a_row_per_problem_method_and_span(testing_run):
   assert COLUMNS <= set(table)
   # Each problem runs its own spans (TESTING: parity at T = 8 only).
   assert len(table["T"]) == len(st.methods) * 3
-  for p in st.problems:
+  for p in st.problem_names():
     assert sorted(set(table["T"][table["problem"] == p])) == list(st.spans(p))
   assert np.all(table["trials"] == st.trials.count)
   assert len(runs["trial"]) == len(table["T"]) * st.trials.count
@@ -77,7 +78,8 @@ def test_same_seed_same_numbers(testing_run):
 
 def test_flag_defaults():
   st = settings_from_flags(flags())
-  assert st.problems == compare.DEFAULT.problems
+  assert st.problem_names() == compare.DEFAULT.problem_names() == (
+      "latch", "two_sequence", "parity")
   assert st.methods == methods.PAPER_NAMES  # the new methods by --methods
   assert settings_from_flags(flags(paper=True)).trials == compare.PAPER.trials
   st = settings_from_flags(flags(hparams="bptt.lr=0.1,bptt.optimizer=sgd",
@@ -122,6 +124,49 @@ def test_bad_flags_name_the_flag(kw, message):
   with pytest.raises(FlagError) as e:
     settings_from_flags(flags(**kw))
   assert str(e.value).startswith(message), str(e.value)
+
+
+def test_tasks_times_cells_name_the_registered_pairs():
+  st = settings_from_flags(flags(tasks="latch,parity", cells="paper,local,a1"))
+  assert st.problem_names() == ("latch", "latch_local", "parity",
+                                "parity_local", "parity_a1")
+  st = settings_from_flags(flags(tasks="adding", cells="lstm,gru",
+                                 methods="bptt"))
+  assert st.problem_names() == ("adding_lstm", "adding_gru")
+  # --problems still names them one by one (the old names).
+  st = settings_from_flags(flags(problems="latch2_elman,parity",
+                                 methods="bptt"))
+  assert st.problem_names() == ("latch2_elman", "parity")
+
+
+@pytest.mark.parametrize("kw,message", [
+    (dict(tasks="adding"), "--tasks: adding is registered with elman, lstm"),
+    (dict(tasks="latch", cells="paper,gru"), "--cells: gru is registered "
+     "with latch2, two_sequence, parity, adding, copying only"),
+    (dict(tasks="latch", problems="latch"), "--problems: not with --tasks"),
+    (dict(cells="nope"), "--cells: unknown 'nope'; choose from paper, a1"),
+])
+def test_unregistered_pairs_are_refused(kw, message):
+  with pytest.raises(FlagError) as e:
+    settings_from_flags(flags(**kw))
+  assert str(e.value).startswith(message), str(e.value)
+
+
+def test_keys_come_from_the_task_not_the_registry_order(monkeypatch):
+  """Every cell on a task sees the same trials, and a problem registered
+  before the others moves none of their keys."""
+  from vanishing import problems
+  st = compare.DEFAULT
+  keys = {p: jax.random.key_data(compare.root_key(st, p))
+          for p in ("latch", "latch_local", "parity", "parity_sign")}
+  np.testing.assert_array_equal(keys["latch"], keys["latch_local"])
+  np.testing.assert_array_equal(keys["parity"], keys["parity_sign"])
+  assert not np.array_equal(keys["latch"], keys["parity"])
+  first = problems.Spec(problems.REGISTRY["latch"].task, problems.cells.latch_net,
+                        "a problem registered first", ("zzz", "paper"))
+  monkeypatch.setattr(problems, "REGISTRY", {"zzz": first, **problems.REGISTRY})
+  for p, k in keys.items():
+    np.testing.assert_array_equal(jax.random.key_data(compare.root_key(st, p)), k)
 
 
 def test_parity_at_T_4_is_allowed_without_two_sequence():
@@ -176,7 +221,7 @@ def test_a_preset_is_the_base_and_other_flags_override_it():
   st = settings_from_flags(flags(preset="latch_1994"))
   assert st == dataclasses.replace(compare.PRESETS["latch_1994"],
                                    preset="latch_1994")
-  assert st.problems == ("latch",) and st.methods == methods.PAPER_NAMES
+  assert st.problem_names() == ("latch",) and st.methods == methods.PAPER_NAMES
   assert st.noise_kind == "gaussian" and st.noise_scale == 0.2
   assert set(st.T) <= set(compare.PAPER.T)  # a subset of the paper's grid
   assert st.quotes == (("latch", None),)
@@ -291,7 +336,7 @@ def test_agreement_rule():
 
 def test_the_parity_preset_is_the_papers_discrete_setting():
   st = settings_from_flags(flags(preset="parity_1994"))
-  assert st.problems == ("parity_sign", "parity")
+  assert st.problem_names() == ("parity_sign", "parity")
   assert st.methods == ("discrete", "guessing")
   assert st.spans("parity_sign") == st.spans("parity") == (50,)  # 25..50
   assert (st.noise_kind, st.noise_scale) == ("uniform", 0.2)

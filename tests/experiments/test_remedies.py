@@ -74,7 +74,7 @@ def test_no_remedy_and_clipping_at_a_huge_threshold_agree():
 def test_the_problems_exist_for_every_task_and_cell():
   for task in remedies.TASKS:
     for cell in remedies.CELLS:
-      spec = problems.REGISTRY[remedies.problem_name(task, cell)]
+      spec = problems.REGISTRY[problems.named(task, cell)]
       assert spec.cell().name.startswith(cell.split("_")[0]) or cell == "elman"
 
 

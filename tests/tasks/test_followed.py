@@ -85,7 +85,8 @@ class Logits:
 
 def register(monkeypatch, name, task, cell):
   monkeypatch.setitem(problems.REGISTRY, name,
-                      problems.Spec(task, lambda: cell, f"test: {name}"))
+                      problems.Spec(task, lambda: cell, f"test: {name}",
+                                    (name, "test")))
 
 
 # --- The adding problem ----------------------------------------------------
@@ -323,7 +324,7 @@ def test_compare_refuses_at_flag_time(monkeypatch):
       "--methods: method 'guessing' cannot train task 'adding'")
   fv["methods"] = "bptt,annealing,multigrid,rtrl,rtrl_online"
   st = flags.build(compare.EXPERIMENT, types.SimpleNamespace(**fv))
-  assert st.problems == ("adding_x",)
+  assert st.problem_names() == ("adding_x",)
 
 
 @pytest.mark.parametrize("name,cell", [

@@ -199,7 +199,8 @@ def test_a_new_task_is_one_generator_and_one_registry_line(monkeypatch):
   from vanishing.methods import base
   monkeypatch.setitem(tasks.TASKS, "sign", tasks.Task("sign", sign_task))
   monkeypatch.setitem(problems.REGISTRY, "sign", problems.Spec(
-      tasks.get("sign"), cells.latch2_net, "sign of the first input"))
+      tasks.get("sign"), cells.latch2_net, "sign of the first input",
+      ("sign", "paper")))
   fit, test, theta0 = problems.Problem("sign", 6).draw(jax.random.key(0))
   check = DEFINITIONS["latch"]  # the same definition as latch with first=+-1
   check(tasks.get("latch").with_options(first=(1.0, -1.0)), fit.batch, 0.2)
@@ -223,7 +224,8 @@ def test_a_task_with_a_target_at_every_step(monkeypatch):
   from vanishing.methods import base
   task = tasks.Task("every", every_step_task, readout="every")
   monkeypatch.setitem(problems.REGISTRY, "every", problems.Spec(
-      task, cells.latch2_net, "the latch asked at every step"))
+      task, cells.latch2_net, "the latch asked at every step",
+      ("every", "paper")))
   fit, test, theta0 = problems.Problem("every", 6).draw(jax.random.key(2))
   y = fit.outputs(theta0)
   assert y.shape == fit.batch.targets.shape == fit.batch.inputs.shape

@@ -19,11 +19,10 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-# Fully unrolling the time loop lets XLA fuse a whole short sequence; on the
-# 2-core CPU it trained 1.2x faster than unroll=4 at T = 20 (0.39 s against
-# 0.46 s). At T = 60 it still ran 1.15x faster but took 7.3 s to compile
-# against 2.7 s, more than it saves on default-size sweeps
-# (benchmarks/unroll.py).
+# Fully unrolling the time loop lets XLA fuse a whole short sequence: faster
+# than unroll=4 at short spans, but at long ones its compile time grows past
+# what it saves on default-size sweeps (benchmarks/unroll.py measures both;
+# docs/performance.md).
 MAX_FULL_UNROLL = 24
 PARTIAL_UNROLL = 4
 

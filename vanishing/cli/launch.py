@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import jax
 
 from vanishing.cli import outputs
-from vanishing.engine import dirlock, interrupt, results, store
+from vanishing.engine import dirlock, interrupt, results, series, store
 from vanishing.experiments.flags import FlagError
 
 
@@ -141,7 +141,7 @@ def _locked(exp, settings, how: Run, meta, log, written: list[Path]
 
   t0 = time.perf_counter()
   try:
-    outcome = exp.execute(settings, options)
+    outcome = exp.execute(settings, series.Sweeps(options))
   except store.ConfigMismatch as e:
     raise FlagError("out_dir", f"{e}; pass --overwrite or choose another "
                     "--out_dir")

@@ -31,8 +31,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence
 
-# The CPU's widths: vmapped blocks (benchmarks/block_width.py: 512 lanes ran
-# 2.3x faster than 128 and as fast as 1024-2048 on 2 cores) and chunks.
+# The CPU's widths: vmapped blocks (the fastest of benchmarks/block_width.py,
+# docs/performance.md) and chunks.
 CPU_WIDTH = 512
 CPU_CHUNK = 4096
 # A GPU's, from the measurements on one H200 (the density sweep:

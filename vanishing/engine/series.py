@@ -1,11 +1,13 @@
-"""The series of sweeps an experiment runs.
+"""How an experiment runs its sweeps: the one object it is handed.
 
-:func:`run_sweeps` is the loop an experiment of several compiled sweeps
-(one per T, per (problem, method), per configuration) needs: each sweep
-under its own tag (its chunk store), skipped off process 0, timings summed,
-the next one compiled while the current one runs. ``SweepOptions`` are the
-per-sweep keyword arguments of ``sweep.run`` (store, devices, process,
-progress) the caller hands down.
+``execute(settings, sweeps)`` gets a :class:`Sweeps`: the command line's
+(:mod:`vanishing.cli.launch`) gives each sweep its chunk store, devices,
+processes and the ``--block`` override, by the sweep's tag; from Python,
+``Sweeps()`` runs in memory on the local devices. An experiment asks it to
+run one sweep (:meth:`Sweeps.run`) or a series of them
+(:meth:`Sweeps.series`: one chunk store per tag, skipped off process 0,
+timings summed, the next one compiled while the current one runs), and
+adds progress lines with :meth:`Sweeps.labelled`.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ class Sweep:
   Attributes:
     label: what the experiment calls the configuration (handed back with
       its result).
-    tag: its name for ``options`` (its chunk store's subdirectory).
-    kwargs: ``chunk``, ``block``...; ``options(tag)`` may override them.
+    tag: its name for :class:`Sweeps` (its chunk store's subdirectory).
+    kwargs: ``chunk``, ``block``...; the command line's options for the
+      tag override them.
   """
   label: Any
   tag: str
@@ -42,38 +45,70 @@ class Sweep:
   kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
-def run_sweeps(sweeps: Iterable[Sweep], options: SweepOptions | None
-               ) -> tuple[list[tuple[Any, Any]], Timing] | None:
-  """Runs each sweep in turn: ``([(label, SweepResult), ...], Timing)``.
+@dataclasses.dataclass(frozen=True)
+class Sweeps:
+  """Where and how an experiment's sweeps run.
 
-  While a sweep runs, a second thread compiles the next one
-  (``sweep.prepare``): compiling is single-threaded, so it takes a core the
-  running sweep's devices leave mostly free, and an experiment of many
-  sweeps (compare: 21) no longer waits for each compile in turn. The timing
-  reports the compile seconds of every sweep (overlapped with the runs but
-  the first) and the run seconds.
-
-  None on a process other than 0 of a multi-process sweep (it computes its
-  share of every sweep's chunks; process 0 gathers the results).
+  Attributes:
+    options: ``tag -> keyword arguments of sweep.run`` for the sweep the
+      experiment names ``tag`` (``""`` for its only sweep, ``"T0040"`` for
+      the length experiment's T = 40, ...): its store, devices, process,
+      collect, the block override; they override the experiment's own
+      (``chunk``, ``block``). None: in memory, every local device.
+    label: ``tag -> the label of its progress line``; None: no progress.
   """
-  todo = [(sw, {**sw.kwargs, **(options(sw.tag) if options else {})})
-          for sw in sweeps]
-  done, compile_s, run_s = [], 0.0, 0.0
-  ahead = _Prefetch(sweep.prepare, todo[0]) if todo else None
-  for i, (sw, kwargs) in enumerate(todo):
-    compile_s += ahead.wait()
-    ahead = _Prefetch(sweep.prepare, todo[i + 1]) if i + 1 < len(todo) else None
-    res = sweep.run(sw.fn, sw.axes, sw.trials, sw.key, **kwargs)
-    if res is None:
-      continue
-    compile_s += res.compile_s  # ~0 once prepared
-    run_s += res.run_s
-    done.append((sw.label, res))
-  if ahead is not None:
-    ahead.wait()
-  if not done:
-    return None
-  return done, Timing(compile_s, run_s)
+  options: Callable[[str], Mapping[str, Any]] | None = None
+  label: Callable[[str], str] | None = None
+
+  def labelled(self, label: Callable[[str], str]) -> "Sweeps":
+    """These sweeps with a progress line per sweep, labelled ``label(tag)``."""
+    return dataclasses.replace(self, label=label)
+
+  def kwargs(self, tag: str, **own) -> dict[str, Any]:
+    """The keyword arguments of ``sweep.run`` for sweep ``tag``: the
+    experiment's ``own``, then the options for the tag, then progress."""
+    kw = {**own, **(self.options(tag) if self.options else {})}
+    if self.label is not None:
+      kw.setdefault("progress", sweep.ProgressPrinter(self.label(tag)))
+    return kw
+
+  def run(self, tag: str, fn: Callable, axes: Mapping[str, Any], trials: int,
+          key: Any, **own) -> sweep.SweepResult | None:
+    """``sweep.run`` of one sweep under ``tag``; None off process 0."""
+    return sweep.run(fn, axes, trials, key, **self.kwargs(tag, **own))
+
+  def series(self, sweeps: Iterable[Sweep]
+             ) -> tuple[list[tuple[Any, Any]], Timing] | None:
+    """Runs each sweep in turn: ``([(label, SweepResult), ...], Timing)``.
+
+    While a sweep runs, a second thread compiles the next one
+    (``sweep.prepare``): compiling is single-threaded, so it takes a core
+    the running sweep's devices leave mostly free, and an experiment of
+    many sweeps (compare: 21) no longer waits for each compile in turn. The
+    timing reports the compile seconds of every sweep (overlapped with the
+    runs but the first) and the run seconds.
+
+    None on a process other than 0 of a multi-process sweep (it computes
+    its share of every sweep's chunks; process 0 gathers the results).
+    """
+    todo = [(sw, self.kwargs(sw.tag, **sw.kwargs)) for sw in sweeps]
+    done, compile_s, run_s = [], 0.0, 0.0
+    ahead = _Prefetch(sweep.prepare, todo[0]) if todo else None
+    for i, (sw, kwargs) in enumerate(todo):
+      compile_s += ahead.wait()
+      ahead = (_Prefetch(sweep.prepare, todo[i + 1]) if i + 1 < len(todo)
+               else None)
+      res = sweep.run(sw.fn, sw.axes, sw.trials, sw.key, **kwargs)
+      if res is None:
+        continue
+      compile_s += res.compile_s  # ~0 once prepared
+      run_s += res.run_s
+      done.append((sw.label, res))
+    if ahead is not None:
+      ahead.wait()
+    if not done:
+      return None
+    return done, Timing(compile_s, run_s)
 
 
 class _Prefetch:
@@ -99,19 +134,3 @@ class _Prefetch:
   def wait(self) -> float:
     self.thread.join()
     return self.seconds
-
-
-# options(tag) -> extra keyword arguments for ``sweep.run`` (store, devices,
-# process, progress) for the sweep an experiment names ``tag`` ("" for its
-# only sweep, "T0040" for the length experiment's T = 40, ...).
-SweepOptions = Callable[[str], dict]
-
-
-def sweep_options(options: SweepOptions | None, label: Callable[[str], str]
-                  ) -> SweepOptions:
-  """``options`` with a progress line per sweep unless it brings its own."""
-  def get(tag: str) -> dict:
-    kw = dict(options(tag)) if options else {}
-    kw.setdefault("progress", sweep.ProgressPrinter(label(tag)))
-    return kw
-  return get

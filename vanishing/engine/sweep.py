@@ -56,9 +56,9 @@ ProgressFn = Callable[[int, int, float, int], None]
 # batch shapes (a sum over 20 sequences differed in the last bit between 8
 # and 512 lanes, and chaotic training amplifies that), so the block width,
 # not the chunk, fixes the numerics: every run is computed by the same code
-# whatever the chunk size, device count or resume point. On the 2-core CPU
-# 512 lanes ran 2.3x faster than 128 and as fast as 1024 or 2048, with less
-# padding (benchmarks/block_width.py; table in docs/performance.md).
+# whatever the chunk size, device count or resume point. The CPU's width is
+# the fastest measured with the least padding (benchmarks/block_width.py;
+# its table in docs/performance.md).
 BLOCK = layout.CPU_WIDTH
 
 @dataclasses.dataclass(frozen=True)
@@ -149,7 +149,7 @@ def prepare(fn: RunFn, axes: Mapping[str, Any], trials: int,
   """Compiles the chunk program :func:`run` with the same arguments will
   use, so that it starts at once; returns the seconds it took (0 when
   already compiled). Meant for a second thread while another sweep runs
-  (``experiments.runner.run_sweeps``)."""
+  (``series.Sweeps.series``)."""
   _validate(axes, trials, chunk, block, override)
   t0 = time.perf_counter()
   compile_chunk(fn, axes, trials, root_key(seed), chunk, block, devices, store,

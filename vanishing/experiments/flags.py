@@ -356,9 +356,8 @@ def names(help: str, valid: Callable[[], tuple[str, ...]], **kw) -> Flag:
     if len(set(got)) != len(got):
       raise FlagError(flag, f"names must be distinct, got {text!r}")
     return got
-  return Flag(kind=str, help=help,
-              allowed=lambda: f"a list of {', '.join(valid())}", parse=parse,
-              metavar="LIST", **kw)
+  kw.setdefault("allowed", lambda: f"a list of {', '.join(valid())}")
+  return Flag(kind=str, help=help, parse=parse, metavar="LIST", **kw)
 
 
 def pair(help: str, *, integer: bool, form: str,

@@ -50,9 +50,9 @@ class Experiment(NamedTuple):
     presets: named settings, chosen by ``--preset=NAME``: ``"default"`` (no
       flag), ``"paper"`` (the paper's scale, also ``--paper``),
       ``"testing"`` (seconds), and any others the experiment names.
-    execute: ``(settings, options) -> Outcome | None`` (None on a process
-      other than 0); ``options(tag)`` gives the keyword arguments of each
-      sweep (``vanishing.engine.series``).
+    execute: ``(settings, sweeps) -> Outcome | None`` (None on a process
+      other than 0); ``sweeps`` (``vanishing.engine.series.Sweeps``) runs
+      its sweeps where the command line says.
     tables: the keys of the tables it writes (``""``: ``<name>.csv``,
       ``k``: ``<name>_<k>.csv``).
     from_flags: ``(flags.Given) -> settings``: the checks between flags,

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from vanishing.engine import sweep
+from vanishing.engine import series, sweep
 from vanishing.experiments.latch import length
 from vanishing.experiments.latch.training import LatchConfig, latch_runs
 
@@ -76,8 +76,8 @@ def test_the_lengths_of_one_shape_share_a_sweep_with_their_own_numbers():
   st = dataclasses.replace(length.TESTING, T=(35, 20, 25, 40, 30), trials=12)
   assert len(set(length.shapes(st.T).values())) == 3
   seen = []
-  opts = lambda tag: seen.append(tag) or {}
-  table, runs, _ = length.run(st, opts)
+  table, runs, _ = length.run(
+      st, series.Sweeps(lambda tag: seen.append(tag) or {}))
   runs = list(runs)
   assert sorted(seen) == ["T0020", "T0030", "T0040"]  # a sweep per shape
   np.testing.assert_array_equal(table["T"], st.T)  # rows in the given order

@@ -10,7 +10,8 @@ the cost, function evaluations and sequence presentations, and how many
 trials were solved, stuck or diverged.
 
 All methods see the same trials: a trial's data and initial parameters come
-from ``fold_in(root, run)`` with ``root = fold_in(key(seed), problem)`` and
+from ``fold_in(root, run)`` with ``root = problems.task_key(seed, task)``
+(from the task's label: every cell on a task sees the same data) and
 ``run = T index x trials + trial``, and do not depend on the method. Each (problem,
 method) is one compiled sweep over T x trials: every T is padded to the
 largest T of the grid (sequences keep their own lengths; the padding steps
@@ -31,12 +32,13 @@ import numpy as np
 
 from vanishing import methods, problems, statistics, tasks
 from vanishing.engine import series
-from vanishing.engine.series import SweepOptions, sweep_options
+from vanishing.engine.series import Sweeps
 from vanishing.experiments import flags
 from vanishing.experiments.compare.report import figure, markdown, quote_lines
 from vanishing.experiments.flags import FlagError
 from vanishing.experiments.skeleton import Experiment, Outcome
 from vanishing.experiments.trial import Trial, Trials
+from vanishing.tasks import NOISE_KINDS
 
 NAME = "compare"
 SUMMARY = "training methods on latch, 2-sequence and parity (Table I)"
@@ -45,9 +47,9 @@ TABLES = ("", "runs")  # compare.csv, compare_runs.csv
 # Lanes of trials per device on a CPU (the width sets the numerics, see
 # sweep.BLOCK; a GPU's is its own, vanishing.engine.layout). A trial's cost per
 # lane hardly depends on the width, so fewer lanes waste less on trials
-# that stopped: with refilled lanes the default compare ran its sweeps 2.8x
-# faster at 8 lanes than vmapped blocks of 32, and 8% slower than at 4, 16%
-# faster than at 12 (benchmarks/methods_speed.py --compare; docs/performance.md).
+# that stopped; 8 refilled lanes ran the default compare fastest of the
+# widths measured (benchmarks/methods_speed.py --compare; the figures in
+# docs/performance.md).
 BLOCK = 8
 
 def _hparams(flag: str, text: str) -> tuple:
@@ -86,8 +88,10 @@ class Settings:
   """Settings of the comparison (everything that decides its numbers).
 
   Attributes:
-    problems: problem names (``vanishing.problems.REGISTRY``; the paper's
-      three by default).
+    tasks, cells: the problems are every registered pair of ``tasks`` x
+      ``cells`` (``vanishing.problems.PAIRS``; the paper's three tasks on
+      its own nets by default)...
+    problems: ... unless problems are named here (``problems.REGISTRY``).
     methods: method names (``vanishing.methods.NAMES``).
     T: spans, integers >= 2, for every problem not in ``T_by_problem``.
     T_by_problem: ``((problem, spans), ...)``: a problem's own spans.
@@ -105,9 +109,17 @@ class Settings:
       with in a section of its own (mean evaluations to solution per method
       and T, pooled over T; ``compare_report.quote_sections``).
   """
-  problems: tuple[str, ...] = flags.setting(
-      flags.names("problems", lambda: tuple(problems.REGISTRY)),
-      problems.PROBLEMS)
+  tasks: tuple[str, ...] = flags.setting(flags.names(
+      "tasks, each with every cell of --cells it is registered with",
+      lambda: problems.TASK_LABELS), problems.PROBLEMS)
+  cells: tuple[str, ...] = flags.setting(flags.names(
+      "cells (paper: the paper's own net of each task)",
+      lambda: problems.CELL_LABELS), ("paper",))
+  problems: tuple[str, ...] = flags.setting(flags.names(
+      "problems by name instead of --tasks x --cells",
+      lambda: tuple(problems.REGISTRY), allowed="a list of registered "
+      "problems: a task's name for the paper's net (latch), else "
+      "task_cell (latch2_elman, parity_local, ...)"), ())
   methods: tuple[str, ...] = flags.setting(
       flags.names("training methods", methods.available), methods.PAPER_NAMES)
   T: tuple[int, ...] = flags.setting(flags.grid(
@@ -122,7 +134,7 @@ class Settings:
       "... (each method's DEFAULTS and ALLOWED)", parse=_hparams,
       metavar="LIST"), ())
   noise_kind: str = flags.setting(
-      flags.choice("input noise law", tasks.NOISE_KINDS), "uniform")
+      flags.choice("input noise law", NOISE_KINDS), "uniform")
   noise_scale: float = flags.setting(flags.real(
       "uniform noise half-width or gaussian variance", low=0, high=1), 0.2)
   N: int = 3
@@ -132,6 +144,13 @@ class Settings:
   chunk: int | None = flags.setting(flags.CHUNK, None)
   preset: str = ""
   quotes: tuple = ()
+
+  def problem_names(self) -> tuple[str, ...]:
+    """The problems run, in order: ``problems``, else every registered
+    pair of ``tasks`` x ``cells``."""
+    return self.problems or tuple(
+        problems.PAIRS[t, c] for t in self.tasks for c in self.cells
+        if (t, c) in problems.PAIRS)
 
   def spans(self, problem: str) -> tuple[int, ...]:
     """The spans T run for ``problem``: its own, else those of its task's
@@ -154,7 +173,7 @@ class Settings:
 # latch trials, to 32. The 2-sequence net's output hears the input one step
 # late, so a sequence no longer than the prefix (N = 3) can be undecidable
 # (every method stalled near 0.09 error at T = 5, lengths 3..5): its spans
-# start at 8, lengths 4..8. About 4 minutes on 2 cores.
+# start at 8, lengths 4..8. Minutes on a laptop (docs/compare.md).
 DEFAULT = Settings()
 # The paper's scale: spans 10..100, 100 trials per cell and a budget above
 # the paper's 810,000 evaluations of annealing on parity. Days on 2 CPU
@@ -164,7 +183,7 @@ DEFAULT = Settings()
 # multi-process sweeps.
 PAPER = Settings(T=(10, 20, 30, 40, 50, 60, 80, 100), T_by_problem=(),
                  trials=Trials(100, budget=1000000, patience=50000))
-TESTING = Settings(problems=("latch", "parity"), methods=("bptt",), T=(4, 8),
+TESTING = Settings(tasks=("latch", "parity"), methods=("bptt",), T=(4, 8),
                    T_by_problem=(("parity", (8,)),),
                    trials=Trials(4, budget=60, patience=60))
 # The latch as HS2001 (guessing2001/node3.html) describes the 1994 latch
@@ -173,7 +192,7 @@ TESTING = Settings(problems=("latch", "parity"), methods=("bptt",), T=(4, 8),
 # "every training sequence classified correctly" (any error-free point has
 # cost < 0.32 with targets +-0.8, so target_cost 0.5 asks nothing more).
 # BUILD_NOTES.md, "Deviations and choices", has each choice's effect.
-LATCH_1994 = Settings(problems=("latch",), T=(10, 20, 40, 60, 100),
+LATCH_1994 = Settings(tasks=("latch",), T=(10, 20, 40, 60, 100),
                       T_by_problem=(), trials=Trials(
                           48, budget=10000, patience=2000, target_cost=0.5),
                       noise_kind="gaussian",
@@ -185,7 +204,7 @@ LATCH_1994 = Settings(problems=("latch",), T=(10, 20, 40, 60, 100),
 # the tanh net (parity), random guessing as the baseline; the quoted 54,000
 # evaluations as the budget, stuck after 5,000. docs/compare.md, "Discrete
 # error propagation at the paper's parity setting".
-PARITY_1994 = Settings(problems=("parity_sign", "parity"),
+PARITY_1994 = Settings(tasks=("parity",), cells=("sign", "paper"),
                        methods=("discrete", "guessing"), T=(50,),
                        T_by_problem=(), trials=Trials(32, budget=54000,
                                                       patience=5000),
@@ -199,30 +218,31 @@ PRESETS: dict[str, Settings] = {
 
 
 def root_key(settings: Settings, problem: str) -> jax.Array:
-  return jax.random.fold_in(jax.random.key(settings.seed),
-                            problems.index(problem))
+  """The trials' root key: from the problem's task label
+  (``problems.task_key``), so every cell on a task sees the same trials."""
+  return problems.task_key(settings.seed, problems.REGISTRY[problem].pair[0])
 
 
 def tag(problem: str, method: str) -> str:
   return f"{problem}-{method}"
 
 
-def run(settings: Settings, options: SweepOptions | None = None):
+def run(settings: Settings, sweeps: Sweeps = Sweeps()):
   """Runs every (problem, method) sweep; returns ``(table, runs, timing)``.
 
-  ``options(tag)`` adds (or overrides, as the block width) keyword arguments
-  of ``sweep.run``.
+  ``sweeps`` runs them (one per (problem, method), tagged
+  ``problem-method``).
 
   Returns None on a process other than 0 of a multi-process sweep.
   """
   budget = settings.trials.stopping()
-  for pname in settings.problems:  # refuse a (method, cell) pair early
+  for pname in settings.problem_names():  # refuse a (method, cell) pair early
     for mname in settings.methods:
       methods.check_supported(mname, settings.problem(pname).net)
       methods.check_task(mname, settings.problem(pname).task)
 
-  def sweeps():
-    for pname in settings.problems:
+  def planned():
+    for pname in settings.problem_names():
       problem = settings.problem(pname)
       for mname in settings.methods:
         staged = settings.curriculum > 1
@@ -237,7 +257,7 @@ def run(settings: Settings, options: SweepOptions | None = None):
             {"chunk": settings.chunk,
              "block": methods.block(mname, BLOCK)})
 
-  done = series.run_sweeps(sweeps(), options)
+  done = sweeps.series(planned())
   if done is None:
     return None
   runs = []
@@ -281,16 +301,16 @@ def summarize(rec: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
   return {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
 
 
-def execute(settings: Settings, options: SweepOptions | None = None
-            ) -> Outcome | None:
+def execute(settings: Settings, sweeps: Sweeps = Sweeps()) -> Outcome | None:
   """Runs the comparison with progress lines; tables, figure and report."""
-  out = run(settings, sweep_options(options, lambda t: f"{NAME} {t}"))
+  out = run(settings, sweeps.labelled(lambda t: f"{NAME} {t}"))
   if out is None:
     return None
   table, records, (compile_s, run_s) = out
-  runs = sum(len(settings.spans(p)) for p in settings.problems)
-  w = max([13] + [len(p) for p in settings.problems])  # the problem column
-  lines = [f"{NAME}: {len(settings.problems)} problems x {len(settings.methods)}"
+  names = settings.problem_names()
+  runs = sum(len(settings.spans(p)) for p in names)
+  w = max([13] + [len(p) for p in names])  # the problem column
+  lines = [f"{NAME}: {len(names)} problems x {len(settings.methods)}"
            f" methods, {runs} (problem, T) cells x {settings.trials.count} trials "
            f"(compile {compile_s:.1f} s, run {run_s:.1f} s)",
            f"{'problem':{w}s} {'method':21s} {'T':>4s} {'error':>6s} "
@@ -311,15 +331,37 @@ def execute(settings: Settings, options: SweepOptions | None = None
                  "\n".join(lines), meta, markdown(table, settings, records))
 
 
+def _check_pairs(task_labels, cell_labels) -> None:
+  """FlagError naming a task (or cell) that pairs with none of the cells
+  (or tasks) given."""
+  for flag, mine, other, side in (("tasks", task_labels, cell_labels, 0),
+                                  ("cells", cell_labels, task_labels, 1)):
+    for label in mine:
+      partners = [p[1 - side] for p in problems.PAIRS if p[side] == label]
+      if not set(partners) & set(other):
+        raise FlagError(flag, f"{label} is registered with "
+                        f"{', '.join(partners)} only, none of --"
+                        f"{'cells' if side == 0 else 'tasks'}")
+
+
 def from_flags(given: flags.Given) -> Settings:
-  """Every (method, problem) pair must be supported; explicit spans apply to
-  every problem; two_sequence needs spans whose sequences outlast its
-  prefix. A named preset is recorded (``preset``) for the report."""
+  """``--problems`` or ``--tasks``/``--cells``, each task and cell in a
+  registered pair; every (method, problem) pair supported; explicit spans
+  apply to every problem; two_sequence needs spans whose sequences outlast
+  its prefix. A named preset is recorded (``preset``) for the report."""
   changes: dict[str, Any] = {
       "methods": tuple(m for m in given.value("methods")
                        if m in methods.available()),
       "preset": given.preset_name if given.preset_name in PRESETS else ""}
-  for pname in given.value("problems"):
+  crossed = given.given("tasks") or given.given("cells")
+  if crossed and given.given("problems"):
+    raise FlagError("problems", "not with --tasks or --cells (either names "
+                    "the problems); give one of them")
+  if crossed:
+    changes["problems"] = ()
+    _check_pairs(given.value("tasks"), given.value("cells"))
+  names = given.settings(changes).problem_names()
+  for pname in names:
     spec = problems.REGISTRY[pname]
     cell = spec.cell()
     for mname in changes["methods"]:
@@ -330,7 +372,7 @@ def from_flags(given: flags.Given) -> Settings:
         raise FlagError("methods", f"{e} (problem {pname})") from None
   if given.given("T_values"):
     T, N = given.value("T_values"), given.preset.N
-    for pname in given.value("problems"):  # the 2-sequence task, any cell
+    for pname in names:  # the 2-sequence task, any cell
       if (problems.REGISTRY[pname].task.min_len_option == "N"
           and tasks.half_length(min(T)) < N):
         raise FlagError("T_values", f"{pname} needs T/2 >= N = {N} (its "

@@ -49,7 +49,7 @@ import numpy as np
 from vanishing import cells, tasks
 from vanishing.engine import layout
 from vanishing.engine import series
-from vanishing.engine.series import SweepOptions, sweep_options
+from vanishing.engine.series import Sweeps
 from vanishing.experiments import flags
 from vanishing.experiments.guessing.report import (SUMMARY_COLUMNS, figure,
                                                    markdown, summarize,
@@ -205,15 +205,14 @@ class Settings:
     return every
 
 
-# 10 runs, censored at 5,000 draws (2 minutes on the shared 2-core CPU).
+# 10 runs, censored at 5,000 draws (minutes; docs/guessing.md).
 DEFAULT = Settings()
 # HS2001's scale: 40 runs per configuration ("mean of 40 simulations"),
 # censored at 200,000 draws, about 5 times the largest published mean
 # (A1 with noise, 41,400), so a mean is an estimate. ``--paper --subset
-# published`` (the six configurations with a published mean): 1.5 minutes
-# alone on 2 cores (16 s compiling, 83 s running); A2 and A2 without
-# self-connections *with* noise (no published number) add 10.5 minutes
-# (none censored).
+# published`` runs the six configurations with a published mean; A2 and A2
+# without self-connections *with* noise (no published number) take most of
+# the rest (none censored; times in docs/guessing.md).
 PAPER = Settings(runs=40, max_trials=200_000)
 # Seconds, for the tests: short sequences, a few runs.
 TESTING = Settings(variants=("latch1", "parity_a1"), runs=4, max_trials=200,
@@ -301,7 +300,7 @@ def _noise_scale(settings: Settings, kind: str) -> float:
 # ---------------------------------------------------------------------------
 # Running.
 
-def run(settings: Settings, options: SweepOptions | None = None):
+def run(settings: Settings, sweeps: Sweeps = Sweeps()):
   """One sweep per (variant, noise) configuration.
 
   Returns ``(table, records, timing)``: the summary columns, an iterator of
@@ -313,7 +312,7 @@ def run(settings: Settings, options: SweepOptions | None = None):
   """
   root = jax.random.key(settings.seed)
 
-  def sweeps():
+  def planned():
     for variant, kind in settings.configurations():
       cfg = run_config(settings, variant, kind)
       key = jax.random.fold_in(jax.random.fold_in(
@@ -326,7 +325,7 @@ def run(settings: Settings, options: SweepOptions | None = None):
           {"chunk": chunk_size(settings),
            "block": layout.Block(settings.block)})
 
-  done = series.run_sweeps(sweeps(), options)
+  done = sweeps.series(planned())
   if done is None:
     return None
   rows, results = [], []
@@ -354,10 +353,9 @@ def _records(results) -> Iterator[dict[str, np.ndarray]]:
              for c in RUN_COLUMNS}
 
 
-def execute(settings: Settings, options: SweepOptions | None = None
-            ) -> Outcome | None:
+def execute(settings: Settings, sweeps: Sweeps = Sweeps()) -> Outcome | None:
   """Runs every configuration with progress lines; builds the outputs."""
-  out = run(settings, sweep_options(options, lambda t: f"{NAME} {t}"))
+  out = run(settings, sweeps.labelled(lambda t: f"{NAME} {t}"))
   if out is None:
     return None
   table, records, timing = out

@@ -14,8 +14,7 @@ import dataclasses
 
 import numpy as np
 
-from vanishing.engine import sweep
-from vanishing.engine.series import SweepOptions, sweep_options
+from vanishing.engine.series import Sweeps
 from vanishing.experiments import flags
 from vanishing.experiments.flags import FlagError, parse_grid
 from vanishing.experiments.latch import common
@@ -62,19 +61,15 @@ TESTING = Settings(w0=(0.5, 1.5, 3.0), s=(0.0, 0.5), lr=(0.01,), T=(20,),
                    trials=8, config=LatchConfig(T=20, L=3, epochs=50))
 
 
-def run(settings: Settings, options: SweepOptions | None = None):
-  """Runs the sweep; returns ``(table, sweep_result)``.
-
-  ``options("")`` adds keyword arguments for ``sweep.run`` (progress, store,
-  devices, process). Returns None on a process other than 0 of a
-  multi-process sweep.
-  """
+def run(settings: Settings, sweeps: Sweeps = Sweeps()):
+  """Runs the sweep (tag ``""``); returns ``(table, sweep_result)``, or
+  None on a process other than 0 of a multi-process sweep."""
   if len(settings.T) != 1:
     raise ValueError("the density experiment takes exactly one T")
   cfg = settings.config
   fn = latch_runs(cfg)
-  res = sweep.run(fn, settings.axes(), settings.trials, settings.seed,
-                  chunk=settings.chunk, **(options("") if options else {}))
+  res = sweeps.run("", fn, settings.axes(), settings.trials, settings.seed,
+                   chunk=settings.chunk)
   if res is None:
     return None
   table = summarize(res, settings.heldout_acc, rate_name="density")
@@ -141,10 +136,9 @@ def text_map(table, max_cols: int = 21) -> str:
   return "\n".join(lines)
 
 
-def execute(settings: Settings, options: SweepOptions | None = None
-            ) -> Outcome | None:
+def execute(settings: Settings, sweeps: Sweeps = Sweeps()) -> Outcome | None:
   """Runs the experiment with a progress line; builds table, figure, summary."""
-  out = run(settings, sweep_options(options, lambda tag: NAME))
+  out = run(settings, sweeps.labelled(lambda tag: NAME))
   if out is None:
     return None
   table, res = out

@@ -34,7 +34,7 @@ import numpy as np
 
 from vanishing import tasks, theory
 from vanishing.engine import sweep
-from vanishing.engine.series import sweep_options
+from vanishing.engine.series import Sweeps
 from vanishing.experiments import flags
 from vanishing.experiments.latch import common, gradients_cells
 from vanishing.experiments.latch.training import LatchConfig, train_latch
@@ -142,10 +142,10 @@ def _trained_run(key, swept, cfg: LatchConfig):
           "grad_h": res.history["h"], "grad_w": res.history["w"]}
 
 
-def train(settings: Settings, options=None):
+def train(settings: Settings, sweeps: Sweeps = Sweeps()):
   """Trains the networks (one sweep, compiled once); None off process 0."""
   axes = {"w0": settings.w0, "s": settings.s, "lr": settings.lr}
-  kw = dict(options("") if options else {}, collect=True)  # small: in memory
+  kw = dict(sweeps.kwargs(""), collect=True)  # small: in memory
   fn = sweep.Lanes(functools.partial(_trained_run, cfg=settings.config))
   return sweep.run(fn, axes, settings.trials, settings.seed, **kw)
 
@@ -275,9 +275,9 @@ def figure(theory_t, decay_t, t, jac, contrib, curves, settings: Settings,
   return fig
 
 
-def execute(settings: Settings, options=None):
+def execute(settings: Settings, sweeps: Sweeps = Sweeps()):
   """Runs all five measurements; builds tables, figure and summary."""
-  res = train(settings, sweep_options(options, lambda tag: NAME))
+  res = train(settings, sweeps.labelled(lambda tag: NAME))
   if res is None:
     return None
   theory_t = theory_table()

@@ -20,7 +20,7 @@ import numpy as np
 
 from vanishing.cells import scan
 from vanishing.engine import series
-from vanishing.engine.series import SweepOptions, sweep_options
+from vanishing.engine.series import Sweeps
 from vanishing.experiments import flags
 from vanishing.experiments.latch import common
 from vanishing.experiments.latch.common import Settings
@@ -87,15 +87,15 @@ def shapes(Ts, most: int = SHAPES) -> dict[int, int]:
   return out
 
 
-def run(settings: Settings, options: SweepOptions | None = None):
+def run(settings: Settings, sweeps: Sweeps = Sweeps()):
   """Runs one sweep per T; returns ``(table, runs, timing)``.
 
   ``runs`` yields the per-run records (with a ``T`` column) piece by piece.
 
   Args:
     settings: experiment settings.
-    options: ``tag(T) -> keyword arguments for sweep.run`` (progress, store,
-      devices, process), or None.
+    sweeps: where the sweeps run (one per compiled shape, tagged
+      ``tag(n)``).
 
   Returns:
     None on a process other than 0 of a multi-process sweep.
@@ -104,12 +104,12 @@ def run(settings: Settings, options: SweepOptions | None = None):
   groups: dict[int, list[int]] = {}  # shape -> its lengths, in order
   for T in settings.T:
     groups.setdefault(shape[int(T)], []).append(int(T))
-  done = series.run_sweeps((series.Sweep(
+  done = sweeps.series(series.Sweep(
       n, tag(n), latch_runs(dataclasses.replace(settings.config, T=n)),
       {"T": np.asarray(Ts, np.float64), **settings.axes()}, settings.trials,
       jax.random.key(settings.seed), {"chunk": settings.chunk,
                                       "folded": ("T",)})
-      for n, Ts in groups.items()), options)
+      for n, Ts in groups.items())
   if done is None:
     return None
   runs, timing = done
@@ -150,11 +150,10 @@ def figure(table, settings: Settings):
   return fig
 
 
-def execute(settings: Settings, options: SweepOptions | None = None
-            ) -> Outcome | None:
+def execute(settings: Settings, sweeps: Sweeps = Sweeps()) -> Outcome | None:
   """Runs the experiment with progress lines; builds table, figure, summary."""
-  out = run(settings, sweep_options(
-      options, lambda tag: f"{NAME} {int(tag[1:])} steps"))
+  out = run(settings, sweeps.labelled(
+      lambda tag: f"{NAME} {int(tag[1:])} steps"))
   if out is None:
     return None
   table, runs, timing = out

@@ -25,9 +25,10 @@ training-set size) the solved trials took.
   ``clip_curriculum``, both.
 
 Same trials for every pair: a trial's training set, test set and key come
-from ``fold_in(fold_in(key(seed), task), run)`` with ``run = T index x
+from ``fold_in(problems.task_key(seed, task), run)`` with ``run = T index x
 trials + trial``, whatever the cell and the remedy (the initial parameters
-are each cell's own draw from that key). One compiled program and one sweep
+are each cell's own draw from that key), and they are compare's trials of
+the same (task, cell). One compiled program and one sweep
 per (task, cell) (the tanh RNN's three initialisations are one program, the
 initialisation a traced choice: :func:`programs`): the remedies are a
 zipped, paired axis of it (the clipping threshold and the number of stages
@@ -46,7 +47,7 @@ import numpy as np
 from vanishing import problems, statistics, tasks
 from vanishing.engine import layout
 from vanishing.engine import series
-from vanishing.engine.series import SweepOptions, sweep_options
+from vanishing.engine.series import Sweeps
 from vanishing.experiments import compare, flags
 from vanishing.experiments.flags import FlagError
 from vanishing.experiments.remedies.report import figure, summary
@@ -57,7 +58,6 @@ NAME = "remedies"
 SUMMARY = "gated cells and remedies (clipping, curriculum) against T"
 TABLES = ("", "runs")
 
-# The order is part of the key derivation (a new task goes at the end).
 TASKS = ("latch2", "two_sequence", "adding", "copying")
 CELLS = ("elman", "rnn_orthogonal", "rnn_identity", "lstm", "gru")
 REMEDIES = ("none", "clip", "curriculum", "clip_curriculum")
@@ -67,11 +67,6 @@ REMEDIES = ("none", "clip", "curriculum", "clip_curriculum")
 OPTIMIZERS = ("adam", "momentum", "sgd")
 # Lanes of trials per device: compare's (refilled as trials stop).
 BLOCK = compare.BLOCK
-
-
-def problem_name(task: str, cell: str) -> str:
-  """The registered problem of ``task`` learnt by ``cell``."""
-  return f"{task}_{cell}"
 
 
 def _listed(valid):
@@ -130,8 +125,9 @@ class Settings:
     return self.T or dict(self.T_by_task)[task]
 
   def problem(self, task: str, cell: str) -> problems.Problem:
-    return problems.Problem(problem_name(task, cell), max(self.spans(task)),
-                            self.trials.n_per_class, self.trials.test_per_class)
+    return problems.Problem(problems.named(task, cell),
+                            max(self.spans(task)), self.trials.n_per_class,
+                            self.trials.test_per_class)
 
   def remedy(self, name: str) -> tuple[float, int]:
     """``(clipping threshold (0: none), stages)`` of remedy ``name``."""
@@ -159,15 +155,17 @@ TESTING = Settings(tasks=("latch2", "adding"), cells=("elman", "rnn_identity"),
 
 
 def root_key(settings: Settings, task: str) -> jax.Array:
-  return jax.random.fold_in(jax.random.key(settings.seed), TASKS.index(task))
+  """The trials' root key, from the task's label (``problems.task_key``:
+  compare's trials of the same (task, cell) are these)."""
+  return problems.task_key(settings.seed, task)
 
 
-def run(settings: Settings, options: SweepOptions | None = None):
+def run(settings: Settings, sweeps: Sweeps = Sweeps()):
   """Every (task, cell, remedy) sweep: ``(table, records, timing)``, or
   None off process 0."""
   hp = (("lr", settings.lr), ("optimizer", settings.optimizer))
 
-  def sweeps():
+  def planned():
     for task in settings.tasks:
       for group in programs(settings, task):
         problem = settings.problem(task, group[0])
@@ -188,7 +186,7 @@ def run(settings: Settings, options: SweepOptions | None = None):
             {"chunk": settings.chunk, "block": layout.Block(BLOCK),
              "paired": ("cell", "remedy") if inits else ("remedy",)})
 
-  done = series.run_sweeps(sweeps(), options)
+  done = sweeps.series(planned())
   if done is None:
     return None
   parts = {}
@@ -258,16 +256,15 @@ def summarize(rec, settings: Settings) -> dict[str, np.ndarray]:
   return {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
 
 
-def execute(settings: Settings, options: SweepOptions | None = None
-            ) -> Outcome | None:
+def execute(settings: Settings, sweeps: Sweeps = Sweeps()) -> Outcome | None:
   """Runs every sweep with progress lines; the table, figure and summary."""
-  out = run(settings, sweep_options(options, lambda t: f"{NAME} {t}"))
+  out = run(settings, sweeps.labelled(lambda t: f"{NAME} {t}"))
   if out is None:
     return None
   table, records, (compile_s, run_s) = out
   meta = {"compile_s": compile_s, "run_s": run_s,
           "runs": int(table["trials"].sum()),
-          "parameters": {problem_name(t, c): settings.problem(t, c).net.size
+          "parameters": {problems.named(t, c): settings.problem(t, c).net.size
                          for t in settings.tasks for c in settings.cells}}
   return Outcome({"": table, "runs": records}, figure(table),
                  summary(table, settings, compile_s, run_s), meta)
@@ -281,7 +278,7 @@ def from_flags(given: flags.Given) -> Settings:
   if given.given("T_values"):
     T = given.value("T_values")
     for task in given.value("tasks"):
-      need = problems.REGISTRY[problem_name(task, CELLS[0])].task.min_len
+      need = problems.REGISTRY[problems.named(task, CELLS[0])].task.min_len
       if tasks.half_length(min(T)) < need:
         raise FlagError("T_values", f"{task} needs T/2 >= {need} (its "
                         f"prefix), got T = {min(T)}")

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vanishing import cells, problems, tasks
-from vanishing.engine.series import SweepOptions, sweep_options
+from vanishing.engine.series import Sweeps
 from vanishing.experiments import compare, flags
 from vanishing.experiments.rtrl.report import figure, summary
 from vanishing.experiments.skeleton import Experiment, Outcome
@@ -191,7 +191,7 @@ def cost(settings: Settings, repeats: int = 3) -> tuple[dict, dict]:
 # ---------------------------------------------------------------------------
 # Success against T, and the whole experiment.
 
-def success(settings: Settings, options: SweepOptions | None = None):
+def success(settings: Settings, sweeps: Sweeps = Sweeps()):
   """``compare.run`` of the fully recurrent and the local-feedback nets:
   ``(table, records, timing)``, or None off process 0."""
   parts = []
@@ -200,7 +200,7 @@ def success(settings: Settings, options: SweepOptions | None = None):
     chosen = [p for p in settings.problems if p in kind]
     if chosen:
       parts.append(compare.run(settings.compare_settings(chosen, names),
-                               options))
+                               sweeps))
   if any(p is None for p in parts):
     return None
   join = lambda i: {k: np.concatenate([p[i][k] for p in parts])
@@ -209,11 +209,10 @@ def success(settings: Settings, options: SweepOptions | None = None):
                              sum(p[2][1] for p in parts)))
 
 
-def execute(settings: Settings, options: SweepOptions | None = None
-            ) -> Outcome | None:
+def execute(settings: Settings, sweeps: Sweeps = Sweeps()) -> Outcome | None:
   """The three tables, the figure and a summary."""
   t0 = time.perf_counter()
-  out = success(settings, sweep_options(options, lambda t: f"{NAME} {t}"))
+  out = success(settings, sweeps.labelled(lambda t: f"{NAME} {t}"))
   if out is None:
     return None
   table, records, (compile_s, run_s) = out
