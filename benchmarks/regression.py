@@ -130,19 +130,13 @@ def group_from_json(name: str, runs: dict) -> Group:
 # --- The checks: each returns (groups, exact quantities) ----------------------
 # ``perturb`` asks for the calibration replicate at another block width.
 
-def _perturbed(perturb: bool, block: int):
-  """Where a check's sweeps run: in memory, at another block width when
-  ``perturb``."""
-  from vanishing.engine.series import Sweeps
-  return Sweeps(lambda tag: {"block": block}) if perturb else Sweeps()
-
-
 def density_checks(perturb=False):
   """Convergence density at six cells of the default protocol, 512 trials."""
   from vanishing.experiments.latch import density
   st = dataclasses.replace(density.DEFAULT, w0=(0.5, 1.5, 3.0), s=(0.0, 0.5),
                            trials=512)
-  _, res = density.run(st, _perturbed(perturb, 128))
+  sweeps = _sibling("regression_trials").perturbed(perturb, 128)
+  _, res = density.run(st, sweeps)
   return _latch_groups("density", res.records, ("w0", "s"), st.config.epochs), []
 
 
@@ -150,7 +144,8 @@ def length_checks(perturb=False):
   """Frequency of convergence at three lengths, 512 trials (one block each)."""
   from vanishing.experiments.latch import length
   st = dataclasses.replace(length.DEFAULT, T=(5, 15, 30), trials=512)
-  _, records, _ = length.run(st, _perturbed(perturb, 128))
+  sweeps = _sibling("regression_trials").perturbed(perturb, 128)
+  _, records, _ = length.run(st, sweeps)
   rec = _concat(list(records))
   return _latch_groups("length", rec, ("T",), st.config.epochs,
                        rate="frequency"), []
@@ -188,38 +183,11 @@ def theory_checks(perturb=False):
   return [], out
 
 
-# Every method on every problem at two spans, a small budget.
-COMPARE_SPANS = {"latch": (4, 8), "parity": (4, 8), "two_sequence": (8, 16),
-                 "parity_sign": (4, 8)}
-# The threshold parity net: discrete propagation (issue 17) and guessing.
-COMPARE_METHODS = {"parity_sign": ("discrete", "guessing")}
-COMPARE_TRIALS, COMPARE_BUDGET = 32, 300
-
-
 def compare_checks(perturb=False):
-  """Fraction solved, final training error and evaluations of every method
-  on every problem (32 trials, budget 300)."""
-  from vanishing import methods
-  from vanishing.experiments import compare
-  groups = []
-  for problem, T in COMPARE_SPANS.items():
-    names = COMPARE_METHODS.get(problem, methods.NAMES)
-    st = dataclasses.replace(
-        compare.DEFAULT, problems=(problem,), methods=names, T=T,
-        T_by_problem=(), trials=dataclasses.replace(
-            compare.DEFAULT.trials, count=COMPARE_TRIALS,
-            budget=COMPARE_BUDGET, patience=COMPARE_BUDGET // 2))
-    _, runs, _ = compare.run(
-        st, _perturbed(perturb, 1))
-    for m in names:
-      for t in T:
-        sel = (runs["method"] == m) & (runs["T"] == t)
-        groups.append(Group(
-            f"compare[{problem},{m},T={t}]", "solved",
-            np.asarray(runs["solved"][sel], bool),
-            {"final_error": (runs["final_error"][sel], 1.0),
-             "evaluations": (runs["evaluations"][sel], float(COMPARE_BUDGET))}))
-  return groups, []
+  """Every method on every problem at two spans (benchmarks/
+  regression_trials.py): fraction solved, final error and evaluations."""
+  return [Group(*g) for g in _sibling("regression_trials").compare_runs(
+      perturb)], []
 
 
 def _sibling(name: str):
@@ -244,32 +212,11 @@ def guessing_checks(perturb=False):
   return groups, [] if perturb else [Quantity(*q) for q in rg.reconciled()]
 
 
-def remedies_settings():
-  """Latch II and adding, tanh RNN and LSTM, each remedy, T = 8 and 32."""
-  from vanishing.experiments import remedies
-  return dataclasses.replace(
-      remedies.DEFAULT, tasks=("latch2", "adding"), cells=("elman", "lstm"),
-      remedies=("none", "clip", "curriculum"),
-      trials=dataclasses.replace(remedies.DEFAULT.trials, count=16,
-                                 budget=200, patience=100),
-      T_by_task=(("latch2", (8, 32)), ("adding", (8, 32))))
-
-
 def remedies_checks(perturb=False):
-  """Solved fraction, evaluations and test cost per (task, cell, remedy, T)."""
-  from vanishing import statistics
-  from vanishing.experiments import remedies
-  st = remedies_settings()
-  _, rec, _ = remedies.run(st, _perturbed(perturb, 1))
-  groups = []
-  for (task, cell, remedy, T), sel in statistics.groups(
-      rec, ("task", "cell", "remedy", "T")):
-    groups.append(Group(
-        f"remedies[{task},{cell},{remedy},T={T}]", "solved",
-        np.asarray(rec["solved"][sel], bool),
-        {"evaluations": (rec["evaluations"][sel], float(st.trials.budget)),
-         "test_cost": (np.minimum(rec["test_cost"][sel], 2.0), 2.0)}))
-  return groups, []
+  """Solved fraction, evaluations and test cost per (task, cell, remedy, T)
+  (benchmarks/regression_trials.py)."""
+  return [Group(*g) for g in _sibling("regression_trials").remedies_runs(
+      perturb)], []
 
 
 def _concat(parts) -> dict[str, np.ndarray]:

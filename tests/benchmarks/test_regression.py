@@ -141,8 +141,9 @@ def test_reconciled_guessing_means_are_pinned_by_their_sampling_error():
 
 def test_every_method_is_pinned_on_every_problem():
   from vanishing import methods
-  for problem, spans in regression.COMPARE_SPANS.items():
-    for m in regression.COMPARE_METHODS.get(problem, methods.NAMES):
+  trials = regression._sibling("regression_trials")
+  for problem, spans in trials.COMPARE_SPANS.items():
+    for m in trials.COMPARE_METHODS.get(problem, methods.NAMES):
       for T in spans:
         name = f"compare[{problem},{m},T={T}]"
         for q in ("solved", "final_error", "evaluations", "changed_runs"):

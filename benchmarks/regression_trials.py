@@ -1,0 +1,81 @@
+"""The compare and remedies checks of the reproduction regression
+(benchmarks/regression.py): per-run outcomes of small, fixed-seed runs of
+every method on every problem (compare) and of each remedy on two tasks and
+two cells (remedies), pinned run by run with bands calibrated by a last-bit
+perturbation (another block width) like every other group.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+
+def perturbed(perturb: bool, block: int):
+  """Where a check's sweeps run: in memory, at another block width when
+  ``perturb``."""
+  from vanishing.engine.series import Sweeps
+  return Sweeps(lambda tag: {"block": block}) if perturb else Sweeps()
+
+
+# Every method on every problem at two spans, a small budget.
+COMPARE_SPANS = {"latch": (4, 8), "parity": (4, 8), "two_sequence": (8, 16),
+                 "parity_sign": (4, 8)}
+# The threshold parity net: discrete propagation (issue 17) and guessing.
+COMPARE_METHODS = {"parity_sign": ("discrete", "guessing")}
+COMPARE_TRIALS, COMPARE_BUDGET = 32, 300
+
+
+def compare_runs(perturb=False):
+  """Per (problem, method, T): ``(name, "solved", solved bits, {final_error,
+  evaluations: (values, range)})``, 32 trials, budget 300."""
+  from vanishing import methods
+  from vanishing.experiments import compare
+  groups = []
+  for problem, T in COMPARE_SPANS.items():
+    names = COMPARE_METHODS.get(problem, methods.NAMES)
+    st = dataclasses.replace(
+        compare.DEFAULT, problems=(problem,), methods=names, T=T,
+        T_by_problem=(), trials=dataclasses.replace(
+            compare.DEFAULT.trials, count=COMPARE_TRIALS,
+            budget=COMPARE_BUDGET, patience=COMPARE_BUDGET // 2))
+    _, runs, _ = compare.run(st, perturbed(perturb, 1))
+    for m in names:
+      for t in T:
+        sel = (runs["method"] == m) & (runs["T"] == t)
+        groups.append((
+            f"compare[{problem},{m},T={t}]", "solved",
+            np.asarray(runs["solved"][sel], bool),
+            {"final_error": (runs["final_error"][sel], 1.0),
+             "evaluations": (runs["evaluations"][sel], float(COMPARE_BUDGET))}))
+  return groups
+
+
+def remedies_settings():
+  """Latch II and adding, tanh RNN and LSTM, each remedy, T = 8 and 32."""
+  from vanishing.experiments import remedies
+  return dataclasses.replace(
+      remedies.DEFAULT, tasks=("latch2", "adding"), cells=("elman", "lstm"),
+      remedies=("none", "clip", "curriculum"),
+      trials=dataclasses.replace(remedies.DEFAULT.trials, count=16,
+                                 budget=200, patience=100),
+      T_by_task=(("latch2", (8, 32)), ("adding", (8, 32))))
+
+
+def remedies_runs(perturb=False):
+  """Per (task, cell, remedy, T): ``(name, "solved", solved bits,
+  {evaluations, test_cost: (values, range)})``."""
+  from vanishing import statistics
+  from vanishing.experiments import remedies
+  st = remedies_settings()
+  _, rec, _ = remedies.run(st, perturbed(perturb, 1))
+  groups = []
+  for (task, cell, remedy, T), sel in statistics.groups(
+      rec, ("task", "cell", "remedy", "T")):
+    groups.append((
+        f"remedies[{task},{cell},{remedy},T={T}]", "solved",
+        np.asarray(rec["solved"][sel], bool),
+        {"evaluations": (rec["evaluations"][sel], float(st.trials.budget)),
+         "test_cost": (np.minimum(rec["test_cost"][sel], 2.0), 2.0)}))
+  return groups
