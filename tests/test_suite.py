@@ -6,9 +6,15 @@ from pathlib import Path
 
 import pytest
 
-import conftest
-
 TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def conftest(pytestconfig):
+  """``tests/conftest.py`` as pytest loaded it (``import conftest`` may give
+  another directory's conftest)."""
+  return next(p for p in pytestconfig.pluginmanager.get_plugins()
+              if getattr(p, "__file__", None) == str(TESTS / "conftest.py"))
 
 
 def _functions(path: Path) -> set[str]:
@@ -16,7 +22,7 @@ def _functions(path: Path) -> set[str]:
   return {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
 
 
-def test_every_slow_line_names_a_test_that_exists():
+def test_every_slow_line_names_a_test_that_exists(conftest):
   slow = conftest._slow_ids()
   assert slow
   for nodeid in slow:
@@ -37,7 +43,7 @@ def _items(*ids):
 
 
 def test_quick_deselects_the_listed_tests_and_all_their_parametrisations(
-    monkeypatch):
+    monkeypatch, conftest):
   monkeypatch.setattr(conftest, "_slow_ids", lambda: {
       "tests/a.py::test_slow", "tests/a.py::test_p[2]"})
   items = _items("tests/a.py::test_fast", "tests/a.py::test_slow",
@@ -51,7 +57,8 @@ def test_quick_deselects_the_listed_tests_and_all_their_parametrisations(
   assert len(config.deselected) == 3
 
 
-def test_quick_refuses_to_leave_a_module_without_a_test(monkeypatch):
+def test_quick_refuses_to_leave_a_module_without_a_test(monkeypatch,
+                                                         conftest):
   monkeypatch.setattr(conftest, "_slow_ids", lambda: {"tests/b.py::test_b"})
   items = _items("tests/a.py::test_a", "tests/b.py::test_b")
   with pytest.raises(pytest.UsageError, match="no test in tests/b.py"):
