@@ -1,11 +1,14 @@
 """Shared test settings."""
 
+import dataclasses
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
+from typing import Mapping
 
 # Tests run on the CPU whatever the machine has, one device per core as the
 # command line asks (the default path is the tested one).
@@ -46,6 +49,34 @@ def pytest_configure(config):
   config.add_cleanup(cleanup)
 
 
+_OUTCOMES: dict = {}
+
+
+@pytest.fixture(scope="session")
+def testing_outcome():
+  """``testing_outcome(name)``: ``execute(testing preset)`` of experiment
+  ``name``, run once per session and shared: by the experiment's own tests
+  and by the report page opened in a browser (``tests/cli/test_report.py``).
+
+  Each call hands out its own copy of the outcome: a table streamed in
+  pieces (an iterator, read once) is kept as its list of pieces and handed
+  out as a new iterator over them, as ``execute`` gives it.
+  """
+  from vanishing import experiments
+
+  def get(name: str):
+    if name not in _OUTCOMES:
+      exp = experiments.REGISTRY[name]
+      out = exp.execute(exp.presets["testing"])
+      out.tables = {k: v if isinstance(v, Mapping) else list(v)
+                    for k, v in out.tables.items()}
+      _OUTCOMES[name] = out
+    out = _OUTCOMES[name]
+    return dataclasses.replace(out, tables={
+        k: iter(v) if isinstance(v, list) else v for k, v in out.tables.items()})
+  return get
+
+
 def _invoke(capsys, args) -> tuple[int, str, str]:
   """``python -m vanishing ARGS`` in this process: ``(status, stdout,
   stderr)``.
@@ -84,46 +115,168 @@ def helped(capsys):
   return lambda *args: _invoke(capsys, args)
 
 
-REGRESSION = Path(__file__).resolve().parents[1] / "benchmarks" / "regression.py"
-# (process, file of measured numbers, its stderr) of the background regression.
-regression_run = pytest.StashKey[tuple]()
+ROOT = Path(__file__).resolve().parents[1]
+REGRESSION = ROOT / "benchmarks" / "regression.py"
+GPU_CHECK = ROOT / "benchmarks" / "gpu_check.py"
+background_jobs = pytest.StashKey["Background"]()
+
+
+class Background:
+  """Commands run one after the other in a second process at a time.
+
+  The reproduction regression (about four minutes, mostly single-threaded
+  compiling) and the GPU check's dry run (about a minute) each use about one
+  core, while the rest of the suite, in this process, compiles on the other;
+  the tests that read their results run last (``pytest_collection_modifyitems``)
+  so that nothing waits for them before it must.
+  """
+
+  def __init__(self, work: Path):
+    self.work, self.jobs, self.proc = work, {}, None
+    self.stopped = False
+
+  def add(self, name: str, argv: list[str], env: dict) -> None:
+    self.jobs[name] = {"argv": argv, "env": env, "done": threading.Event(),
+                       "result": None}
+
+  def start(self) -> None:
+    threading.Thread(target=self._run, daemon=True).start()
+
+  def _run(self) -> None:
+    for name, job in self.jobs.items():
+      out, err = self.work / f"{name}.out", self.work / f"{name}.err"
+      try:
+        if not self.stopped:
+          with open(out, "w") as o, open(err, "w") as e:
+            self.proc = subprocess.Popen(job["argv"], env=job["env"],
+                                         stdout=o, stderr=e, text=True)
+            rc = self.proc.wait()
+          job["result"] = subprocess.CompletedProcess(
+              job["argv"], rc, out.read_text(), err.read_text())
+      finally:
+        job["done"].set()
+
+  def wait(self, name: str, timeout: float = 1800) -> subprocess.CompletedProcess:
+    """The finished job ``name``: its status, stdout and stderr."""
+    job = self.jobs[name]
+    assert job["done"].wait(timeout), f"{name}: not done after {timeout} s"
+    assert job["result"] is not None, f"{name}: not run"
+    return job["result"]
+
+  def stop(self) -> None:
+    self.stopped = True
+    if self.proc is not None and self.proc.poll() is None:
+      self.proc.kill()
+      self.proc.wait()
+    shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _without_cache(env: dict, cache: str | None = None) -> dict:
+  """``env`` with the session's compilation cache off, or ``cache`` instead
+  (a process of its own: no two processes write one cache at once)."""
+  env = {k: v for k, v in env.items()
+         if not k.startswith(("JAX_COMPILATION_CACHE", "JAX_PERSISTENT_CACHE"))}
+  if cache:
+    env.update(JAX_COMPILATION_CACHE_DIR=cache,
+               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
+  return env
+
+
+def _uses(item, fixture: str) -> bool:
+  return fixture in getattr(item, "fixturenames", ())
 
 
 def pytest_collection_finish(session):
-  """Start the reproduction regression in a second process, once collected.
+  """Start the background jobs the selected tests need, once collected.
 
-  It is about three minutes, mostly single-threaded compiling, on 2 cores, while
-  the rest of the suite leaves a core mostly idle; run in the background it
-  overlaps the other tests, and ``tests/benchmarks/test_regression.py`` waits for its
-  numbers (same platform, same programs: bit-identical to measuring them
-  in-process). Only when a test that needs it was selected. It keeps its
-  own compilation cache off, so no two processes write one cache at once.
+  The regression keeps its own compilation cache off (its numbers are what
+  ``python benchmarks/regression.py`` measures); the GPU check's dry run gets
+  a cache of its own, shared by the processes it starts.
   """
-  if not any(i.nodeid.startswith("tests/benchmarks/test_regression.py::test_reproduced")
-             for i in session.items):
+  if session.config.option.collectonly:
     return
-  work = Path(tempfile.mkdtemp(prefix="vanishing-regression-"))
-  env = {k: v for k, v in os.environ.items()
-         if not k.startswith(("JAX_COMPILATION_CACHE", "JAX_PERSISTENT_CACHE"))}
-  err = open(work / "stderr.txt", "w")
-  proc = subprocess.Popen([sys.executable, str(REGRESSION), "--measured",
-                           str(work / "measured.json")], env=env,
-                          stdout=subprocess.DEVNULL, stderr=err)
-  err.close()
-  session.config.stash[regression_run] = (proc, work / "measured.json",
-                                          work / "stderr.txt")
+  items = session.items
+  need_regression = any(_uses(i, "background_regression") for i in items)
+  need_gpu = any(_uses(i, "background_gpu_check") for i in items)
+  if not (need_regression or need_gpu):
+    return
+  work = Path(tempfile.mkdtemp(prefix="vanishing-background-"))
+  jobs = Background(work)
+  if need_regression:
+    jobs.add("regression", [sys.executable, str(REGRESSION), "--measured",
+                            str(work / "measured.json")],
+             _without_cache(os.environ))
+  if need_gpu:
+    (work / "gpu-cache").mkdir()
+    jobs.add("gpu_check", [sys.executable, str(GPU_CHECK), "--dry-run",
+                           "--json", str(work / "check.json"), "--out_dir",
+                           str(work / "gpu_check")],
+             _without_cache(os.environ, str(work / "gpu-cache")))
+  jobs.start()
+  session.config.stash[background_jobs] = jobs
+  session.config.add_cleanup(jobs.stop)
 
-  def stop():
-    if proc.poll() is None:
-      proc.kill()
-      proc.wait()
-    shutil.rmtree(work, ignore_errors=True)
 
-  session.config.add_cleanup(stop)
+def pytest_collection_modifyitems(session, config, items):
+  """The tests that wait for a background job run last, in the jobs' order
+  (the regression's, then the GPU check's); ``--quick`` keeps the quick
+  subset."""
+  if config.getoption("quick"):
+    _quick(config, items)
+  last = ("background_regression", "background_gpu_check")
+  rank = lambda i: next((k + 1 for k, f in enumerate(last) if _uses(i, f)), 0)
+  items[:] = sorted(items, key=rank)  # stable: each group keeps its order
+
+
+def pytest_addoption(parser):
+  parser.addoption("--quick", action="store_true", default=False,
+                   help="the quick subset: every test module, without the "
+                        "tests listed in tests/slow.txt (about 2 minutes)")
+
+
+def _background(request, name: str, output: str):
+  """``(completed process, its output file)`` of background job ``name``,
+  waited for, or None where it was not started."""
+  jobs = request.config.stash.get(background_jobs, None)
+  if jobs is None or name not in jobs.jobs:
+    return None
+  return jobs.wait(name), jobs.work / output
 
 
 @pytest.fixture(scope="session")
 def background_regression(request):
-  """``(process, measured-numbers file, stderr file)`` of the regression
-  started at collection, or None."""
-  return request.config.stash.get(regression_run, None)
+  """The regression started at collection: its measured numbers' file."""
+  return _background(request, "regression", "measured.json")
+
+
+@pytest.fixture(scope="session")
+def background_gpu_check(request):
+  """The GPU check's dry run started at collection: its JSON file."""
+  return _background(request, "gpu_check", "check.json")
+
+
+SLOW = Path(__file__).with_name("slow.txt")
+
+
+def _slow_ids() -> set[str]:
+  """The test ids ``tests/slow.txt`` lists (``#`` starts a comment)."""
+  lines = (l.split("#")[0].strip() for l in SLOW.read_text().splitlines())
+  return {l for l in lines if l}
+
+
+def _quick(config, items) -> None:
+  """``--quick``: deselects the tests ``tests/slow.txt`` lists (a listed id
+  without ``[...]`` stands for all its parametrisations), and fails if
+  that leaves a collected test module without a test: the subset covers
+  every module (``tests/test_suite.py`` checks the list names real tests)."""
+  slow = _slow_ids()
+  base = lambda nodeid: nodeid.split("[")[0]
+  keep = [i for i in items if i.nodeid not in slow and base(i.nodeid) not in slow]
+  gone = [i for i in items if i not in keep]
+  modules = {i.nodeid.split("::")[0] for i in items}
+  empty = sorted(modules - {i.nodeid.split("::")[0] for i in keep})
+  if empty:
+    raise pytest.UsageError(f"--quick leaves no test in {', '.join(empty)}; "
+                            "take one of its tests out of tests/slow.txt")
+  config.hook.pytest_deselected(items=gone)
+  items[:] = keep

@@ -1,16 +1,19 @@
 """``python -m vanishing report``: one self-contained page of a results directory."""
 
 import base64
+import html
 import html.parser
 import json
+import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from vanishing import experiments
-from vanishing.cli import report
+from vanishing.cli import launch, report
 from vanishing.engine import results
 
 VOID = {"meta", "img", "br", "hr", "link", "input"}
@@ -152,9 +155,130 @@ def test_report_help(helped):
 
 CHROMIUM = next(filter(shutil.which, ("chromium", "chromium-browser",
                                       "google-chrome")), None)
+NO_BROWSER = ("no headless Chromium here (chromium, chromium-browser or "
+              "google-chrome on PATH; .ci/run installs it in CI)")
+
+# What a reader sees, read by the browser once the page has loaded: every
+# image (loaded, its pixel size, its size on screen), each section's tables
+# and images, and every error: a script error, a resource that failed to
+# load, console.error. Injected ahead of the page's own content, written
+# into the DOM as JSON for --dump-dom.
+PROBE = """<script>
+window.__errors = [];
+window.addEventListener("error", function (e) {
+  var t = e.target || {};
+  window.__errors.push(e.message || ("failed to load " + (t.tagName || "?")));
+}, true);
+var __consoleError = console.error;
+console.error = function () {
+  window.__errors.push("console.error: " + Array.from(arguments).join(" "));
+  __consoleError.apply(console, arguments);
+};
+window.addEventListener("load", function () {
+  var box = function (el) { var r = el.getBoundingClientRect();
+                            return [r.width, r.height]; };
+  var seen = {
+    images: Array.from(document.images).map(function (i) {
+      return {alt: i.alt, complete: i.complete, natural: [i.naturalWidth,
+              i.naturalHeight], shown: box(i)}; }),
+    sections: Array.from(document.querySelectorAll("section")).map(
+      function (s) { return {id: s.id, status: s.querySelector("h2 span")
+        .textContent, tables: s.querySelectorAll("table").length,
+        rows: s.querySelectorAll("tbody tr").length,
+        images: s.querySelectorAll("img").length}; }),
+    errors: window.__errors};
+  var pre = document.createElement("pre");
+  pre.id = "probe";
+  pre.textContent = JSON.stringify(seen);
+  document.body.appendChild(pre);
+});
+</script>"""
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium here")
+def seen_in_chromium(page: Path) -> tuple[dict, str]:
+  """``(what the probe saw, Chromium's stderr)`` for ``page``, opened in
+  headless Chromium (a copy with the probe in its head)."""
+  text = page.read_text()
+  assert text.count("<head>") == 1
+  probed = page.with_name("probed.html")
+  probed.write_text(text.replace("<head>", "<head>" + PROBE))
+  proc = subprocess.run([shutil.which(CHROMIUM), "--headless", "--no-sandbox",
+                         "--disable-gpu", "--enable-logging=stderr", "--v=0",
+                         "--virtual-time-budget=10000", "--dump-dom",
+                         probed.as_uri()],
+                        capture_output=True, text=True, timeout=120)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  m = re.search(r'<pre id="probe">(.*?)</pre>', proc.stdout, re.S)
+  assert m, f"the probe did not run: {proc.stdout[-500:]} {proc.stderr[-1000:]}"
+  return json.loads(html.unescape(m.group(1))), proc.stderr
+
+
+@pytest.fixture(scope="module")
+def real_page(tmp_path_factory, testing_outcome):
+  """``report.html`` of a directory holding every experiment's testing
+  preset, run for real (shared with the experiments' own tests) and written
+  as the command line writes it (``launch.run``: sidecar, tables, figure)."""
+  out = tmp_path_factory.mktemp("real")
+  for name, exp in experiments.REGISTRY.items():
+    outcome = testing_outcome(name)
+    ran = exp._replace(execute=lambda st, options, o=outcome: o)
+    assert launch.run(ran, exp.presets["testing"], launch.Run(out_dir=out),
+                      meta={"command": ["vanishing", name]},
+                      log=lambda *_: None)
+  page, entries = report.write(out)
+  assert [x.name for x in entries] == list(experiments.REGISTRY)
+  assert {x.status for x in entries} == {"finished"}
+  return page
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_BROWSER)
+def test_a_real_report_shows_every_figure_and_table_in_chromium(real_page):
+  """Every experiment's section, with its figure loaded and drawn at a
+  readable size, its tables with rows; no broken image, no script or
+  console error."""
+  check_page(real_page)
+  seen, stderr = seen_in_chromium(real_page)
+  assert seen["errors"] == [], seen["errors"]
+  assert "Uncaught" not in stderr and ":ERROR:CONSOLE" not in stderr, stderr
+  sections = {x["id"]: x for x in seen["sections"]}
+  assert list(sections) == list(experiments.REGISTRY)
+  for name, x in sections.items():
+    assert x["status"] == "(finished)", (name, x)
+    assert x["images"] == 1, (name, x)  # its figure
+    # The run table, the settings, the first rows of its main table where
+    # it writes one, and its Markdown report's tables.
+    md = real_page.with_name(f"{name}.md")
+    want = 2 + real_page.with_name(f"{name}.csv").exists() + (
+        report.markdown_html(md.read_text()).count("<table>") if md.exists()
+        else 0)
+    assert x["tables"] == want and x["rows"] >= 10, (name, want, x)
+  assert len(seen["images"]) == len(experiments.REGISTRY)
+  for img in seen["images"]:
+    assert img["complete"], img["alt"]
+    w, h = img["natural"]
+    assert w > 100 and h > 100, (img["alt"], "a broken or empty image")
+    sw, sh = img["shown"]
+    assert sw > 100 and sh > 50, (img["alt"], "not shown", img["shown"])
+  names = [img["alt"] for img in seen["images"]]
+  assert names == [f"{n} figure" for n in experiments.REGISTRY]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_BROWSER)
+def test_the_probe_sees_a_broken_image_and_a_script_error(tmp_path):
+  """The check above can fail: a page with an image that does not decode
+  and a script that throws is reported as such."""
+  page = tmp_path / "report.html"
+  page.write_text("<!DOCTYPE html>\n<html><head><title>t</title></head><body>"
+                  '<section id="x"><h2>x <span>(finished)</span></h2>'
+                  '<img alt="x figure" src="data:image/png;base64,AAAA">'
+                  "</section><script>nope();</script></body></html>\n")
+  seen, _ = seen_in_chromium(page)
+  assert seen["images"][0]["natural"] == [0, 0]
+  assert any("nope" in e for e in seen["errors"]), seen["errors"]
+  assert any(e.startswith("failed to load IMG") for e in seen["errors"]), seen
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_BROWSER)
 def test_screenshot_in_headless_chromium(tmp_path):
   """The page, rendered, shows the experiment's figure: a figure filled
   with one colour no other part of the page uses appears in the

@@ -76,12 +76,13 @@ def test_parameter_counts_of_the_networks():
 
 
 @pytest.fixture(scope="module")
-def testing_outcome():
-  return guessing.execute(guessing.TESTING)
+def guessing_outcome(testing_outcome):
+  """``guessing.execute(guessing.TESTING)`` (run once per session)."""
+  return testing_outcome("guessing")
 
 
-def test_testing_run_gives_the_documented_tables(testing_outcome, tmp_path):
-  out, st = testing_outcome, guessing.TESTING
+def test_testing_run_gives_the_documented_tables(guessing_outcome, tmp_path):
+  out, st = guessing_outcome, guessing.TESTING
   table = out.tables[""]
   assert tuple(table) == guessing.SUMMARY_COLUMNS
   assert table["variant"].tolist() == ["latch1", "parity_a1"]
@@ -112,12 +113,12 @@ def test_testing_run_gives_the_documented_tables(testing_outcome, tmp_path):
                                        "guessing.md", "guessing.png"}
 
 
-def test_censored_runs_are_counted_not_dropped(testing_outcome):
+def test_censored_runs_are_counted_not_dropped(guessing_outcome):
   # TESTING's parity A1 (200 draws; A1 needs about 800 at lengths 500..600
   # without noise) leaves runs unsolved: they count as censored, their
   # draws enter trials_per_solution, and they stay out of the trial
   # statistics.
-  table = testing_outcome.tables[""]
+  table = guessing_outcome.tables[""]
   i = table["variant"].tolist().index("parity_a1")
   assert table["runs"][i] == guessing.TESTING.runs
   assert table["censored"][i] >= 1
@@ -127,10 +128,10 @@ def test_censored_runs_are_counted_not_dropped(testing_outcome):
     assert np.isnan(table["trials_per_solution"][i])
 
 
-def test_same_seed_same_numbers(testing_outcome):
+def test_same_seed_same_numbers(guessing_outcome):
   st = dataclasses.replace(guessing.TESTING, variants=("latch1",))
   a, records, _ = guessing.run(st)
-  first = testing_outcome.tables[""]
+  first = guessing_outcome.tables[""]
   # Same seed, same numbers; latch1's sweep does not depend on which other
   # variants run with it.
   for c in ("solved", "trials_mean", "trials_median", "trials_max",

@@ -13,8 +13,9 @@ COLUMNS = {"task", "cell", "remedy", "T", "trials", "solved", "frequency",
 
 
 @pytest.fixture(scope="module")
-def outcome():
-  return remedies.execute(remedies.TESTING)
+def outcome(testing_outcome):
+  """``remedies.execute(remedies.TESTING)`` (run once per session)."""
+  return testing_outcome("remedies")
 
 
 def test_a_row_per_task_cell_remedy_and_span(outcome):

@@ -10,8 +10,9 @@ from vanishing.experiments.flags import FlagError
 
 
 @pytest.fixture(scope="module")
-def outcome():
-  return rtrl.execute(rtrl.TESTING)
+def outcome(testing_outcome):
+  """``rtrl.execute(rtrl.TESTING)`` (run once per session)."""
+  return testing_outcome("rtrl")
 
 
 def test_gradient_check_covers_every_net_and_agrees(outcome):

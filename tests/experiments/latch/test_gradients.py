@@ -7,8 +7,9 @@ from vanishing.experiments.latch import gradients, gradients_cells
 
 
 @pytest.fixture(scope="module")
-def outcome():
-  return gradients.execute(gradients.TESTING)
+def outcome(testing_outcome):
+  """``gradients.execute(gradients.TESTING)`` (run once per session)."""
+  return testing_outcome("gradients")
 
 
 def test_tables_and_figure(outcome):

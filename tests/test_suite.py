@@ -1,0 +1,65 @@
+"""The suite's own machinery (tests/conftest.py): the quick subset's list."""
+
+import ast
+import types
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def conftest(pytestconfig):
+  """``tests/conftest.py`` as pytest loaded it (``import conftest`` may give
+  another directory's conftest)."""
+  return next(p for p in pytestconfig.pluginmanager.get_plugins()
+              if getattr(p, "__file__", None) == str(TESTS / "conftest.py"))
+
+
+def _functions(path: Path) -> set[str]:
+  tree = ast.parse(path.read_text())
+  return {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+
+
+def test_every_slow_line_names_a_test_that_exists(conftest):
+  slow = conftest._slow_ids()
+  assert slow
+  for nodeid in slow:
+    path, _, name = nodeid.partition("::")
+    assert (TESTS.parent / path).is_file(), nodeid
+    assert name.split("[")[0] in _functions(TESTS.parent / path), nodeid
+
+
+class _Config:
+  def __init__(self):
+    self.deselected = []
+    self.hook = types.SimpleNamespace(
+        pytest_deselected=lambda items: self.deselected.extend(items))
+
+
+def _items(*ids):
+  return [types.SimpleNamespace(nodeid=i) for i in ids]
+
+
+def test_quick_deselects_the_listed_tests_and_all_their_parametrisations(
+    monkeypatch, conftest):
+  monkeypatch.setattr(conftest, "_slow_ids", lambda: {
+      "tests/a.py::test_slow", "tests/a.py::test_p[2]"})
+  items = _items("tests/a.py::test_fast", "tests/a.py::test_slow",
+                 "tests/a.py::test_slow[1]", "tests/a.py::test_p[1]",
+                 "tests/a.py::test_p[2]", "tests/b.py::test_b")
+  config = _Config()
+  conftest._quick(config, items)
+  assert [i.nodeid for i in items] == ["tests/a.py::test_fast",
+                                       "tests/a.py::test_p[1]",
+                                       "tests/b.py::test_b"]
+  assert len(config.deselected) == 3
+
+
+def test_quick_refuses_to_leave_a_module_without_a_test(monkeypatch,
+                                                         conftest):
+  monkeypatch.setattr(conftest, "_slow_ids", lambda: {"tests/b.py::test_b"})
+  items = _items("tests/a.py::test_a", "tests/b.py::test_b")
+  with pytest.raises(pytest.UsageError, match="no test in tests/b.py"):
+    conftest._quick(_Config(), items)
