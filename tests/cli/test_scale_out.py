@@ -1,10 +1,9 @@
-"""Command-line sweeps that outgrow one process: resume, faults, processes."""
+"""Command-line sweeps that outgrow one process: resume, faults, shards."""
 
 import errno
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -91,35 +90,36 @@ def test_corrupted_chunk_is_reported_and_recomputed(tmp_path, uninterrupted):
   assert tables(out) == want
 
 
-def test_two_processes_reproduce_one(tmp_path):
-  # The single process first: the two then find its compiled sweep in the
-  # compilation cache instead of both compiling it at once on two cores.
-  single = vanishing(*SMALL, f"--out_dir={tmp_path / 'sp'}")
+def test_shards_then_the_plain_command_reproduce_one_run(tmp_path):
+  single = vanishing(*SMALL, f"--out_dir={tmp_path / 'one'}")
   assert single.returncode == 0, single.stderr
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-  flags = [f"--out_dir={tmp_path / 'mp'}", "--num_processes=2",
-           f"--coordinator_address=127.0.0.1:{port}"]
-  other = subprocess.Popen([sys.executable, "-m", "vanishing", *SMALL, *flags,
-                            "--process_id=1"], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
-  p0 = vanishing(*SMALL, *flags, "--process_id=0")
-  out1, err1 = other.communicate(timeout=300)
-  assert other.returncode == 0, err1
-  assert p0.returncode == 0, p0.stderr
-  assert "process 1 of 2 finished its share" in out1
-  assert tables(tmp_path / "mp") == tables(tmp_path / "sp")
+  out = tmp_path / "shards"
+  for i in range(2):  # a job array's two tasks; neither waits for the other
+    p = vanishing(*SMALL, f"--out_dir={out}", f"--shard={i}/2")
+    assert p.returncode == 0, p.stderr
+    assert f"density: shard {i} of 2 finished its chunks" in p.stdout
+    assert not (out / "density.csv").exists()
+  assert len(list((out / ".density_chunks" / "all").glob("chunk_*.npz"))) == 3
+  whole = vanishing(*SMALL, f"--out_dir={out}")  # assembles, computes nothing
+  assert whole.returncode == 0, whole.stderr
+  assert tables(out) == tables(tmp_path / "one")
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--num_processes=2"], "--coordinator_address: a multi-process sweep needs"),
-    (["--num_processes=2", "--process_id=2", "--coordinator_address=h:1"],
-     "--process_id: must be in [0, 2)"),
+    (["--shard=2/2"], "--shard: must be I/N with 0 <= I < N, got '2/2'"),
+    (["--shard=1"], "--shard: must be I/N with 0 <= I < N, got '1'"),
     (["--devices=-1"], "--devices: must be >= 0"),
     (["--devices=99"], "--devices: 99 requested, this process has "),
-    (["--num_processes=2", "--coordinator_address=h:1", "--overwrite"],
-     "--overwrite: not with --num_processes > 1"),
+    (["--shard=0/2", "--overwrite"], "--overwrite: not with --shard"),
+    (["--cluster=slurm"], "--cluster: must be one of local, ray, got 'slurm'"),
+    (["--ray_address=h:1"], "--ray_address: needs --cluster=ray"),
+    (["--cluster=ray", "--shard=0/2"], "--shard: not with --cluster=ray"),
+    (["--cluster=ray", "--ray_address=h"],
+     "--ray_address: must be auto or HOST:PORT, got 'h'"),
+    (["--cluster=ray", "--ray_resources=cpus=0"],
+     "--ray_resources: a task needs a CPU or a GPU"),
+    (["--cluster=ray", "--ray_resources=tpus=1"],
+     "--ray_resources: must be auto or cpus=N and/or gpus=M"),
 ])
 def test_bad_scale_out_flags(tmp_path, invoke, args, message):
   code, err = invoke(*SMALL, *args, f"--out_dir={tmp_path}")

@@ -10,7 +10,7 @@ from vanishing.engine import dirlock
 
 SMALL = ["density", "--w0=1", "--s=0", "--trials=8", "--epochs=5",
          "--norecords"]
-GROUP = "2 processes, coordinator 127.0.0.1:1234"
+GROUP = "2 shards"
 
 
 def test_a_second_run_is_refused_naming_the_holder(tmp_path, invoke):
@@ -42,7 +42,7 @@ def test_processes_of_one_sweep_share_the_directory(tmp_path):
   first, second = dirlock.DirLock(tmp_path, GROUP), dirlock.DirLock(tmp_path, GROUP)
   first.acquire()
   second.acquire()  # a fellow process: let in
-  for other in (None, "2 processes, coordinator 127.0.0.1:999"):
+  for other in (None, "3 shards"):
     with pytest.raises(dirlock.Busy, match=f"process {os.getpid()} on host"):
       dirlock.DirLock(tmp_path, other).acquire(patience_s=0.2)
   first.release()

@@ -68,18 +68,24 @@ def test_another_configuration_is_refused(tmp_path):
   assert st.config["seed"] == 5
 
 
-def test_multi_process_shares_split_the_chunks(tmp_path, reference):
+def test_shards_split_the_chunks_and_the_plain_sweep_assembles_them(
+    tmp_path, reference):
   st1 = store.ChunkStore(tmp_path / "s", CONFIG)
-  assert sweep_with(st1, process=(1, 2)) is None  # computes chunk 1 only
+  assert sweep_with(st1, shard=(1, 2)) is None  # computes chunk 1 only
   assert sorted(p.name for p in (tmp_path / "s").glob("*.npz")) == ["chunk_000001.npz"]
   st0 = store.ChunkStore(tmp_path / "s", CONFIG)
-  same(sweep_with(st0, process=(0, 2), wait_s=5), reference)
+  assert sweep_with(st0, shard=(0, 2)) is None  # chunks 0 and 2, no waiting
+  assert len(list((tmp_path / "s").glob("*.npz"))) == 3
+  calls = []
+  whole = sweep_with(store.ChunkStore(tmp_path / "s", CONFIG),
+                     progress=lambda d, t, e, r: calls.append((d, r)))
+  same(whole, reference)
+  assert calls == [(48, 48)]  # assembled: every run found finished
 
 
-def test_missing_share_times_out(tmp_path):
-  st0 = store.ChunkStore(tmp_path / "s", CONFIG)
-  with pytest.raises(TimeoutError, match="never arrived"):
-    sweep_with(st0, process=(0, 2), wait_s=0.5)
+def test_a_shard_needs_a_store(tmp_path):
+  with pytest.raises(ValueError, match="needs a chunk store"):
+    sweep.run(FN, AXES, 12, 4, chunk=16, block=8, shard=(0, 2))
 
 
 def test_uncollected_result_streams_the_same_records_and_summary(tmp_path, reference):

@@ -16,7 +16,7 @@ from typing import Any
 from vanishing import experiments
 from vanishing.cli import report
 from vanishing.experiments import flags
-from vanishing.experiments.flags import Flag
+from vanishing.experiments.flags import Flag, FlagError
 
 PROG = "python -m vanishing"
 
@@ -24,6 +24,41 @@ PROG = "python -m vanishing"
 def _common(name: str, flag: Flag, default: Any) -> Flag:
   """A flag of the command line itself: no settings field, its own default."""
   return dataclasses.replace(flag, name=name, default=default)
+
+
+def _shard(flag: str, text: str) -> tuple[int, int]:
+  i, slash, n = text.partition("/")
+  if slash and i.isdigit() and n.isdigit() and int(i) < int(n):
+    return int(i), int(n)
+  raise FlagError(flag, f"must be I/N with 0 <= I < N, got {text!r}")
+
+
+def _address(flag: str, text: str) -> str:
+  host, _, port = text.rpartition(":")
+  if text == "auto" or (host and port.isdigit() and 0 < int(port) < 65536):
+    return text
+  raise FlagError(flag, f"must be auto or HOST:PORT, got {text!r}")
+
+
+def _resources(flag: str, text: str) -> tuple[float, float | None]:
+  """``(cpus, gpus)`` per task; gpus None: the cluster's choice (auto)."""
+  if text == "auto":
+    return 1.0, None
+  got = {}
+  for part in text.split(","):
+    name, eq, value = part.strip().partition("=")
+    try:
+      number = float(value)
+    except ValueError:
+      number = -1.0
+    if name not in ("cpus", "gpus") or not eq or name in got or not (
+        number >= 0 and number == number and number != float("inf")):
+      raise FlagError(flag, "must be auto or cpus=N and/or gpus=M (numbers "
+                      f">= 0), got {text!r}")
+    got[name] = number
+  if not any(got.values()):
+    raise FlagError(flag, f"a task needs a CPU or a GPU, got {text!r}")
+  return got.get("cpus", 0.0 if got.get("gpus") else 1.0), got.get("gpus", 0.0)
 
 
 # Flags every experiment takes: where and how it runs, and the preset.
@@ -45,12 +80,22 @@ RUN_FLAGS = (
         "records", low=1, default_text="unset (the device's: the "
         "experiment's CPU width, on a GPU as wide as the sweep and its "
         "memory allow)"), None),
-    Flag("coordinator_address", str, "host:port of process 0, for a sweep run "
-         "by several processes (jax.distributed)", metavar="HOST:PORT"),
-    _common("num_processes", flags.integer(
-        "processes cooperating on the sweep"), 1),
-    _common("process_id", flags.integer(
-        "this process's index, 0 .. num_processes-1", low=0), 0),
+    Flag("shard", str, "compute only the chunks i with i mod N = I into the "
+         "chunk store, then exit (a job array's task); once every shard has, "
+         "the same command without --shard writes the results",
+         "I/N with 0 <= I < N", parse=_shard,
+         metavar="I/N", default=(0, 1), default_text="none (every chunk)"),
+    _common("cluster", flags.choice(
+        "where the chunks run: this machine's devices, or tasks of a Ray "
+        "cluster (pip install -e '.[ray]')", ("local", "ray")), "local"),
+    Flag("ray_address", str, "the Ray cluster of --cluster=ray",
+         "auto (the cluster started on this machine, or RAY_ADDRESS) or "
+         "HOST:PORT of its head", parse=_address,
+         metavar="ADDRESS", default="auto"),
+    Flag("ray_resources", str, "what each chunk's Ray task asks for",
+         "auto (a GPU where the cluster has GPUs, else a CPU) or cpus=N and/or "
+         "gpus=M, comma-separated", parse=_resources,
+         metavar="SPEC", default=(1.0, None), default_text="auto"),
     Flag("keep_chunks", bool, "keep the finished chunk files "
          "(<out_dir>/.<name>_chunks) after the results are written",
          default=False),

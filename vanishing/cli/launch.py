@@ -1,9 +1,9 @@
 """One experiment from settings to files: the run behind ``python -m vanishing``.
 
-:func:`run` takes the output directory (its lock), devices and processes, a
-chunk store per sweep, calls the experiment's ``execute``, writes the output
-files and removes the chunks; a signal stops it with the finished chunks
-kept and one line on how to resume.
+:func:`run` takes the output directory (its lock), the devices or the Ray
+cluster, a chunk store per sweep, calls the experiment's ``execute``, writes
+the output files and removes the chunks; a signal stops it with the finished
+chunks kept and one line on how to resume.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import jax
 
 from vanishing.cli import outputs
+from vanishing.engine import cluster as clusters
 from vanishing.engine import dirlock, interrupt, results, series, store
 from vanishing.experiments.flags import FlagError
 
@@ -32,9 +33,8 @@ class Run:
   keep_chunks: bool = False
   devices: int = 0
   block: int | None = None
-  process_id: int = 0
-  num_processes: int = 1
-  coordinator_address: str | None = None
+  shard: tuple[int, int] = (0, 1)
+  cluster: clusters.RayCluster | None = None
 
 
 def run(exp, settings, how: Run, meta: Mapping[str, Any] | None = None,
@@ -42,7 +42,7 @@ def run(exp, settings, how: Run, meta: Mapping[str, Any] | None = None,
   """Runs experiment module ``exp`` with ``settings``; writes its files.
 
   ``meta`` joins the JSON sidecar (the command, its flags). Returns the
-  paths written, None on a process other than 0. The directory is locked
+  paths written, None for a shard (``how.shard``). The directory is locked
   meanwhile (:mod:`vanishing.engine.dirlock`). ``stoppable`` (the command line):
   SIGINT/SIGTERM end the process at once, finished chunks kept, with one
   line on how to resume (:mod:`vanishing.engine.interrupt`); leave it off where a
@@ -51,16 +51,15 @@ def run(exp, settings, how: Run, meta: Mapping[str, Any] | None = None,
   Raises:
     FlagError: on ``--out_dir`` (results already there, not writable, in
       use by another run, a chunk store of another configuration, a failed
-      write) or
-      ``--devices``, before anything is computed where it can be.
+      write), ``--devices`` or ``--ray_address`` (no cluster there), before
+      anything is computed where it can be.
   """
   out_dir = Path(how.out_dir)
   try:
     results.check_writable(out_dir)
   except OSError as e:
     raise FlagError("out_dir", f"cannot write to {out_dir}: {e.strerror or e}")
-  group = (f"{how.num_processes} processes, coordinator "
-           f"{how.coordinator_address}" if how.num_processes > 1 else None)
+  group = f"{how.shard[1]} shards" if how.shard[1] > 1 else None
   lock = dirlock.DirLock(out_dir, group)
   try:
     lock.acquire()
@@ -101,6 +100,17 @@ def _widths(stores: Mapping[str, Any]) -> int | dict[str, int] | None:
   return widths or None
 
 
+def _where(how: Run, devices) -> dict[str, Any]:
+  """Where the sweeps ran, for the sidecar: the platform, and the local
+  devices or the Ray cluster."""
+  if how.cluster is None:
+    return {"platform": devices[0].platform, "devices": len(devices),
+            "cluster": "local"}
+  platforms = sorted(how.cluster.platforms) or ["?"]
+  return {"platform": ",".join(platforms),
+          "cluster": f"ray ({how.cluster.address})"}
+
+
 def _locked(exp, settings, how: Run, meta, log, written: list[Path]
             ) -> list[Path] | None:
   """The body of :func:`run`, holding the directory's lock."""
@@ -112,9 +122,11 @@ def _locked(exp, settings, how: Run, meta, log, written: list[Path]
                     f"({', '.join(p.name for p in existing)}); pass "
                     "--overwrite or choose another --out_dir")
 
-  n_proc, proc_id = how.num_processes, how.process_id
-  if n_proc > 1:
-    jax.distributed.initialize(how.coordinator_address, n_proc, proc_id)
+  if how.cluster is not None:
+    try:
+      how.cluster.connect()
+    except clusters.Unreachable as e:
+      raise FlagError("ray_address", str(e))
   local = jax.local_devices()
   if how.devices > len(local):
     raise FlagError("devices", f"{how.devices} requested, this process has "
@@ -122,7 +134,7 @@ def _locked(exp, settings, how: Run, meta, log, written: list[Path]
   devices = local[:how.devices] if how.devices else local
 
   # Everything that decides the results, for the chunk stores' manifests;
-  # chunk size, device and process counts do not. Each sweep records the
+  # chunk size, device count, shards and cluster do not. Each sweep records the
   # block width it chose (vanishing.engine.layout) and keeps it when resumed.
   config = {"experiment": name,
             "settings": {k: v for k, v in dataclasses.asdict(settings).items() if k != "chunk"}}
@@ -135,9 +147,8 @@ def _locked(exp, settings, how: Run, meta, log, written: list[Path]
     stores[tag] = store.ChunkStore(chunk_root / (tag or "all"),
                                    dict(config, sweep=tag),
                                    free=("chunk", "block"))
-    return {"store": stores[tag], "devices": devices,
-            "process": (proc_id, n_proc), "collect": False,
-            "override": how.block}
+    return {"store": stores[tag], "devices": devices, "shard": how.shard,
+            "collect": False, "override": how.block, "cluster": how.cluster}
 
   t0 = time.perf_counter()
   try:
@@ -151,14 +162,14 @@ def _locked(exp, settings, how: Run, meta, log, written: list[Path]
     for line in st.reports:
       print(f"{name}: {line}", file=sys.stderr)
   if outcome is None:
-    log(f"{name}: process {proc_id} of {n_proc} finished its share of the "
-        "chunks; process 0 writes the results")
+    log(f"{name}: shard {how.shard[0]} of {how.shard[1]} finished its chunks "
+        f"in {chunk_root}; once every shard has, the same command without "
+        "--shard writes the results")
     return None
   if not how.records:
     outcome.tables.pop("runs", None)
   meta = {"experiment": name, **(meta or {}), "settings": dataclasses.asdict(settings),
-          **outcome.meta, "block": _widths(stores), "platform":
-          devices[0].platform, "devices": len(devices), "processes": n_proc,
+          **outcome.meta, "block": _widths(stores), **_where(how, devices),
           "wall_s": time.perf_counter() - t0, **results.environment()}
   try:
     paths = outputs.write_outputs(out_dir, name, exp.tables, outcome, meta)

@@ -12,6 +12,7 @@ computation or any file is written.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import signal
 import sys
@@ -25,6 +26,7 @@ from absl import flags as absl_flags
 from vanishing import experiments
 from vanishing.cli import launch
 from vanishing.cli import report
+from vanishing.engine import cluster as clusters
 from vanishing.cli.help import (PROG, REPORT_FLAGS, RUN_FLAGS,  # noqa: F401
                                 experiment_usage, report_usage, usage)
 from vanishing.experiments import flags
@@ -135,10 +137,10 @@ def _read_flagfile(path: str, seen: set) -> list[str]:
   return words
 
 
-# Flags a replay leaves out: where and on how many devices and processes a run
-# went does not change its numbers.
-_NOT_REPLAYED = frozenset({"out_dir", "overwrite", "devices", "process_id",
-                           "num_processes", "coordinator_address"})
+# Flags a replay leaves out: where and on how many devices, shards or nodes a
+# run went does not change its numbers.
+_NOT_REPLAYED = frozenset({"out_dir", "overwrite", "devices", "shard",
+                           "cluster", "ray_address", "ray_resources"})
 
 
 def _replay(inv: Invocation, seed: int) -> list[str]:
@@ -198,20 +200,27 @@ def build_settings(name: str, fv):
   return flags.build(experiments.REGISTRY[name], fv)
 
 
-def _scale_out(how: dict) -> None:
-  """The scale-out flags against each other."""
-  n, pid = how["num_processes"], how["process_id"]
-  if not pid < n:
-    raise FlagError("process_id", f"must be in [0, {n}), got {pid}")
-  if n > 1:
-    addr = how["coordinator_address"] or ""
-    host, _, port = addr.rpartition(":")
-    if not host or not port.isdigit():
-      raise FlagError("coordinator_address", "a multi-process sweep needs "
-                      f"host:port of process 0, got {addr!r}")
-    if how["overwrite"]:
-      raise FlagError("overwrite", "not with --num_processes > 1 (processes "
-                      "would clear each other's chunks); empty --out_dir first")
+def _scale_out(how: dict, given) -> clusters.RayCluster | None:
+  """The scale-out flags against each other; the Ray cluster to run on
+  (None: this machine)."""
+  ray_flags = [f for f in ("ray_address", "ray_resources") if f in given]
+  if how["cluster"] != "ray":
+    if ray_flags:
+      raise FlagError(ray_flags[0], "needs --cluster=ray")
+  else:
+    if how["shard"][1] > 1:
+      raise FlagError("shard", "not with --cluster=ray (Ray schedules the "
+                      "chunks itself)")
+    if importlib.util.find_spec("ray") is None:
+      raise FlagError("cluster", "ray is not installed (pip install -e "
+                      "'.[ray]')")
+  if how["shard"][1] > 1 and how["overwrite"]:
+    raise FlagError("overwrite", "not with --shard (shards would clear each "
+                    "other's chunks); empty --out_dir first")
+  if how["cluster"] == "ray":
+    cpus, gpus = how["ray_resources"]
+    return clusters.RayCluster(how["ray_address"], cpus, gpus)
+  return None
 
 
 def _settings(exp, inv: Invocation):
@@ -225,12 +234,13 @@ def _settings(exp, inv: Invocation):
                       f" {name} ({PROG} {name} --help lists its flags)")
   how = {f.name: f.read(inv.given[f.name]) if f.name in inv.given else f.default
          for f in RUN_FLAGS}
-  _scale_out(how)
+  cluster = _scale_out(how, inv.given)
   given = {f.name: f.convert(inv.given[f.name]) for f in exp.flags
            if f.name in inv.given}
   settings = flags.build(exp, types.SimpleNamespace(
       **given, seed=how["seed"], preset=how["preset"], paper=how["paper"]))
-  return settings, how, {**{f.name: given.get(f.name) for f in exp.flags}, **how}
+  values = {**{f.name: given.get(f.name) for f in exp.flags}, **how}
+  return settings, dict(how, cluster=cluster), values
 
 
 def _print_help(text: str) -> None:

@@ -228,7 +228,7 @@ def _finished(out_dir: Path, entry: Entry) -> str:
            ("devices", meta.get("devices", "?")),
            ("platform", meta.get("platform", "?")),
            ("lanes per block", _widths(meta.get("block"))),
-           ("processes", meta.get("processes", "?")),
+           ("cluster", meta.get("cluster", "local")),
            ("command", _command(meta.get("command"))),
            ("git", meta.get("git") or "?")]
   facts += _flat(meta.get("device", {}), "device.")

@@ -23,6 +23,7 @@ from jax.sharding import PartitionSpec as P
 
 from vanishing.engine import layout
 from vanishing.engine.runs import RunFn, Steps, block_of, refill, run_keys
+from vanishing.engine.store import ConfigMismatch
 
 DEFAULT_CHUNK = layout.CPU_CHUNK
 
@@ -200,16 +201,65 @@ def memory_budget(device) -> int:
   return int(total) // 4
 
 
+class Program(NamedTuple):
+  """A sweep's compiled chunk program (:func:`compile_chunk`).
+
+  Attributes:
+    compiled: the program: ``(runs, axis values, root) -> outputs``.
+    chunk: runs per chunk (the chunk size rounded up to whole blocks).
+    width: run indices it takes (``chunk`` rounded up to fill the devices).
+    sharding: how the run indices lie on the devices.
+    block: lanes per block.
+  """
+  compiled: Any
+  chunk: int
+  width: int
+  sharding: NamedSharding
+  block: int
+
+  def launch(self, fn, p: Plan, root, i: int):
+    """Starts chunk ``i`` (asynchronous dispatch); :meth:`fetch` its outputs."""
+    size = min(self.chunk, p.n_runs - i * self.chunk)
+    runs = np.arange(i * self.chunk, i * self.chunk + self.width, dtype=np.int64)
+    runs = np.where(np.arange(self.width) < size, runs, p.n_runs).astype(np.int32)
+    n_dev = len(self.sharding.mesh.devices.flat)
+    return self.compiled(jax.device_put(deal(fn, runs, n_dev), self.sharding),
+                         p.values, root)
+
+  def fetch(self, fn, p: Plan, i: int, out) -> dict[str, np.ndarray]:
+    """The records of chunk ``i`` from :meth:`launch`'s ``out``, in run
+    order, padding dropped."""
+    size = min(self.chunk, p.n_runs - i * self.chunk)
+    n_dev = len(self.sharding.mesh.devices.flat)
+    return {k: undeal(fn, np.asarray(v), n_dev)[:size]
+            for k, v in jax.device_get(out).items()}
+
+
+def stored_layout(store, override: int | None = None
+                  ) -> tuple[int | None, int | None]:
+  """``(chunk, block)`` a chunk store recorded (None: not yet, or no
+  store): a resumed sweep keeps them. A ``--block`` ``override`` other than
+  the recorded width is another configuration (``store.ConfigMismatch``)."""
+  config = store.config if store is not None else {}
+  stored = config.get("block")
+  if stored is not None and override is not None and stored != override:
+    raise ConfigMismatch(f"{store.dir} holds a sweep run with {stored} "
+                         f"lanes per block, not {override} (differs in: "
+                         "block)")
+  return config.get("chunk"), stored
+
+
 def compile_chunk(fn, axes, trials, root, chunk, block, devices, store, n_proc,
-                  override=None, paired=(), folded=()):
-  """The compiled chunk program of a sweep (cached in ``_COMPILED``):
-  ``(compiled, chunk, width, sharding, block)``.
+                  override=None, paired=(), folded=()) -> Program:
+  """The compiled chunk program of a sweep (cached in ``_COMPILED``).
 
   ``block`` (an int, or a ``layout.Block`` the device chooses from, with
   ``override`` as ``--block``) is resolved by :func:`layout.width`; a
   store's recorded width and chunk win (a resumed sweep keeps its layout).
   A device-chosen width (a GPU's) is halved, like the default chunk, until
-  the compiled chunk fits :func:`memory_budget`.
+  the compiled chunk fits :func:`memory_budget`; not when ``n_proc`` > 1
+  (shards of a sweep run on their own must agree on the layout whatever
+  their machines).
   """
   p = plan(axes, trials, paired, folded)
   n_runs = p.n_runs
@@ -217,16 +267,10 @@ def compile_chunk(fn, axes, trials, root, chunk, block, devices, store, n_proc,
   chosen = layout.chosen(block, devices, override)
   block = layout.width(block, devices, n_runs, steps=isinstance(fn, Steps),
                        override=override)
-  if store is not None and "block" in store.config:
-    stored = store.config["block"]
-    if override is not None and stored != override:
-      from vanishing.engine.store import ConfigMismatch
-      raise ConfigMismatch(f"{store.dir} holds a sweep run with {stored} "
-                           f"lanes per block, not {override} (differs in: "
-                           "block)")
-    block, chosen = stored, False
-  if store is not None and "chunk" in store.config:
-    chunk = store.config["chunk"]
+  stored_chunk, stored_block = stored_layout(store, override)
+  if stored_block is not None:
+    block, chosen = stored_block, False
+  chunk = stored_chunk or chunk
 
   def build(chunk_runs, block):
     n_blocks = -(-min(n_runs, chunk_runs) // block)
@@ -244,24 +288,24 @@ def compile_chunk(fn, axes, trials, root, chunk, block, devices, store, n_proc,
       _COMPILED[key] = f.lower(runs0, p.values, root).compile()
       while len(_COMPILED) > _KEEP_COMPILED:
         del _COMPILED[next(iter(_COMPILED))]
-    return _COMPILED[key], n_blocks * block, width, sharding, block
+    return Program(_COMPILED[key], n_blocks * block, width, sharding, block)
 
   fixed = chunk is not None
   chunk = chunk or layout.chunk(devices, block, n_runs)
-  compiled, chunk, width, sharding, block = build(chunk, block)
-  # The default shrinks to fit the device; not across processes, which must
-  # agree on the chunk layout whatever their machines.
+  program = build(chunk, block)
   if n_proc == 1:
     budget = memory_budget(devices[0])
-    while chunk_bytes(compiled) > budget and (
+    chunk = program.chunk
+    while chunk_bytes(program.compiled) > budget and (
         (not fixed and chunk > block) or (chosen and block > 1)):
       if not fixed and chunk > block:
         chunk //= 2
       else:  # a chunk of one block: a narrower block
         block = -(-block // 2)
         chunk = chunk if fixed else block
-      compiled, chunk, width, sharding, block = build(chunk, block)
-  return compiled, chunk, width, sharding, block
+      program = build(chunk, block)
+      chunk, block = program.chunk, program.block
+  return program
 
 
 def deal(fn, runs: np.ndarray, n_dev: int) -> np.ndarray:

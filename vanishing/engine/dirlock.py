@@ -6,10 +6,10 @@ names the holder (host, process id, command) for the message that refuses
 a second run. A file whose lock nobody holds was left by a process that died
 without removing it: the next run takes it over with a warning.
 
-Processes of one multi-process sweep (same ``--coordinator_address`` and
-``--num_processes``) share the directory: each holds a shared lock, which
-refuses any other run but not the group's other members; the last one out
-removes the file.
+The shards of one sweep (``--shard=I/N`` with the same N, a job array's
+tasks) share the directory: each holds a shared lock, which refuses any
+other run but not the group's other members; the last one out removes the
+file.
 """
 
 from __future__ import annotations
@@ -63,8 +63,8 @@ class DirLock:
 
   Args:
     out_dir: the directory (must exist).
-    group: None for a single-process run; for a multi-process sweep a text
-      its processes share (``"2 processes, coordinator host:port"``).
+    group: None for a whole sweep; for a shard of one (``--shard``) a text
+      its shards share (``"2 shards"``).
     warn: where the take-over of a stale lock is reported.
   """
 

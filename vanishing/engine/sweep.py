@@ -41,8 +41,8 @@ from jax.sharding import Mesh
 
 from vanishing.engine import layout
 
-from vanishing.engine.chunks import (chunk_function, compile_chunk, deal,
-                                     plan, undeal)
+from vanishing.engine.chunks import (chunk_function, compile_chunk, plan,
+                                     stored_layout)
 # Lanes, per_run and run_keys are the engine's API too (sweep.Lanes, ...).
 from vanishing.engine.runs import Lanes, per_run, run_keys  # noqa: F401
 from vanishing.engine.runs import RunFn, Steps, root_key
@@ -143,17 +143,20 @@ def _validate(axes: Mapping[str, Any], trials: int, chunk: int | None,
 def prepare(fn: RunFn, axes: Mapping[str, Any], trials: int,
             seed: int | jax.Array, *, chunk: int | None = None,
             block: int | layout.Block | None = None, devices=None,
-            store=None, process: tuple[int, int] = (0, 1),
+            store=None, shard: tuple[int, int] = (0, 1),
             override: int | None = None, paired: tuple[str, ...] = (),
-            folded: tuple[str, ...] = (), **_) -> float:
+            folded: tuple[str, ...] = (), cluster=None, **_) -> float:
   """Compiles the chunk program :func:`run` with the same arguments will
   use, so that it starts at once; returns the seconds it took (0 when
-  already compiled). Meant for a second thread while another sweep runs
+  already compiled, or when a ``cluster`` compiles it on its workers).
+  Meant for a second thread while another sweep runs
   (``series.Sweeps.series``)."""
   _validate(axes, trials, chunk, block, override)
+  if cluster is not None:
+    return 0.0
   t0 = time.perf_counter()
   compile_chunk(fn, axes, trials, root_key(seed), chunk, block, devices, store,
-                process[1], override, paired, folded)
+                shard[1], override, paired, folded)
   return time.perf_counter() - t0
 
 
@@ -161,10 +164,9 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
         seed: int | jax.Array, *,
         chunk: int | None = None, block: int | layout.Block | None = None,
         progress: ProgressFn | None = None, devices=None,
-        store=None, process: tuple[int, int] = (0, 1),
-        wait_s: float = 86400.0, collect: bool = True,
+        store=None, shard: tuple[int, int] = (0, 1), collect: bool = True,
         override: int | None = None, paired: tuple[str, ...] = (),
-        folded: tuple[str, ...] = ()) -> SweepResult | None:
+        folded: tuple[str, ...] = (), cluster=None) -> SweepResult | None:
   """Runs ``fn`` on every grid cell x trial and returns per-run records.
 
   Args:
@@ -200,30 +202,38 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
     devices: local devices to shard over (default: all local devices).
     store: a :class:`vanishing.engine.store.ChunkStore`; finished chunks found there
       are not recomputed, new ones are written there as they finish.
-    process: ``(process_id, num_processes)``: this process computes chunks
-      ``i`` with ``i % num_processes == process_id``; with a store shared by
-      all processes, process 0 then waits (up to ``wait_s``) for the others'
-      chunks and returns the whole result, the others return None.
+    shard: ``(i, n)``: compute only the chunks ``j`` with ``j % n == i``
+      into ``store`` and return None (a job array's task); the sweep run
+      without a shard then finds them finished and writes the whole.
     collect: with a store, False leaves the records on disk: the result's
       ``iter_chunks()`` reads them one chunk at a time, so memory stays
       bounded by the chunk size whatever the grid.
+    cluster: a :class:`vanishing.engine.cluster.RayCluster`: the chunks run
+      as its tasks (its workers compile the program; the layout is the one
+      a worker chooses, or the store's); None: on ``devices``.
 
   Returns:
-    A :class:`SweepResult` (None on processes other than 0).
+    A :class:`SweepResult` (None for a shard).
   """
   _validate(axes, trials, chunk, block, override)
-  proc_id, n_proc = process
-  if not 0 <= proc_id < n_proc:
-    raise ValueError(f"process id {proc_id} not in [0, {n_proc})")
-  if n_proc > 1 and store is None:
-    raise ValueError("a multi-process sweep needs a store shared by all processes")
+  shard_id, n_shards = shard
+  if not 0 <= shard_id < n_shards:
+    raise ValueError(f"shard {shard_id} not in [0, {n_shards})")
+  if n_shards > 1 and store is None:
+    raise ValueError("a shard of a sweep needs a chunk store")
   p = plan(axes, trials, paired, folded)
   n_runs = p.n_runs
   root = root_key(seed)
   t0 = time.perf_counter()
-  compiled, chunk, width, sharding, block = compile_chunk(
-      fn, axes, trials, root, chunk, block, devices, store, n_proc, override,
-      paired, folded)
+  if cluster is None:
+    program = compile_chunk(fn, axes, trials, root, chunk, block, devices,
+                            store, n_shards, override, paired, folded)
+    chunk, block = program.chunk, program.block
+    compute = lambda todo: _pipelined(program, fn, p, root, todo)
+  else:
+    job = cluster.job(fn, axes, trials, root, paired, folded)
+    chunk, block = job.layout(*_asked(chunk, block, store, override))
+    compute = lambda todo: job.chunks(todo, chunk, block)
   if store is not None:
     for name, value in (("chunk", chunk), ("block", block)):
       if name not in store.config:
@@ -231,46 +241,30 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
   compile_s = time.perf_counter() - t0
 
   n_chunks = -(-n_runs // chunk)
-  mine = [i for i in range(n_chunks) if i % n_proc == proc_id]
+  mine = [i for i in range(n_chunks) if i % n_shards == shard_id]
   size = lambda i: min(chunk, n_runs - i * chunk)
   todo = [i for i in mine if store is None or not store.finished(i)]
   resumed = sum(size(i) for i in mine) - sum(size(i) for i in todo)
   share = sum(size(i) for i in mine)
 
-  n_dev = len(sharding.mesh.devices.flat)
-
-  def launch(i):
-    runs = np.arange(i * chunk, i * chunk + width, dtype=np.int64)
-    runs = np.where(np.arange(width) < size(i), runs, n_runs).astype(np.int32)
-    return compiled(jax.device_put(deal(fn, runs, n_dev), sharding),
-                    p.values, root)
-
   t0 = time.perf_counter()
   parts: dict[int, dict[str, np.ndarray]] = {}
   done = resumed
-  pending = None
-  for i in todo + [None]:
-    launched = launch(i) if i is not None else None  # asynchronous dispatch
-    if pending is not None:
-      j, out = pending
-      part = {k: undeal(fn, np.asarray(v), n_dev)[:size(j)]
-              for k, v in jax.device_get(out).items()}
-      if store is not None:
-        store.save(j, part)
-      else:
-        parts[j] = part
-      done += size(j)
-      if progress:
-        progress(done, share, time.perf_counter() - t0, resumed)
-    pending = (i, launched) if i is not None else None
+  for j, part in compute(todo):
+    if store is not None:
+      store.save(j, part)
+    else:
+      parts[j] = part
+    done += size(j)
+    if progress:
+      progress(done, share, time.perf_counter() - t0, resumed)
   run_s = time.perf_counter() - t0
   if progress and not todo:
     progress(done, share, run_s, resumed)
 
+  if n_shards > 1:
+    return None
   if store is not None:
-    if proc_id != 0:
-      return None
-    _wait_for(store, range(n_chunks), wait_s)
     if not collect:
       def reader():
         for i in range(n_chunks):
@@ -286,23 +280,31 @@ def run(fn: RunFn, axes: Mapping[str, Any], trials: int,
                      block=block, shape=p.shape)
 
 
+def _pipelined(program, fn, p, root, todo):
+  """``(i, records)`` of each chunk in ``todo`` on the local devices: while
+  the host copies out chunk k, the devices already compute chunk k + 1."""
+  pending = None
+  for i in todo + [None]:
+    launched = program.launch(fn, p, root, i) if i is not None else None
+    if pending is not None:
+      yield pending[0], program.fetch(fn, p, *pending)
+    pending = (i, launched) if i is not None else None
+
+
+def _asked(chunk, block, store, override):
+  """What a cluster's worker is asked to lay out: the store's recorded
+  chunk and width where it has them (a resumed sweep keeps its layout)."""
+  stored_chunk, stored_block = stored_layout(store, override)
+  if stored_block is not None:
+    block, override = stored_block, None
+  return stored_chunk or chunk, block, override
+
+
 def _with_values(records, p):
   """Adds the swept values as given (float64), not the float32 runs saw."""
   coords = np.unravel_index(records["cell"], p.shape)
   records.update({n: p.host[n][coords[a]] for n, a in zip(p.names, p.axis_of)})
   return records
-
-
-def _wait_for(store, indices, wait_s: float) -> None:
-  """Blocks until every chunk in ``indices`` is finished in ``store``."""
-  deadline = time.monotonic() + wait_s
-  missing = [i for i in indices if not store.finished(i)]
-  while missing:
-    if time.monotonic() > deadline:
-      raise TimeoutError(f"{len(missing)} chunks of the sweep never arrived "
-                         f"in {store.dir} (first: {missing[0]})")
-    time.sleep(0.5)
-    missing = [i for i in missing if not store.finished(i)]
 
 
 def replay(fn: RunFn, axes: Mapping[str, Any], trials: int,
