@@ -28,6 +28,10 @@ ARGS = ["density", "--w0=1,2,3,4", "--s=0.5", "--trials=256", "--epochs=300",
         "--block=64", "--chunk=64"]
 N_CHUNKS = 16
 RAY = Path(sys.executable).with_name("ray")
+# The test's own cluster listens on loopback only; without token auth its
+# nodes and drivers need no shared token file (which another Ray session of
+# this machine may have replaced).
+ENV = dict(os.environ, RAY_AUTH_MODE="disabled")
 
 
 def _free_port() -> int:
@@ -41,7 +45,7 @@ def _node(*args) -> subprocess.Popen:
   proc = subprocess.Popen(
       [str(RAY), "start", "--block", "--num-cpus=1", "--disable-usage-stats",
        *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-      start_new_session=True)
+      start_new_session=True, env=ENV)
   seen = []
   deadline = time.monotonic() + 120
   for line in proc.stdout:
@@ -84,7 +88,7 @@ def cluster():
 
 def vanishing(*args) -> subprocess.CompletedProcess:
   return subprocess.run([sys.executable, "-m", "vanishing", *args],
-                        capture_output=True, text=True, timeout=600)
+                        capture_output=True, text=True, timeout=600, env=ENV)
 
 
 def on_ray(out, address, *extra) -> subprocess.Popen:
@@ -92,7 +96,7 @@ def on_ray(out, address, *extra) -> subprocess.Popen:
                            f"--out_dir={out}", "--cluster=ray",
                            f"--ray_address={address}"],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True)
+                          text=True, env=ENV)
 
 
 def tables(out: Path):
@@ -156,6 +160,10 @@ def test_an_interrupted_driver_resumes_to_the_same_files(tmp_path, cluster,
   finished = len(list(chunks.glob("chunk_*.json")))
   assert 2 <= finished < N_CHUNKS, finished
   assert err.strip().splitlines()[-1].startswith("density: stopped by SIGINT; ")
+  deadline = time.monotonic() + 20  # the driver's tasks end with it
+  while _computing():
+    assert time.monotonic() < deadline, "tasks outlived the stopped driver"
+    time.sleep(0.1)
   kept = {p: p.stat().st_mtime_ns for p in chunks.glob("chunk_*.npz")}
   again = on_ray(tmp_path, cluster, "--keep_chunks")
   _, err = again.communicate(timeout=600)

@@ -59,6 +59,11 @@ def run(exp, settings, how: Run, meta: Mapping[str, Any] | None = None,
     results.check_writable(out_dir)
   except OSError as e:
     raise FlagError("out_dir", f"cannot write to {out_dir}: {e.strerror or e}")
+  if how.cluster is not None:  # here, in the main thread, as Ray wants
+    try:
+      how.cluster.connect()
+    except clusters.Unreachable as e:
+      raise FlagError("ray_address", str(e))
   group = f"{how.shard[1]} shards" if how.shard[1] > 1 else None
   lock = dirlock.DirLock(out_dir, group)
   try:
@@ -122,11 +127,6 @@ def _locked(exp, settings, how: Run, meta, log, written: list[Path]
                     f"({', '.join(p.name for p in existing)}); pass "
                     "--overwrite or choose another --out_dir")
 
-  if how.cluster is not None:
-    try:
-      how.cluster.connect()
-    except clusters.Unreachable as e:
-      raise FlagError("ray_address", str(e))
   local = jax.local_devices()
   if how.devices > len(local):
     raise FlagError("devices", f"{how.devices} requested, this process has "

@@ -22,7 +22,7 @@ that needs one run per lane (``methods.lanes``: online RTRL) keeps its own.
 The width decides the last bits of a run's floating-point arithmetic (XLA
 compiles a reduction over a block differently for another batch shape), so
 the guarantee is stated per platform and width: the same numbers whatever
-the chunk size, device count, process count or resume point. The width a
+the chunk size, device count, shards, cluster or resume point. The width a
 sweep used is recorded in its chunk store and wins when it resumes.
 """
 

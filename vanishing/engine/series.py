@@ -2,10 +2,10 @@
 
 ``execute(settings, sweeps)`` gets a :class:`Sweeps`: the command line's
 (:mod:`vanishing.cli.launch`) gives each sweep its chunk store, devices,
-processes and the ``--block`` override, by the sweep's tag; from Python,
+shard, cluster and the ``--block`` override, by the sweep's tag; from Python,
 ``Sweeps()`` runs in memory on the local devices. An experiment asks it to
 run one sweep (:meth:`Sweeps.run`) or a series of them
-(:meth:`Sweeps.series`: one chunk store per tag, skipped off process 0,
+(:meth:`Sweeps.series`: one chunk store per tag, None for a shard,
 timings summed, the next one compiled while the current one runs), and
 adds progress lines with :meth:`Sweeps.labelled`.
 """
@@ -74,7 +74,7 @@ class Sweeps:
 
   def run(self, tag: str, fn: Callable, axes: Mapping[str, Any], trials: int,
           key: Any, **own) -> sweep.SweepResult | None:
-    """``sweep.run`` of one sweep under ``tag``; None off process 0."""
+    """``sweep.run`` of one sweep under ``tag``; None for a shard (``--shard``)."""
     return sweep.run(fn, axes, trials, key, **self.kwargs(tag, **own))
 
   def series(self, sweeps: Iterable[Sweep]
@@ -88,8 +88,8 @@ class Sweeps:
     timing reports the compile seconds of every sweep (overlapped with the
     runs but the first) and the run seconds.
 
-    None on a process other than 0 of a multi-process sweep (it computes
-    its share of every sweep's chunks; process 0 gathers the results).
+    None for a shard (``--shard``: it computes its share of every sweep's
+    chunks; the command without ``--shard`` gathers the results).
     """
     todo = [(sw, self.kwargs(sw.tag, **sw.kwargs)) for sw in sweeps]
     done, compile_s, run_s = [], 0.0, 0.0

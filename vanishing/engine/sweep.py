@@ -23,7 +23,10 @@ done (``runs.Steps``), by that many lanes that each take the next run as
 soon as theirs stops (``runs.refill``). While the host copies out chunk k,
 the device is already computing chunk k+1. :func:`prepare` compiles a
 sweep ahead (an experiment compiles its next sweep while one runs); the
-compiled chunk program itself is ``vanishing.engine.chunks``.
+compiled chunk program itself is ``vanishing.engine.chunks``. Beyond one
+machine, the chunks run as tasks of a Ray cluster
+(``vanishing.engine.cluster``), or a shard computes every N-th chunk into
+the store for a later run to assemble (``shard``).
 """
 
 from __future__ import annotations

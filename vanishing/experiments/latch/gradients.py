@@ -143,7 +143,7 @@ def _trained_run(key, swept, cfg: LatchConfig):
 
 
 def train(settings: Settings, sweeps: Sweeps = Sweeps()):
-  """Trains the networks (one sweep, compiled once); None off process 0."""
+  """Trains the networks (one sweep, compiled once); None for a shard."""
   axes = {"w0": settings.w0, "s": settings.s, "lr": settings.lr}
   kw = dict(sweeps.kwargs(""), collect=True)  # small: in memory
   fn = sweep.Lanes(functools.partial(_trained_run, cfg=settings.config))

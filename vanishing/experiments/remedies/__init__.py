@@ -162,7 +162,7 @@ def root_key(settings: Settings, task: str) -> jax.Array:
 
 def run(settings: Settings, sweeps: Sweeps = Sweeps()):
   """Every (task, cell, remedy) sweep: ``(table, records, timing)``, or
-  None off process 0."""
+  None for a shard."""
   hp = (("lr", settings.lr), ("optimizer", settings.optimizer))
 
   def planned():

@@ -193,7 +193,7 @@ def cost(settings: Settings, repeats: int = 3) -> tuple[dict, dict]:
 
 def success(settings: Settings, sweeps: Sweeps = Sweeps()):
   """``compare.run`` of the fully recurrent and the local-feedback nets:
-  ``(table, records, timing)``, or None off process 0."""
+  ``(table, records, timing)``, or None for a shard."""
   parts = []
   for kind, names in ((FULL, ("bptt", "rtrl", "rtrl_online")),
                       (LOCAL, ("rtrl", "rtrl_online"))):
