@@ -231,7 +231,8 @@ def pytest_collection_modifyitems(session, config, items):
 def pytest_addoption(parser):
   parser.addoption("--quick", action="store_true", default=False,
                    help="the quick subset: every test module, without the "
-                        "tests listed in tests/slow.txt (about 1.5 minutes on 2 cores)")
+                        "tests listed in tests/slow.txt (about 1.5 minutes "
+                        "on 2 cores)")
 
 
 def _background(request, name: str, output: str):
