@@ -63,7 +63,7 @@ def _stop(proc: subprocess.Popen) -> None:
     except ProcessLookupError:
       return
     try:
-      proc.wait(timeout=20)
+      proc.wait(timeout=3)
       return
     except subprocess.TimeoutExpired:
       pass
