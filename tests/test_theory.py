@@ -214,3 +214,76 @@ def test_cell_jacobian_of_an_orthogonal_rnn_stays_near_one():
 def test_non_finite_input_raises(call):
   with pytest.raises(ValueError, match="must be"):
     call()
+
+
+def test_lyapunov_exponent_of_the_latched_neuron_is_log_m_prime():
+  # On the attractor every step's Jacobian is M'(a_bar): lambda_1 =
+  # log M'(a_bar), in float64 to rounding and in float32 to its precision.
+  import jax
+  from vanishing import cells
+  w, T = 1.5, 40
+  a_bar = float(theory.attractor(w))
+  want = np.log(theory.contraction_at_attractor(w))
+  with jax.enable_x64(True):
+    got = theory.lyapunov_exponents(cells.latch_net(), [w, a_bar, -a_bar],
+                                    np.zeros(T))
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(np.asarray(got), [want], rtol=1e-12)
+  got32 = theory.lyapunov_exponents(
+      cells.latch_net(), np.array([w, a_bar, -a_bar], np.float32),
+      np.zeros(T, np.float32))
+  assert got32.dtype == np.float32
+  np.testing.assert_allclose(np.asarray(got32), [want], rtol=1e-5)
+
+
+def _numpy_lyapunov(theta, n, u, k):
+  """The QR method for a tanh RNN, h_t = tanh(W h + V u_t + b), as a plain
+  float64 loop: J_t = diag(1 - h_t^2) W."""
+  W = theta[:n * n].reshape(n, n)
+  V, b = theta[n * n:n * n + n], theta[n * n + n:n * n + 2 * n]
+  h, q, total = np.zeros(n), np.eye(n)[:, :k], np.zeros(k)
+  for x in u:
+    h = np.tanh(W @ h + V * x + b)
+    q, r = np.linalg.qr((1 - h ** 2)[:, None] * W @ q)
+    total += np.log(np.abs(np.diag(r)))
+  return total / len(u)
+
+
+def test_lyapunov_spectrum_of_an_elman_net_matches_a_numpy_loop():
+  import jax
+  from vanishing import cells
+  cell = cells.Elman(n=4)
+  rng = np.random.default_rng(3)
+  u = rng.normal(size=120)
+  for gain in (0.5, 1.5, 3.0):  # contracting to chaotic
+    theta = rng.normal(size=cell.size)
+    theta[:16] *= gain / 2.0   # W entries ~ N(0, gain^2 / n)
+    want = _numpy_lyapunov(theta, 4, u, 4)
+    with jax.enable_x64(True):
+      got = np.asarray(theory.lyapunov_exponents(cell, theta, u, k=4))
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+    assert np.all(np.diff(got) <= 1e-9)  # largest first
+
+
+def test_lyapunov_exponents_are_log_gain_in_the_linear_regime_and_vmap():
+  # W = g I, no input, no bias: h stays 0 and J = g I, so every exponent is
+  # log g. Vmapped under jit over the gains (as a sweep would), float32.
+  import jax
+  import jax.numpy as jnp
+  from vanishing import cells
+  cell = cells.Elman(n=3)
+  gains = jnp.array([0.5, 1.0, 2.0], jnp.float32)
+
+  def theta(g):
+    return jnp.zeros(cell.size, jnp.float32).at[:9].set(
+        (g * jnp.eye(3)).ravel())
+
+  many = jax.jit(jax.vmap(lambda g: theory.lyapunov_exponents(
+      cell, theta(g), jnp.zeros(30), k=3)))(gains)
+  np.testing.assert_allclose(np.asarray(many),
+                             np.log(np.asarray(gains))[:, None].repeat(3, 1),
+                             atol=1e-6)
+  one = theory.lyapunov_exponents(cell, theta(gains[2]), jnp.zeros(30), k=3)
+  np.testing.assert_allclose(np.asarray(many[2]), np.asarray(one), rtol=1e-6)
+  with pytest.raises(ValueError, match=r"k must be in \[1, 3\]"):
+    theory.lyapunov_exponents(cell, theta(1.0), jnp.zeros(5), k=4)

@@ -22,9 +22,12 @@ quantity, ``||ds_t/ds_0||`` of the cell's recurrent state, by forward-mode
 autodiff through its own step: it decays like ``M'(a_bar)^t`` for a latched
 tanh unit, stays at 1 along the LSTM's constant error carousel (Hochreiter &
 Schmidhuber 1997) and near 1 for an orthogonal recurrent matrix in the
-linear regime (Saxe, McClelland & Ganguli 2014).
+linear regime (Saxe, McClelland & Ganguli 2014). :func:`lyapunov_exponents`
+gives the rate as exponents: the leading Lyapunov spectrum of the state map
+along a sequence, ``log |M'(a_bar)|`` for the latched neuron.
 
-Everything here is float64: the products underflow float32 quickly. The
+Everything here but :func:`lyapunov_exponents` (traceable, any dtype) is
+float64: the products underflow float32 quickly. The
 closed forms use NumPy; the autodiff functions run JAX under a scoped
 ``jax.enable_x64``. Inputs are validated: non-finite values raise ValueError.
 """
@@ -276,3 +279,79 @@ def cell_jacobian_norms(cell, theta, inputs, context=0, *, state0=None,
 
     J = np.asarray(jax.jacfwd(path)(flat(s0)), np.float64)  # (T, m, m)
   return np.linalg.norm(J, 2 if norm == "spectral" else "fro", axis=(1, 2))
+
+
+def lyapunov_exponents(cell, theta, inputs, context=0, *, k: int = 1,
+                       state0=None) -> jax.Array:
+  """The leading ``k`` Lyapunov exponents of a cell driven by one sequence.
+
+  With ``s`` the cell's recurrent state (as in :func:`cell_jacobian_norms`)
+  and ``J_t = ds_t/ds_{t-1}`` along the sequence, the QR method (Benettin
+  et al. 1980; Engelken, Wolf & Abbott 2023, "Lyapunov spectra of chaotic
+  recurrent neural networks") carries ``k`` orthonormal directions:
+  ``J_t Q_{t-1} = Q_t R_t``, ``Q_0 = I[:, :k]``, and
+
+      lambda_i = (1/T) sum_t log |R_t[i, i]|      (nats per step),
+
+  largest first. Exponents below zero mean perturbations, and so
+  gradients, that shrink through time; near zero, neither vanishing nor
+  exploding. For the latch neuron on its attractor ``lambda_1 =
+  log |M'(a_bar)|``: Section III's ``|M'| < 1`` read as an exponent.
+
+  Unlike the rest of this module it is traceable and vmappable (a
+  ``lax.scan`` over time, in ``theta``'s dtype), so a sweep can compute it
+  per run beside the run's outcome.
+
+  Args:
+    cell: a cell of ``vanishing.cells``.
+    theta: its parameters ``(P,)``.
+    inputs: one sequence, ``(T,)``, or ``(T, D)`` for a D-channel cell.
+    context: the sequence's side input (its class, for the latch net).
+    k: how many exponents, 1 .. the size of the recurrent state.
+    state0: the initial state (a batch of one); None: the cell's own.
+
+  Returns:
+    ``(k,)`` exponents, in ``theta``'s dtype.
+  """
+  theta = jnp.asarray(theta)
+  dtype = theta.dtype
+  p = cell.unpack(theta)
+  u = jnp.asarray(inputs, dtype)[:, None]                 # (T, 1) or (T, 1, D)
+  ctx = jnp.asarray(context, jnp.int32).reshape(1)
+  s0 = (cell.initial_state(1, dtype) if state0 is None else
+        jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype), state0))
+  leaves, tree = jax.tree_util.tree_flatten(s0)
+  with jax.ensure_compile_time_eval():  # structure only: concrete zeros
+    keep = _recurrent_leaves(cell, cell.unpack(jnp.zeros(cell.size, dtype)),
+                             jax.tree_util.tree_map(jnp.zeros_like, s0),
+                             jnp.zeros_like(u[0]), jnp.zeros(1, jnp.int32))
+  m = sum(x.size for x, r in zip(leaves, keep) if r)
+  if not 1 <= k <= m:
+    raise ValueError(f"k must be in [1, {m}] (the recurrent state's size), "
+                     f"got {k}")
+
+  def unflat(z):
+    new, i = [], 0
+    for x, r in zip(leaves, keep):
+      new.append(z[i:i + x.size].reshape(x.shape) if r else x)
+      i += x.size if r else 0
+    return jax.tree_util.tree_unflatten(tree, new)
+
+  def flat(state):
+    return jnp.concatenate([x.reshape(-1) for x, r in zip(
+        jax.tree_util.tree_leaves(state), keep) if r])
+
+  def step(carry, xs):
+    z, q, total = carry
+    t, u_t = xs
+    f = lambda z: flat(cell.step(p, unflat(z), t, u_t, ctx))
+    z_next, jvp = jax.linearize(f, z)
+    q, r = jnp.linalg.qr(jax.vmap(jvp, 1, 1)(q))
+    return (z_next, q, total + jnp.log(jnp.abs(jnp.diagonal(r)))), None
+
+  T = u.shape[0]
+  q0 = jnp.eye(m, k, dtype=dtype)
+  (_, _, total), _ = jax.lax.scan(
+      step, (flat(s0), q0, jnp.zeros(k, dtype)),
+      (jnp.arange(T, dtype=jnp.int32), u))
+  return total / T
