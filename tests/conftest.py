@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Mapping
 
@@ -96,6 +97,24 @@ def _invoke(capsys, args) -> tuple[int, str, str]:
     cli.FLAGS.unparse_flags()
   out = capsys.readouterr()
   return code, out.out, out.err
+
+
+def _poll(ready, proc=None, what="it was ready", timeout=120.0):
+  """Waits until ``ready()`` is truthy and returns its value; fails if the
+  process ``proc`` (a Popen) ends first or ``timeout`` seconds pass."""
+  deadline = time.monotonic() + timeout
+  while not (got := ready()):
+    assert proc is None or proc.poll() is None, f"the sweep ended before {what}"
+    assert time.monotonic() < deadline, f"timed out before {what}"
+    time.sleep(0.02)
+  return got
+
+
+@pytest.fixture
+def poll():
+  """``poll(ready, proc, what, timeout=120)``: waits for ``ready()``
+  while the process under test runs (:func:`_poll`)."""
+  return _poll
 
 
 @pytest.fixture

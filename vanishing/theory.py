@@ -216,6 +216,24 @@ def _recurrent_leaves(cell, p, state, u, context) -> list[bool]:
   return read
 
 
+def _flattener(s0, keep):
+  """``(flat, unflat)``: a state's recurrent leaves (``keep``) as one
+  vector, and back, the other leaves taken from ``s0``."""
+  leaves, tree = jax.tree_util.tree_flatten(s0)
+
+  def flat(state):
+    return jnp.concatenate([x.reshape(-1) for x, k in zip(
+        jax.tree_util.tree_leaves(state), keep) if k])
+
+  def unflat(z):
+    new, i = [], 0
+    for x, k in zip(leaves, keep):
+      new.append(z[i:i + x.size].reshape(x.shape) if k else x)
+      i += x.size if k else 0
+    return jax.tree_util.tree_unflatten(tree, new)
+  return flat, unflat
+
+
 def cell_jacobian_norms(cell, theta, inputs, context=0, *, state0=None,
                         part: str | None = None, norm: str = "spectral"
                         ) -> np.ndarray:
@@ -259,23 +277,13 @@ def cell_jacobian_norms(cell, theta, inputs, context=0, *, state0=None,
       if part not in keys:
         raise ValueError(f"part must be one of {keys}, got {part!r}")
       keep = [k == part for k in sorted(keys)]  # dict leaves: sorted keys
-    leaves, tree = jax.tree_util.tree_flatten(s0)
-
-    def flat(state):
-      return jnp.concatenate([x.reshape(-1) for x, k in zip(
-          jax.tree_util.tree_leaves(state), keep) if k])
+    flat, unflat = _flattener(s0, keep)
 
     def path(z0):
-      new, i = [], 0
-      for x, k in zip(leaves, keep):
-        new.append(z0[i:i + x.size].reshape(x.shape) if k else x)
-        i += x.size if k else 0
-
       def step(s, t, x):
         s = cell.step(p, s, t, x, ctx)
         return s, flat(s)
-      return cells.time_scan(step, jax.tree_util.tree_unflatten(tree, new),
-                             u)[1]
+      return cells.time_scan(step, unflat(z0), u)[1]
 
     J = np.asarray(jax.jacfwd(path)(flat(s0)), np.float64)  # (T, m, m)
   return np.linalg.norm(J, 2 if norm == "spectral" else "fro", axis=(1, 2))
@@ -320,26 +328,15 @@ def lyapunov_exponents(cell, theta, inputs, context=0, *, k: int = 1,
   ctx = jnp.asarray(context, jnp.int32).reshape(1)
   s0 = (cell.initial_state(1, dtype) if state0 is None else
         jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype), state0))
-  leaves, tree = jax.tree_util.tree_flatten(s0)
   with jax.ensure_compile_time_eval():  # structure only: concrete zeros
     keep = _recurrent_leaves(cell, cell.unpack(jnp.zeros(cell.size, dtype)),
                              jax.tree_util.tree_map(jnp.zeros_like, s0),
                              jnp.zeros_like(u[0]), jnp.zeros(1, jnp.int32))
-  m = sum(x.size for x, r in zip(leaves, keep) if r)
+  flat, unflat = _flattener(s0, keep)
+  m = flat(s0).size
   if not 1 <= k <= m:
     raise ValueError(f"k must be in [1, {m}] (the recurrent state's size), "
                      f"got {k}")
-
-  def unflat(z):
-    new, i = [], 0
-    for x, r in zip(leaves, keep):
-      new.append(z[i:i + x.size].reshape(x.shape) if r else x)
-      i += x.size if r else 0
-    return jax.tree_util.tree_unflatten(tree, new)
-
-  def flat(state):
-    return jnp.concatenate([x.reshape(-1) for x, r in zip(
-        jax.tree_util.tree_leaves(state), keep) if r])
 
   def step(carry, xs):
     z, q, total = carry

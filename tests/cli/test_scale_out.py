@@ -45,18 +45,15 @@ def uninterrupted(tmp_path_factory):
 
 
 def test_killed_sweep_resumes_to_identical_files(tmp_path, uninterrupted,
-                                                 invoke):
+                                                 invoke, poll):
   _, want = uninterrupted
   out = tmp_path / "r"
   proc = subprocess.Popen([sys.executable, "-m", "vanishing", *ARGS,
                            f"--out_dir={out}"], stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
   chunks = out / ".density_chunks" / "all"
-  deadline = time.monotonic() + 120
-  while len(list(chunks.glob("chunk_*.json"))) < 2:
-    assert proc.poll() is None, "the sweep ended before it could be killed"
-    assert time.monotonic() < deadline
-    time.sleep(0.05)
+  poll(lambda: len(list(chunks.glob("chunk_*.json"))) >= 2, proc,
+       "it could be killed")
   proc.send_signal(signal.SIGKILL)
   proc.wait()
   finished = len(list(chunks.glob("chunk_*.json")))
@@ -155,13 +152,9 @@ def test_disk_full_is_a_clear_error_and_keeps_finished_chunks(tmp_path, monkeypa
   assert len(kept) == 1  # the chunk finished before the disk filled is intact
 
 
-def _stop_when(proc, ready, sig, what):
+def _stop_when(poll, proc, ready, sig, what):
   """Sends ``sig`` once ``ready()``; ``(seconds it took to exit, stderr)``."""
-  deadline = time.monotonic() + 120
-  while not ready():
-    assert proc.poll() is None, f"the sweep ended before {what}"
-    assert time.monotonic() < deadline
-    time.sleep(0.05)
+  poll(ready, proc, what)
   t0 = time.monotonic()
   proc.send_signal(sig)
   _, err = proc.communicate(timeout=60)
@@ -172,7 +165,7 @@ def _stop_when(proc, ready, sig, what):
                                         (signal.SIGTERM, 143)],
                          ids=["SIGINT", "SIGTERM"])
 def test_stopped_sweep_says_so_and_resumes_to_identical_files(
-    tmp_path, uninterrupted, sig, status):
+    tmp_path, uninterrupted, sig, status, poll):
   _, want = uninterrupted
   out = tmp_path / "s"
   chunks = out / ".density_chunks" / "all"
@@ -180,7 +173,7 @@ def test_stopped_sweep_says_so_and_resumes_to_identical_files(
                            f"--out_dir={out}"], stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True)
   took, err = _stop_when(
-      proc, lambda: len(list(chunks.glob("chunk_*.json"))) >= 2, sig,
+      poll, proc, lambda: len(list(chunks.glob("chunk_*.json"))) >= 2, sig,
       "it could be stopped")
   assert proc.returncode == status and took < 2, (took, err)
   assert "Traceback" not in err
@@ -201,7 +194,7 @@ def test_stopped_sweep_says_so_and_resumes_to_identical_files(
   assert tables(out) == want
 
 
-def test_stop_abandons_a_long_chunk(tmp_path):
+def test_stop_abandons_a_long_chunk(tmp_path, poll):
   # One chunk of 4,096 runs, 10-30 s on 2 cores: the stop does not
   # wait for it.
   out = tmp_path / "long"
@@ -217,7 +210,8 @@ def test_stop_abandons_a_long_chunk(tmp_path):
       started.append(time.monotonic())
     return started and time.monotonic() > started[0] + 1
 
-  took, err = _stop_when(proc, computing, signal.SIGINT, "its chunk finished")
+  took, err = _stop_when(poll, proc, computing, signal.SIGINT,
+                         "its chunk finished")
   assert proc.returncode == 130 and took < 2, (took, err)
   assert err.strip().splitlines()[-1].startswith(
       "density: stopped by SIGINT; 0 finished runs are saved in ")

@@ -131,13 +131,10 @@ def _computing() -> list[int]:
           if line.split()[1:2] == ["ray::compute"]]
 
 
-def test_a_worker_killed_mid_sweep_loses_nothing(tmp_path, cluster, local):
+def test_a_worker_killed_mid_sweep_loses_nothing(tmp_path, cluster, local,
+                                                poll):
   proc = on_ray(tmp_path, cluster)
-  deadline = time.monotonic() + 300
-  while not (pids := _computing()):
-    assert proc.poll() is None, "the sweep ended before a worker was killed"
-    assert time.monotonic() < deadline
-    time.sleep(0.05)
+  pids = poll(_computing, proc, "a worker was killed", 300)
   os.kill(pids[0], signal.SIGKILL)
   _, err = proc.communicate(timeout=600)
   assert proc.returncode == 0, err
@@ -146,24 +143,19 @@ def test_a_worker_killed_mid_sweep_loses_nothing(tmp_path, cluster, local):
 
 
 def test_an_interrupted_driver_resumes_to_the_same_files(tmp_path, cluster,
-                                                         local):
+                                                         local, poll):
   chunks = tmp_path / ".density_chunks" / "all"
   proc = on_ray(tmp_path, cluster)
-  deadline = time.monotonic() + 300
-  while len(list(chunks.glob("chunk_*.json"))) < 2:
-    assert proc.poll() is None, "the sweep ended before it could be stopped"
-    assert time.monotonic() < deadline
-    time.sleep(0.02)
+  poll(lambda: len(list(chunks.glob("chunk_*.json"))) >= 2, proc,
+       "it could be stopped", 300)
   proc.send_signal(signal.SIGINT)
   _, err = proc.communicate(timeout=60)
   assert proc.returncode == 130, err
   finished = len(list(chunks.glob("chunk_*.json")))
   assert 2 <= finished < N_CHUNKS, finished
   assert err.strip().splitlines()[-1].startswith("density: stopped by SIGINT; ")
-  deadline = time.monotonic() + 20  # the driver's tasks end with it
-  while _computing():
-    assert time.monotonic() < deadline, "tasks outlived the stopped driver"
-    time.sleep(0.1)
+  # The driver's tasks end with it.
+  poll(lambda: not _computing(), None, "the stopped driver's tasks ended", 20)
   kept = {p: p.stat().st_mtime_ns for p in chunks.glob("chunk_*.npz")}
   again = on_ray(tmp_path, cluster, "--keep_chunks")
   _, err = again.communicate(timeout=600)

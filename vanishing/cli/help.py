@@ -10,6 +10,7 @@ default.
 from __future__ import annotations
 
 import dataclasses
+import math
 import textwrap
 from typing import Any
 
@@ -52,7 +53,7 @@ def _resources(flag: str, text: str) -> tuple[float, float | None]:
     except ValueError:
       number = -1.0
     if name not in ("cpus", "gpus") or not eq or name in got or not (
-        number >= 0 and number == number and number != float("inf")):
+        math.isfinite(number) and number >= 0):
       raise FlagError(flag, "must be auto or cpus=N and/or gpus=M (numbers "
                       f">= 0), got {text!r}")
     got[name] = number
