@@ -73,7 +73,9 @@ _latch2 = (tasks.get("latch").with_options(first=(1.0, -1.0))
            .with_targets((1.0, -1.0)))
 _TASKS = {"latch": tasks.get("latch"), "latch2": _latch2,
           "two_sequence": tasks.get("two_sequence"), "parity": _parity,
-          "adding": tasks.get("adding"), "copying": tasks.get("copying")}
+          "adding": tasks.get("adding"), "copying": tasks.get("copying"),
+          "two_sequence_1997": tasks.get("two_sequence_1997"),
+          "adding_1997": tasks.get("adding_1997")}
 # name -> problem, in the order of listings. A problem's name is its task's
 # label, with ``_<cell>`` unless the cell is the paper's own net.
 REGISTRY: dict[str, Spec] = {}
@@ -144,6 +146,30 @@ for _task, _kw in (("adding", dict(inputs=2, output="linear")),
     _make = functools.partial(cells.CELLS[_cell], n=4, **_kw)
     _add(_task, _cell, _make,
          f"{_task} on a 4-unit {_cell}, {_make().size} weights")
+# The LSTM paper's experiments 3a and 4 on its own nets (Hochreiter &
+# Schmidhuber 1997): 3 blocks of 1 cell (3a, 102 weights) and 2 blocks of
+# 2 cells (adding, 93 weights), its gate biases, a logistic output; beside them a
+# GRU of 4 units and the identity-initialised tanh RNN with the LSTM's
+# hidden-unit count (9 and 8), at about the same weight count.
+LSTM_1997_NETS = {
+    "two_sequence_1997": dict(
+        lstm_1997=functools.partial(cells.LSTM1997, blocks=3, block_size=1,
+                                    input_bias=(-1.0, -3.0, -5.0),
+                                    output_bias=(-2.0, -4.0, -6.0),
+                                    output_unit_bias=False),
+        gru=functools.partial(cells.GRU, n=4, output="logistic"),
+        rnn_identity=functools.partial(cells.CELLS["rnn_identity"], n=9,
+                                       output="logistic")),
+    "adding_1997": dict(
+        lstm_1997=functools.partial(cells.LSTM1997, blocks=2, block_size=2,
+                                    inputs=2, input_bias=(-3.0, -6.0)),
+        gru=functools.partial(cells.GRU, n=4, inputs=2, output="logistic"),
+        rnn_identity=functools.partial(cells.CELLS["rnn_identity"], n=8,
+                                       inputs=2, output="logistic"))}
+for _task, _nets in LSTM_1997_NETS.items():
+  for _cell, _make in _nets.items():
+    _add(_task, _cell, _make, f"HS97's {_task} on a {_cell}, "
+         f"{_make().size} weights")
 # Parity as a threshold network, the forward pass of the paper's discrete
 # error propagation (units y = sign(x)): 0/1 bits, +-1 states from -1,
 # targets +1 odd / -1 even, the same 7 weights (docs/compare.md).

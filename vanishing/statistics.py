@@ -86,3 +86,28 @@ def fmt(x, spec: str = ",.0f") -> str:
   undefined = x is None or (isinstance(x, (float, np.floating))
                             and math.isnan(x))
   return "-" if undefined else format(x, spec)
+
+
+# The rule of :func:`verdict`: standard errors either side of our mean.
+SE_BAND = 3.0
+
+
+def verdict(mean: float, se: float, censored: int,
+            published: float | None) -> str:
+  """``agrees``, ``differs``, ``undetermined`` or ``no published number``:
+  a published mean (its spread unknown: counted as exact) *agrees* when it
+  lies within our mean +- ``SE_BAND`` standard errors, and *differs*
+  outside. With ``censored`` runs (stopped unsolved) our mean over the
+  solved runs is a floor, so the row *differs* only if the floor's lower
+  end (mean - SE_BAND SE) is above the published mean, and is
+  *undetermined* otherwise; so is a row with one solved run (no SE)."""
+  if published is None:
+    return "no published number"
+  if not math.isfinite(mean):
+    return "undetermined"
+  band = SE_BAND * se if math.isfinite(se) else math.inf
+  if censored:
+    return "differs" if mean - band > published else "undetermined"
+  if not math.isfinite(band):
+    return "undetermined"
+  return "agrees" if abs(mean - published) <= band else "differs"

@@ -78,6 +78,9 @@ def scaled(cell) -> np.ndarray:
     mask[:cell.n * cell.n] = False
   if isinstance(cell, cells.LSTM):
     mask[cell.forget_bias_slice] = False
+  if isinstance(cell, cells.LSTM1997):
+    for where in cell.gate_bias_slices():
+      mask[where] = False
   return mask
 
 

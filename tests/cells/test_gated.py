@@ -106,6 +106,8 @@ def test_new_problems_use_one_hidden_size():
   sizes = {}
   for name, spec in problems.REGISTRY.items():
     cell = spec.cell()
+    if name in problems.PAIRS.values() and spec.task.name.endswith("_1997"):
+      continue  # the LSTM paper's replay nets: its sizes (LSTM_1997_NETS)
     if cell.name in ("lstm", "lstm_noforget", "gru", "rnn_orthogonal",
                      "rnn_identity"):
       assert cell.n == 4, name

@@ -75,12 +75,51 @@ def copying_definition(task, b, noise_scale):
                                   np.concatenate([[0] * (span + 10), data]))
 
 
+def two_sequence_1997_definition(task, b, noise_scale):
+  """HS97's 3a: the first N inputs 1.0 (class 0) or -1.0 (class 1), then
+  Gaussian noise of variance 0.2 (whatever noise law is asked); targets
+  1.0 and 0.0."""
+  del noise_scale
+  N = dict(task.options)["N"]
+  x, c = np.asarray(b.inputs), np.asarray(b.classes)
+  np.testing.assert_array_equal(x[:N], np.broadcast_to(
+      np.where(c == 0, 1.0, -1.0), x[:N].shape))
+  np.testing.assert_array_equal(np.asarray(b.targets), np.where(c == 0, 1, 0))
+  live = np.arange(x.shape[0])[:, None] < np.asarray(b.lengths)[None]
+  assert 0.15 < np.var(x[N:][live[N:]]) < 0.25
+
+
+def adding_1997_definition(task, b, noise_scale):
+  """HS97's experiment 4: values in [-1, 1]; two markers 1.0 among the
+  first floor(T/2) steps (the first in the first ten), -1.0 at the first
+  and the last step unless marked there, a marked first value zeroed;
+  target 0.5 + (X1 + X2)/4."""
+  del task, noise_scale
+  x, L = np.asarray(b.inputs), np.asarray(b.lengths)
+  values, marks = x[..., 0], x[..., 1]
+  half = L.min() // 2           # the set's T: every length is >= T
+  assert np.all(np.abs(values) <= 1)
+  for s in range(x.shape[1]):
+    ones = np.nonzero(marks[:, s] == 1)[0]
+    assert len(ones) == 2 and ones.max() < half and ones.min() < 10
+    want = np.zeros(L[s])
+    want[[0, L[s] - 1]] = -1
+    want[ones] = 1
+    np.testing.assert_array_equal(marks[:L[s], s], want)
+    if 0 in ones:
+      assert values[0, s] == 0
+    np.testing.assert_allclose(0.5 + values[ones, s].sum() / 4, b.targets[s],
+                               rtol=1e-6)
+
+
 # task name -> check of the generator against the task's definition.
 DEFINITIONS = {"latch": latch_definition,
                "two_sequence": two_sequence_definition,
                "parity": parity_definition,
                "adding": adding_definition,
-               "copying": copying_definition}
+               "copying": copying_definition,
+               "two_sequence_1997": two_sequence_1997_definition,
+               "adding_1997": adding_1997_definition}
 # The paper's two-class tasks (their rules are checked below; the others'
 # in tests/tasks/test_followed.py).
 CLASSIFICATION = sorted(n for n, t in tasks.TASKS.items()

@@ -40,6 +40,7 @@ import jax
 from vanishing.cells import paper
 from vanishing.cells.elman import RECURRENT_INITS, Elman
 from vanishing.cells.gated import GRU, LSTM
+from vanishing.cells.lstm1997 import LSTM1997
 from vanishing.cells.latch import latch_final, latch_step, latch_trajectory
 from vanishing.cells.net import (ORDERS, OUTPUT_FNS, Net, Unfolded, activate,
                                  net_step, run, unfold)
@@ -76,7 +77,8 @@ class Cell(Protocol):
 # name -> constructor. The paper's nets (Section VI), HS2001's, an Elman
 # net and the local-feedback net; then the later remedies: the LSTM (with
 # and without forget gate), the GRU, and the plain tanh RNN (Elman's net)
-# with an orthogonal or identity recurrent matrix.
+# with an orthogonal or identity recurrent matrix; the LSTM as its 1997
+# paper built it.
 CELLS: dict[str, Callable[..., Cell]] = {
     "latch": latch_net,
     "two_sequence": two_sequence_net,
@@ -90,6 +92,9 @@ CELLS: dict[str, Callable[..., Cell]] = {
     "lstm_noforget": functools.partial(LSTM, forget_gate=False,
                                        name="lstm_noforget"),
     "gru": GRU,
+    # The 1997 LSTM: cell blocks with shared input and output gates, a
+    # fully connected hidden layer, no forget gate.
+    "lstm_1997": LSTM1997,
     "rnn_orthogonal": functools.partial(Elman, recurrent_init="orthogonal",
                                         name="rnn_orthogonal"),
     "rnn_identity": functools.partial(Elman, recurrent_init="identity",
@@ -122,7 +127,7 @@ def get(name: str, **kwargs) -> Cell:
 
 
 __all__ = [
-    "CELLS", "Cell", "Elman", "GRU", "LSTM", "MAX_FULL_UNROLL", "Net",
+    "CELLS", "Cell", "Elman", "GRU", "LSTM", "LSTM1997", "MAX_FULL_UNROLL", "Net",
     "ORDERS", "OUTPUTS", "OUTPUT_FNS", "PARTIAL_UNROLL", "RECURRENT_INITS",
     "Readout", "STRUCTURE", "Unfolded", "activate", "forward",
     "forward_many",

@@ -8,7 +8,9 @@
   and parity problems of Section VI;
 * ``vanishing.tasks.followed``: the long-lag benchmarks that followed: the
   adding problem (Hochreiter & Schmidhuber 1997) and the copying problem
-  (Arjovsky, Shah & Bengio 2016).
+  (Arjovsky, Shah & Bengio 2016);
+* ``vanishing.tasks.lstm1997``: the LSTM paper's own forms of the
+  2-sequence and adding problems, for its replay.
 
 ``TASKS`` maps a name to a task: the paper's three, then the later ones (a
 new task goes at the end). Adding a task is one generator plus one line
@@ -18,6 +20,8 @@ there.
 from __future__ import annotations
 
 from vanishing.tasks.followed import Adding, Copying, adding, copying
+from vanishing.tasks.lstm1997 import (Adding1997, TwoSequence1997,
+                                      adding_1997, two_sequence_1997)
 from vanishing.tasks.paper import (LatchBatch, latch, latch_inputs,
                                    latch_minimal, parity, prototypes,
                                    two_sequence)
@@ -35,6 +39,9 @@ TASKS: dict[str, Task] = {
     # After 1994: HS97's adding problem, Arjovsky et al.'s copying problem.
     "adding": Adding(),
     "copying": Copying(),
+    # The LSTM paper's own forms (its experiments 3a and 4).
+    "two_sequence_1997": TwoSequence1997(),
+    "adding_1997": Adding1997(),
 }
 
 
@@ -46,9 +53,10 @@ def get(name: str) -> Task:
 
 
 __all__ = [
-    "Adding", "CLASSIFICATION", "Copying", "KINDS", "LENGTHS", "LatchBatch",
+    "Adding", "Adding1997", "CLASSIFICATION", "Copying", "KINDS", "LENGTHS", "LatchBatch",
     "NOISE_KINDS", "READOUTS", "SequenceBatch", "TARGET", "TASKS", "Task",
     "Noise", "adding", "copying", "draw_lengths", "get", "half_length",
     "latch", "latch_inputs", "latch_minimal", "length_mask", "mask", "parity",
-    "prototypes", "two_sequence",
+    "prototypes", "two_sequence", "TwoSequence1997", "adding_1997",
+    "two_sequence_1997",
 ]

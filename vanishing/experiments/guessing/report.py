@@ -56,31 +56,15 @@ def summarize(variant: str, noise_kind: str, params: int, criterion: str,
           "test_error_tol": tol, "test_error_mid": mid}
 
 
-# The rule of :func:`verdict`: standard errors either side of our mean.
-SE_BAND = 3.0
+# The rule of :func:`verdict` (``statistics.verdict``).
+SE_BAND = statistics.SE_BAND
+verdict = statistics.verdict
 RULE = (f"*agrees*: the published mean lies within our mean +- {SE_BAND:g} "
         "standard errors (HS2001 give no spread: theirs counts as exact); "
         "*differs*: outside it; with censored runs our mean (over solved "
         "runs) is a floor, so a row *differs* only if the floor's lower end "
         f"(mean - {SE_BAND:g} SE) is above the published mean, and is "
         "*undetermined* otherwise.")
-
-
-def verdict(mean: float, se: float, censored: int,
-            published: float | None) -> str:
-  """``agrees``, ``differs``, ``undetermined`` or ``no published number``
-  (``RULE``). A row with one solved run (no SE) is undetermined unless
-  censored runs make it a floor above the published mean."""
-  if published is None:
-    return "no published number"
-  if not math.isfinite(mean):
-    return "undetermined"
-  band = SE_BAND * se if math.isfinite(se) else math.inf
-  if censored:
-    return "differs" if mean - band > published else "undetermined"
-  if not math.isfinite(band):
-    return "undetermined"
-  return "agrees" if abs(mean - published) <= band else "differs"
 
 
 def published_rows(table) -> list[dict[str, Any]]:

@@ -50,6 +50,7 @@ from vanishing.engine import series
 from vanishing.engine.series import Sweeps
 from vanishing.experiments import compare, flags
 from vanishing.experiments.flags import FlagError
+from vanishing.experiments.remedies import replay, replay_report
 from vanishing.experiments.remedies.report import figure, summary
 from vanishing.experiments.skeleton import Experiment, Outcome
 from vanishing.experiments.trial import Trial, Trials
@@ -60,6 +61,14 @@ TABLES = ("", "runs")
 
 TASKS = ("latch2", "two_sequence", "adding", "copying")
 CELLS = ("elman", "rnn_orthogonal", "rnn_identity", "lstm", "gru")
+# The protocols: the suite's own (``harness``) and the replays of a paper's
+# (``replay.PROTOCOLS``), each with its preset of the same name.
+PROTOCOLS = ("harness",) + tuple(replay.PROTOCOLS)
+# Options that only the harness reads (a replay trains by plain online SGD
+# on its own task and stops by its paper's rule), and only a replay reads.
+HARNESS_ONLY = ("tasks", "remedies", "optimizer", "clip", "stages",
+                "patience", "target_cost", "n_per_class")
+REPLAY_ONLY = ("N_values", "check_every", "gradient")
 REMEDIES = ("none", "clip", "curriculum", "clip_curriculum")
 # Adam is the default: at T = 32 it solved more latch and 2-sequence trials
 # than heavy-ball momentum at lr 0.5 or 0.1 for every cell (docs/remedies.md);
@@ -97,15 +106,17 @@ class Settings:
   """
   tasks: tuple[str, ...] = flags.setting(
       flags.names("tasks", _listed(TASKS)), TASKS)
-  cells: tuple[str, ...] = flags.setting(
-      flags.names("cells", _listed(CELLS)), CELLS)
+  cells: tuple[str, ...] = flags.setting(flags.names(
+      "cells (lstm_1997: the 1997 LSTM, under a replay protocol)",
+      _listed(CELLS + ("lstm_1997",))), CELLS)
   remedies: tuple[str, ...] = flags.setting(
       flags.names("remedies", _listed(REMEDIES)), ("none", "clip", "curriculum"))
   T: tuple[int, ...] = flags.setting(flags.grid(
       "spans T, for every task (unset: the preset's, per task)", integer=True,
       low=2, noun="every T", name="T_values", default_text=_spans_shown), ())
   T_by_task: tuple = (("latch2", (8, 32, 128)), ("two_sequence", (8, 32, 128)),
-                      ("adding", (8, 32, 128)), ("copying", (4, 16, 64)))
+                      ("adding", (8, 32, 128)), ("copying", (4, 16, 64)),
+                      ("two_sequence_1997", (100,)), ("adding_1997", (100,)))
   trials: Trials = flags.nested(Trials(16, budget=300, patience=150,
                                        n_per_class=16, test_per_class=64))
   optimizer: str = flags.setting(flags.choice(
@@ -118,6 +129,16 @@ class Settings:
       low_open=True), 1.0)
   stages: int = flags.setting(flags.integer(
       "stages of the curriculum remedies", low=2), 4)
+  protocol: str = "harness"
+  N_values: tuple[int, ...] = flags.setting(flags.grid(
+      "2-sequence prefix lengths N of the lstm_1997_2seq replay",
+      integer=True, low=1, noun="every N"), (3, 1))
+  check_every: int = flags.setting(flags.integer(
+      "replays: judge a trial after every this many training sequences"),
+      100)
+  gradient: str = flags.setting(flags.choice(
+      "replays: the 1997 LSTM's gradient, truncated as the paper's or full "
+      "(BPTT)", ("truncated", "full")), "truncated")
   seed: int = 0
   chunk: int | None = flags.setting(flags.CHUNK, None)
 
@@ -147,6 +168,20 @@ PAPER = Settings(remedies=REMEDIES,
                             ("copying", (10, 100, 1000))),
                  trials=Trials(64, budget=5000, patience=2000,
                                n_per_class=16, test_per_class=128))
+# The LSTM paper's experiments 3a and 4 on its own protocol (``replay``):
+# its nets, 10 trials, learning rates 1.0 and 0.5, fresh sequences, its
+# stops; T = 100 runs in minutes on a CPU, T = 1000 (2-sequence) and 500,
+# 1000 (adding) are GPU settings (``--T_values``; docs/remedies.md has
+# their estimated times).
+_REPLAY_CELLS = ("lstm_1997", "gru", "rnn_identity")
+LSTM_1997_2SEQ = Settings(
+    protocol="lstm_1997_2seq", tasks=("two_sequence_1997",),
+    cells=_REPLAY_CELLS, trials=Trials(10, budget=200000, test_per_class=128),
+    lr=1.0)
+LSTM_1997_ADDING = Settings(
+    protocol="lstm_1997_adding", tasks=("adding_1997",),
+    cells=_REPLAY_CELLS, trials=Trials(10, budget=300000, test_per_class=128),
+    lr=0.5)
 TESTING = Settings(tasks=("latch2", "adding"), cells=("elman", "rnn_identity"),
                    remedies=("none", "clip", "curriculum"),
                    T_by_task=(("latch2", (4, 8)), ("adding", (4, 8))),
@@ -257,7 +292,11 @@ def summarize(rec, settings: Settings) -> dict[str, np.ndarray]:
 
 
 def execute(settings: Settings, sweeps: Sweeps = Sweeps()) -> Outcome | None:
-  """Runs every sweep with progress lines; the table, figure and summary."""
+  """Runs every sweep with progress lines; the table, figure and summary
+  (a replay's own: ``replay_report``)."""
+  if settings.protocol != "harness":
+    return replay_report.execute(settings, sweeps.labelled(
+        lambda t: f"{NAME} {t}"))
   out = run(settings, sweeps.labelled(lambda t: f"{NAME} {t}"))
   if out is None:
     return None
@@ -274,7 +313,19 @@ def execute(settings: Settings, sweeps: Sweeps = Sweeps()) -> Outcome | None:
 # Flags.
 
 def from_flags(given: flags.Given) -> Settings:
-  """Explicit spans must suit every task (2-sequence: T/2 >= N)."""
+  """Explicit spans must suit every task (2-sequence: T/2 >= N); a replay
+  protocol takes its own task and cells and none of the harness's options
+  (``HARNESS_ONLY``)."""
+  protocol = given.preset.protocol
+  if protocol != "harness":
+    return _replay_settings(given, protocol)
+  for name in REPLAY_ONLY:
+    if given.given(name):
+      raise FlagError(name, "only with a replay (--preset=lstm_1997_2seq or "
+                      "lstm_1997_adding)")
+  if "lstm_1997" in given.value("cells"):
+    raise FlagError("cells", "lstm_1997 trains under a replay protocol only "
+                    "(--preset=lstm_1997_2seq or lstm_1997_adding)")
   if given.given("T_values"):
     T = given.value("T_values")
     for task in given.value("tasks"):
@@ -285,7 +336,30 @@ def from_flags(given: flags.Given) -> Settings:
   return given.settings({})
 
 
+def _replay_settings(given: flags.Given, protocol: str) -> Settings:
+  task = replay.PROTOCOLS[protocol]
+  for name in HARNESS_ONLY:
+    if given.given(name):
+      raise FlagError(name, f"not with --preset={protocol} (the replay "
+                      "trains by online SGD on its own task, stopped by its "
+                      "paper's rule)")
+  known = tuple(problems.LSTM_1997_NETS[task])
+  for cell in given.value("cells"):
+    if cell not in known:
+      raise FlagError("cells", f"{protocol} replays {', '.join(known)}; "
+                      f"got {cell!r}")
+  if given.given("T_values"):
+    low = tasks.get(task).min_len
+    if task == "two_sequence_1997":
+      low = max(given.value("N_values"))
+    if min(given.value("T_values")) < max(low, 4):
+      raise FlagError("T_values", f"{protocol} needs T >= {max(low, 4)}, "
+                      f"got T = {min(given.value('T_values'))}")
+  return given.settings({})
+
+
 EXPERIMENT = Experiment(
     NAME, SUMMARY, Settings,
-    {"default": DEFAULT, "paper": PAPER, "testing": TESTING},
+    {"default": DEFAULT, "paper": PAPER, "testing": TESTING,
+     "lstm_1997_2seq": LSTM_1997_2SEQ, "lstm_1997_adding": LSTM_1997_ADDING},
     execute, TABLES, from_flags)
