@@ -64,8 +64,9 @@ def remedies_settings():
 
 
 def remedies_runs(perturb=False):
-  """Per (task, cell, remedy, T): ``(name, "solved", solved bits,
-  {evaluations, test_cost: (values, range)})``."""
+  """Per (task, cell, remedy, T): ``(name, "solved", solved bits (no test
+  sequence wrong), {evaluations, test_cost, train_solved (the training-set
+  rule's bits): (values, range)})``."""
   from vanishing import statistics
   from vanishing.experiments import remedies
   st = remedies_settings()
@@ -77,5 +78,6 @@ def remedies_runs(perturb=False):
         f"remedies[{task},{cell},{remedy},T={T}]", "solved",
         np.asarray(rec["solved"][sel], bool),
         {"evaluations": (rec["evaluations"][sel], float(st.trials.budget)),
-         "test_cost": (np.minimum(rec["test_cost"][sel], 2.0), 2.0)}))
+         "test_cost": (np.minimum(rec["test_cost"][sel], 2.0), 2.0),
+         "train_solved": (rec["train_solved"][sel].astype(float), 1.0)}))
   return groups

@@ -7,9 +7,10 @@ import pytest
 
 from vanishing import problems
 from vanishing.experiments import remedies
+from vanishing.experiments.trial import Trials
 
 COLUMNS = {"task", "cell", "remedy", "T", "trials", "solved", "frequency",
-           "lo", "hi", "median_sequences"}
+           "lo", "hi", "median_sequences", "train_solved", "train_frequency"}
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +29,18 @@ def test_a_row_per_task_cell_remedy_and_span(outcome):
   assert np.all(table["trials"] == st.trials.count)
   assert np.all((table["lo"] <= table["frequency"])
                 & (table["frequency"] <= table["hi"]))
-  # The median counts training sequences of solved trials only.
+  # Solved means held out: no test sequence wrong; the training-set rule
+  # is train_solved.
+  runs = outcome.tables["runs"]
+  np.testing.assert_array_equal(runs["solved"], runs["test_error"] == 0)
+  assert set(np.unique(runs["train_solved"])) <= {0, 1}
+  assert np.all((0 <= table["train_frequency"])
+                & (table["train_frequency"] <= 1))
+  np.testing.assert_array_equal(table["train_frequency"],
+                                table["train_solved"] / table["trials"])
+  # The median counts training sequences of (held-out) solved trials only.
   solved = table["solved"] > 0
   assert np.all(np.isnan(table["median_sequences"][~solved]))
-  runs = outcome.tables["runs"]
   for i in np.flatnonzero(solved):
     sel = ((runs["task"] == table["task"][i]) & (runs["cell"] == table["cell"][i])
            & (runs["remedy"] == table["remedy"][i]) & (runs["T"] == table["T"][i])
@@ -39,10 +48,41 @@ def test_a_row_per_task_cell_remedy_and_span(outcome):
     assert table["median_sequences"][i] == np.median(runs["sequences"][sel])
   np.testing.assert_array_equal(runs["sequences"],
                                 runs["evaluations"] * 2 * st.trials.n_per_class)
-  assert np.all((0 <= table["test_solved"]) & (table["test_solved"] <= 1))
   adding = table["task"] == "adding"
   np.testing.assert_allclose(table["baseline_cost"][adding], 1 / 12)
   assert outcome.figure is not None and "remedies:" in outcome.summary
+
+
+def test_memorising_the_training_set_is_not_solving():
+  """Two training sequences are learnt by heart in a few dozen epochs, the
+  test set is not: the training-set rule holds in every trial, the
+  headline (no test sequence wrong) in few."""
+  st = dataclasses.replace(
+      remedies.TESTING, tasks=("latch2",), cells=("elman",),
+      remedies=("none",), T_by_task=(("latch2", (8,)),),
+      trials=Trials(8, budget=60, patience=60, n_per_class=1,
+                    test_per_class=8))
+  table, rec, _ = remedies.run(st)
+  trained, solved = rec["train_solved"].astype(bool), rec["solved"]
+  memorised = trained & (rec["test_error"] > 0)
+  assert memorised.sum() >= 4 and not solved[memorised].any()
+  assert table["solved"][0] == solved.sum() < table["train_solved"][0]
+  assert table["frequency"][0] == solved.mean() < table["train_frequency"][0]
+  lo, hi = table["lo"][0], table["hi"][0]
+  assert lo <= solved.mean() <= hi < table["train_frequency"][0]
+
+
+def test_fresh_training_sets_change_the_runs_not_the_test_sets():
+  st = dataclasses.replace(remedies.TESTING, tasks=("latch2",),
+                           cells=("elman",), remedies=("none",))
+  fresh = dataclasses.replace(st, trials=dataclasses.replace(
+      st.trials, training_sets="fresh"))
+  _, fixed_rec, _ = remedies.run(st)
+  _, fresh_rec, _ = remedies.run(fresh)
+  assert not np.array_equal(fixed_rec["cost"], fresh_rec["cost"])
+  again = remedies.run(fresh)[1]
+  for k in fresh_rec:
+    np.testing.assert_array_equal(fresh_rec[k], again[k], err_msg=k)
 
 
 def test_every_pair_sees_the_same_trials(outcome):
@@ -68,7 +108,7 @@ def test_no_remedy_and_clipping_at_a_huge_threshold_agree():
                            clip=1e30)
   _, rec, _ = remedies.run(st)
   none, clip = rec["remedy"] == "none", rec["remedy"] == "clip"
-  for k in ("evaluations", "solved", "final_error"):
+  for k in ("evaluations", "train_solved", "solved", "final_error"):
     np.testing.assert_array_equal(rec[k][none], rec[k][clip], err_msg=k)
 
 
@@ -87,6 +127,8 @@ def test_the_problems_exist_for_every_task_and_cell():
     (["--clip=0"], "--clip: must be finite and > 0"),
     (["--T_values=1,8"], "--T_values: every T must be >= 2"),
     (["--T_values=4,8"], "--T_values: two_sequence needs T/2 >= 3"),
+    (["--training_sets=online"],
+     "--training_sets: must be one of fixed, fresh"),
 ])
 def test_bad_flags_exit_2_with_one_line(invoke, tmp_path, args, message):
   code, err = invoke("remedies", *args, f"--out_dir={tmp_path}")
@@ -114,6 +156,6 @@ def test_a_configurations_numbers_do_not_depend_on_its_lane_mates(outcome):
   runs = outcome.tables["runs"]
   sel = (runs["cell"] == "rnn_identity") & (runs["remedy"] == "curriculum")
   assert sel.sum() == len(rec["T"]) > 0
-  for k in ("task", "T", "trial", "solved", "evaluations", "final_error",
-            "test_cost", "stage"):
+  for k in ("task", "T", "trial", "solved", "train_solved", "evaluations",
+            "final_error", "test_cost", "stage"):
     np.testing.assert_array_equal(rec[k], runs[k][sel], err_msg=k)

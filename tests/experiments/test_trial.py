@@ -74,3 +74,53 @@ def test_hyper_parameters_read_from_the_sweep():
                   trials=4)
   np.testing.assert_array_equal(const["evaluations"], rec2["evaluations"])
   np.testing.assert_allclose(const["cost"], rec2["cost"], rtol=1e-4)
+
+
+def _inputs(batch):
+  return np.asarray(batch.inputs)
+
+
+def test_fresh_sets_are_redrawn_before_every_evaluation_from_the_seed():
+  problem = ST.problem("latch")
+  trial = Trial(problem, "bptt", ST.trials.stopping(), fresh=True)
+  key = jax.random.key(3)
+  c0 = trial.begin(key, {"T": 8.0})
+  c1 = trial.step(c0)
+  c2 = trial.step(c1)
+  assert int(c2["loop"][1].evaluations) == 2
+  want = [problem.data(jax.random.fold_in(jax.random.fold_in(key, 3), e),
+                       problem.n_per_class, 8) for e in (0, 1)]
+  np.testing.assert_array_equal(_inputs(c0["train"]), _inputs(want[0]))
+  np.testing.assert_array_equal(_inputs(c1["train"]), _inputs(want[0]))
+  np.testing.assert_array_equal(_inputs(c2["train"]), _inputs(want[1]))
+  assert not np.array_equal(_inputs(want[0]), _inputs(want[1]))
+  # The test set is the trial's own, as without fresh sets.
+  fixed = Trial(problem, "bptt", ST.trials.stopping()).begin(key, {"T": 8.0})
+  np.testing.assert_array_equal(_inputs(c0["test"]), _inputs(fixed["test"]))
+  # Reproducible from the seed, and not the fixed runs.
+  axes = {"T": np.asarray([8.0])}
+  a, b = _records(trial, axes, key=1), _records(trial, axes, key=1)
+  for k in a:
+    np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+  plain = _records(Trial(problem, "bptt", ST.trials.stopping()), axes, key=1)
+  assert not np.array_equal(a["cost"], plain["cost"])
+
+
+def test_fresh_sets_follow_the_curriculums_span():
+  problem = dataclasses.replace(ST.problem("latch"), T=16)
+  trial = Trial(problem, "bptt", ST.trials.stopping(), curriculum=True,
+                fresh=True)
+  c = trial.begin(jax.random.key(0), {"T": 16.0, "stages": 2.0})
+  assert int(np.max(c["train"].lengths)) <= 8  # stage 0: T_0 = 8
+  c = trial.step(trial._next_stage(c))
+  assert int(np.max(c["train"].lengths)) > 8
+
+
+def test_fresh_sets_are_refused_where_a_method_keeps_costs(invoke, tmp_path):
+  with pytest.raises(ValueError, match="annealing cannot train on fresh"):
+    Trial(ST.problem("latch"), "annealing", ST.trials.stopping(), fresh=True)
+  code, err = invoke("compare", "--methods=bptt,multigrid",
+                     "--training_sets=fresh", f"--out_dir={tmp_path}")
+  assert code == 2 and len(err.strip().splitlines()) == 1
+  assert "--training_sets: fresh needs" in err and "not multigrid" in err
+  assert not any(tmp_path.iterdir())

@@ -34,6 +34,25 @@ evaluations keep counting against the one budget. A trial is solved only
 when the last stage is, and stops as the method's loop does on the last
 stage (solved, stuck, diverged or out of budget) or on a divergence.
 K = 1 is training without curriculum, bit for bit.
+
+**Training sets** (``Trials.training_sets``, ``--training_sets``).
+``fixed`` (the paper's batch protocol, the default): the training set is
+drawn once per trial (per stage) and every evaluation reads it. ``fresh``
+(online, as the LSTM paper's experiments: each epoch's sequences are newly
+drawn, never reused): before evaluation ``e`` (the method's init reads the
+set of ``e = 0``) the training set is redrawn, ``n_per_class`` sequences
+per class at the current span (the stage's ``T_k`` under a curriculum),
+from
+
+    fold_in(fold_in(key, 3), e),
+
+so a trial's sets differ between evaluations and are reproducible from the
+seed; the tracker judges "solved" (no sequence wrong, cost below target),
+the best point and the stall clock on the set each step just saw. Only the
+methods whose ``base.Method.fresh`` is True may (:func:`check_training_sets`):
+the rest keep costs of earlier evaluations, or search for a point that
+solves one set. ``fixed`` runs the code it ran before the option, bit for
+bit. The test set is always the trial's own, never trained on.
 """
 
 from __future__ import annotations
@@ -49,6 +68,22 @@ from vanishing.experiments import flags
 from vanishing.methods import base, loop
 
 
+TRAINING_SETS = ("fixed", "fresh")
+
+
+def check_training_sets(training_sets: str, method_names) -> None:
+  """FlagError (``--training_sets``) where ``fresh`` is asked of a method
+  that cannot train on a new set per step (``base.Method.fresh``)."""
+  if training_sets != "fresh":
+    return
+  refused = [m for m in method_names if not methods.get(m).fresh]
+  if refused:
+    raise flags.FlagError("training_sets", f"fresh needs methods that step "
+                          f"along the set they are given; not "
+                          f"{', '.join(refused)} (they keep costs of earlier "
+                          f"sets or search for one that solves a set)")
+
+
 @dataclasses.dataclass(frozen=True)
 class Trials:
   """The trials of an experiment on compare's protocol (``compare``,
@@ -58,6 +93,8 @@ class Trials:
     count: trials per configuration and span (``--trials``).
     budget, patience, target_cost: the stopping rule (``base.Budget``).
     n_per_class, test_per_class: training and test sequences per class.
+    training_sets: ``fixed`` (drawn once per trial) or ``fresh`` (redrawn
+      before every evaluation; module docstring).
   """
   count: int = flags.setting(flags.integer(
       "trials per configuration and span", name="trials"), 24)
@@ -70,6 +107,10 @@ class Trials:
       "this", low=0, low_open=True), 0.01)
   n_per_class: int = flags.setting(flags.N_PER_CLASS, 25)
   test_per_class: int = flags.setting(flags.TEST_PER_CLASS, 100)
+  training_sets: str = flags.setting(flags.choice(
+      "training sets: fixed, drawn once per trial, or fresh, redrawn before "
+      "every evaluation (online; gradient methods only)", TRAINING_SETS),
+      "fixed")
 
   def stopping(self) -> base.Budget:
     return base.Budget(self.budget, self.patience, self.target_cost)
@@ -95,6 +136,8 @@ class Trial:
     inits: cells of the problem's parameter layout that differ only in
       their initialisation; ``swept["init"]`` picks one per trial
       (``problems.Problem.draw``).
+    fresh: redraw the training set before every evaluation (module
+      docstring); ValueError for a method whose ``fresh`` is False.
   """
   problem: problems.Problem
   method: str
@@ -103,6 +146,12 @@ class Trial:
   swept_hp: tuple[str, ...] = ()
   curriculum: bool = False
   inits: tuple = ()
+  fresh: bool = False
+
+  def __post_init__(self):
+    if self.fresh and not methods.get(self.method).fresh:
+      raise ValueError(f"{self.method} cannot train on fresh training sets "
+                       f"(base.Method.fresh)")
 
   def _run(self, c) -> base.Run:
     fit = problems.Fit(self.problem.net, c["train"], self.problem.task)
@@ -119,6 +168,16 @@ class Trial:
     return jax.tree_util.tree_map(lambda a, b: jnp.where(last, a, b),
                                   c["full_train"], drawn)
 
+  def _fresh_set(self, c, evaluations):
+    """The training set of evaluation ``evaluations`` under ``fresh``:
+    drawn from ``fold_in(fold_in(key, 3), evaluations)`` at the current
+    stage's span."""
+    span = (stage_span(c["T"], c["stage"], c["stages"],
+                       self.problem.task.min_len)
+            if self.curriculum else c["T"])
+    key = jax.random.fold_in(jax.random.fold_in(c["key"], 3), evaluations)
+    return self.problem.data(key, self.problem.n_per_class, span)
+
   def begin(self, key: jax.Array, swept) -> dict:
     fit, test, theta0 = self.problem.draw(key, swept["T"], self.inits,
                                           swept.get("init"))
@@ -130,6 +189,9 @@ class Trial:
                stages=jnp.asarray(swept["stages"], jnp.int32),
                stage=jnp.zeros((), jnp.int32), since=jnp.zeros((), jnp.int32))
       c["train"] = self._stage_set(c, c["stage"])
+    if self.fresh:
+      c["T"] = jnp.asarray(swept["T"], jnp.int32)
+      c["train"] = self._fresh_set(c, 0)
     return {**c, "loop": loop.begin(methods.get(self.method), self._run(c))}
 
   def _moving(self, c) -> jax.Array:
@@ -146,6 +208,8 @@ class Trial:
     return go | self._moving(c) if self.curriculum else go
 
   def _advance(self, c) -> dict:
+    if self.fresh:
+      c = {**c, "train": self._fresh_set(c, c["loop"][1].evaluations)}
     return {**c, "loop": loop.advance(methods.get(self.method), self._run(c),
                                       c["loop"])}
 

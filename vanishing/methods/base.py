@@ -46,8 +46,15 @@ numbers). With defaults on the value: ``check(config, numbers)``
 has no stall rule), ``reports = "solution"`` (report the first solving
 point rather than the best one), ``kinds`` / ``readouts``, the task costs
 and readouts it can train (``vanishing.methods.check_task``; default: every
-one), and ``lanes`` (1 for a method whose vmapped lanes are not
-independent bit for bit).
+one), ``lanes`` (1 for a method whose vmapped lanes are not
+independent bit for bit) and ``fresh`` (whether it may train on a training
+set redrawn before every step, ``experiments.trial``'s
+``--training_sets=fresh``: True for the methods that step along a
+direction computed at the current point on the set they are given, the
+gradient, curvature-scaled and discrete-propagation methods; False for
+annealing and multi-grid search, whose state holds costs of earlier
+evaluations that a new set would make incomparable, and for guessing,
+a search for a draw that solves *the* training set).
 
 ``vanishing.methods.loop.solve`` owns everything else, once for every
 method: the ``lax.while_loop``, the :class:`Tracker`, the budget, stuck,
@@ -234,6 +241,7 @@ class Method:
   reports: str = "best"
   check: Callable[[Any, dict], None] = _no_check
   adjust_budget: Callable[["Budget", Any], "Budget"] = _same_budget
+  fresh: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

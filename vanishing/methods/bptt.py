@@ -262,5 +262,5 @@ def descend(run, state, cost, error, g):
 
 
 METHOD = base.Method(NAME, init, step, DEFAULTS, ALLOWED, STATIC, REQUIRES,
-                     check=check)
+                     check=check, fresh=True)
 solve = functools.partial(loop.solve, METHOD)

@@ -343,5 +343,6 @@ def step(run, theta: jax.Array, tracker: base.Tracker):
 
 
 METHOD = base.Method(NAME, init, step, DEFAULTS, ALLOWED, STATIC, REQUIRES,
-                     kinds=KINDS, readouts=READOUTS, check=check)
+                     kinds=KINDS, readouts=READOUTS, check=check,
+                     fresh=True)
 solve = functools.partial(loop.solve, METHOD)

@@ -119,5 +119,6 @@ def step(run, state, tracker):
 
 
 METHOD = base.Method(NAME, init, step, DEFAULTS, ALLOWED, STATIC, REQUIRES,
-                     kinds=KINDS, readouts=READOUTS, check=check)
+                     kinds=KINDS, readouts=READOUTS, check=check,
+                     fresh=True)
 solve = functools.partial(loop.solve, METHOD)

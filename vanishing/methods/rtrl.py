@@ -269,5 +269,5 @@ def step(run, state, tracker):
 
 
 METHOD = base.Method(NAME, init, step, DEFAULTS, ALLOWED, STATIC, REQUIRES,
-                     check=check)
+                     check=check, fresh=True)
 solve = functools.partial(loop.solve, METHOD)

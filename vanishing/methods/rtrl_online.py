@@ -134,5 +134,6 @@ def step(run, theta, tracker):
 
 
 METHOD = base.Method(NAME, init, step, DEFAULTS, ALLOWED, STATIC, REQUIRES,
-                     readouts=READOUTS, lanes=LANES, check=check)
+                     readouts=READOUTS, lanes=LANES, check=check,
+                     fresh=True)
 solve = functools.partial(loop.solve, METHOD)

@@ -37,7 +37,7 @@ from vanishing.experiments import flags
 from vanishing.experiments.compare.report import figure, markdown, quote_lines
 from vanishing.experiments.flags import FlagError
 from vanishing.experiments.skeleton import Experiment, Outcome
-from vanishing.experiments.trial import Trial, Trials
+from vanishing.experiments.trial import Trial, Trials, check_training_sets
 from vanishing.tasks import NOISE_KINDS
 
 NAME = "compare"
@@ -247,7 +247,8 @@ def run(settings: Settings, sweeps: Sweeps = Sweeps()):
       for mname in settings.methods:
         staged = settings.curriculum > 1
         fn = Trial(problem, mname, budget, tuple(settings.hp(mname).items()),
-                   curriculum=staged).steps()
+                   curriculum=staged,
+                   fresh=settings.trials.training_sets == "fresh").steps()
         axes = {"T": np.asarray(settings.spans(pname), np.float64)}
         if staged:
           axes["stages"] = np.asarray([settings.curriculum], np.float64)
@@ -370,6 +371,7 @@ def from_flags(given: flags.Given) -> Settings:
         methods.check_task(mname, spec.task)
       except ValueError as e:
         raise FlagError("methods", f"{e} (problem {pname})") from None
+  check_training_sets(given.value("training_sets"), changes["methods"])
   if given.given("T_values"):
     T, N = given.value("T_values"), given.preset.N
     for pname in names:  # the 2-sequence task, any cell
