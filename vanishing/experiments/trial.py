@@ -45,7 +45,7 @@ import jax.numpy as jnp
 
 from vanishing import methods, problems
 from vanishing.engine.runs import Steps
-from vanishing.experiments import flags
+from vanishing.experiments import flags, lyapunov
 from vanishing.methods import base, loop
 
 
@@ -95,6 +95,10 @@ class Trial:
     inits: cells of the problem's parameter layout that differ only in
       their initialisation; ``swept["init"]`` picks one per trial
       (``problems.Problem.draw``).
+    lyapunov: record the leading ``lyapunov`` exponents of the net on its
+      test sequences at the initial and final parameters
+      (``experiments.lyapunov``; 0: none). A swept ``gain`` multiplies the
+      initial recurrent matrix (``lyapunov.scale_recurrent``).
   """
   problem: problems.Problem
   method: str
@@ -103,6 +107,7 @@ class Trial:
   swept_hp: tuple[str, ...] = ()
   curriculum: bool = False
   inits: tuple = ()
+  lyapunov: int = 0
 
   def _run(self, c) -> base.Run:
     fit = problems.Fit(self.problem.net, c["train"], self.problem.task)
@@ -122,7 +127,12 @@ class Trial:
   def begin(self, key: jax.Array, swept) -> dict:
     fit, test, theta0 = self.problem.draw(key, swept["T"], self.inits,
                                           swept.get("init"))
+    if "gain" in swept:
+      theta0 = lyapunov.scale_recurrent(self.problem.net, theta0, swept["gain"])
     c = {"key": key, "train": fit.batch, "test": test.batch, "theta0": theta0}
+    if self.lyapunov:
+      c["lyapunov_init"] = lyapunov.exponents(self.problem.net, theta0,
+                                              test.batch, self.lyapunov)
     if self.swept_hp:
       c["hp"] = {k: swept[k] for k in self.swept_hp}
     if self.curriculum:
@@ -174,6 +184,10 @@ class Trial:
            "diverged": r.diverged}
     if self.curriculum:
       out["stage"] = c["stage"]
+    if self.lyapunov:
+      out.update(lyapunov.columns("lyapunov_init", c["lyapunov_init"]))
+      out.update(lyapunov.columns("lyapunov_final", lyapunov.exponents(
+          self.problem.net, r.theta, c["test"], self.lyapunov)))
     return out
 
   def steps(self) -> Steps:
