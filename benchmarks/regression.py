@@ -208,7 +208,7 @@ def lyapunov_checks(perturb=False):
   rec = density.run(st)[1].gather(("w0", "lyapunov_init"))
   for w0 in st.w0:
     out.append(exact(f"lyapunov[density,w0={w0:g}].exponent",
-                     rec["lyapunov_init"][rec["w0"] == w0][0]))
+                     float(rec["lyapunov_init"][rec["w0"] == w0][0])))
   return [], out
 
 

@@ -92,6 +92,10 @@ def test_a_gain_scales_the_initial_recurrent_matrix():
   idt = [lam["rnn_identity", g] for g in st.gain]
   assert np.all(idt[0] < idt[1]) and np.all(idt[1] < idt[2])
   assert not np.array_equal(lam["lstm", 0.25], lam["lstm", 1.0])
+  t = lyapunov.trainability({**rec, "success": rec["test_error"] == 0},
+                            ("task", "cell", "remedy", "T"))
+  fig = lyapunov.figure(t, ("task", "remedy", "T"), "cell")
+  assert len(fig.axes) == len(st.spans("latch2"))
 
 
 def test_scale_recurrent_touches_the_recurrent_matrix_only():

@@ -137,7 +137,8 @@ def figure(table, panels: tuple[str, ...], line: str, labels=None,
                                                     (line,))):
       s = sel & mine
       x, p = table["lyapunov_init"][s], table["rate"][s]
-      ax.errorbar(x, p, yerr=[p - table["lo"][s], table["hi"][s] - p],
+      bars = np.maximum([p - table["lo"][s], table["hi"][s] - p], 0)
+      ax.errorbar(x, p, yerr=bars,
                   marker="o", ms=4, capsize=2, color=f"C{j}",
                   label=(labels or {}).get(v[0], str(v[0])))
     ax.axvline(0.0, color="grey", lw=0.8, ls=":")
