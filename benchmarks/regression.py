@@ -183,6 +183,35 @@ def theory_checks(perturb=False):
   return [], out
 
 
+def lyapunov_checks(perturb=False):
+  """The latch's Lyapunov exponent against its closed form log M'(a_bar):
+  ``theory.lyapunov_exponents`` in float64 on the attractor (w > 1), and
+  the density sweep's per-run ``lyapunov_init`` (float32) at w0 <= 1 with
+  no input (the state stays at a* = 0: log w0, to float32's rounding).
+  Pinned: each exponent, and the float64 one's gap to the closed form."""
+  import jax
+  from vanishing import cells, theory
+  from vanishing.experiments.latch import density
+  out = []
+  for w in (1.25, 1.5, 2.0, 3.0):
+    a = float(theory.attractor(w))
+    with jax.enable_x64(True):
+      lam = float(theory.lyapunov_exponents(cells.latch_net(), [w, a, -a],
+                                            np.zeros(40))[0])
+    gap = lam - float(np.log(theory.contraction_at_attractor(w)))
+    out += [exact(f"lyapunov[w={w:g}].exponent", lam),
+            exact(f"lyapunov[w={w:g}].closed_form_gap", gap)]
+  st = dataclasses.replace(
+      density.TESTING, w0=(0.5, 0.75), s=(0.0,), trials=2, lyapunov=1,
+      config=dataclasses.replace(density.TESTING.config, h_init=0.0,
+                                 epochs=1))
+  rec = density.run(st)[1].gather(("w0", "lyapunov_init"))
+  for w0 in st.w0:
+    out.append(exact(f"lyapunov[density,w0={w0:g}].exponent",
+                     float(rec["lyapunov_init"][rec["w0"] == w0][0])))
+  return [], out
+
+
 def compare_checks(perturb=False):
   """Every method on every problem at two spans (benchmarks/
   regression_trials.py): fraction solved, final error and evaluations."""
@@ -227,6 +256,7 @@ CHECKS: dict[str, Callable] = {
     "density": density_checks, "length": length_checks,
     "theory": theory_checks, "compare": compare_checks,
     "guessing": guessing_checks, "remedies": remedies_checks,
+    "lyapunov": lyapunov_checks,
 }
 
 

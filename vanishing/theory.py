@@ -289,8 +289,21 @@ def cell_jacobian_norms(cell, theta, inputs, context=0, *, state0=None,
   return np.linalg.norm(J, 2 if norm == "spectral" else "fro", axis=(1, 2))
 
 
+def state_size(cell) -> int:
+  """Entries of a cell's recurrent state (as in :func:`cell_jacobian_norms`):
+  the most Lyapunov exponents it has (:func:`lyapunov_exponents`)."""
+  D = getattr(cell, "inputs", 1)
+  with jax.ensure_compile_time_eval():
+    s0 = cell.initial_state(1, jnp.float32)
+    keep = _recurrent_leaves(cell, cell.unpack(jnp.zeros(cell.size)), s0,
+                             jnp.zeros((1,) if D == 1 else (1, D)),
+                             jnp.zeros(1, jnp.int32))
+  leaves = jax.tree_util.tree_leaves(s0)
+  return sum(x.size for x, k in zip(leaves, keep) if k)
+
+
 def lyapunov_exponents(cell, theta, inputs, context=0, *, k: int = 1,
-                       state0=None) -> jax.Array:
+                       state0=None, length=None) -> jax.Array:
   """The leading ``k`` Lyapunov exponents of a cell driven by one sequence.
 
   With ``s`` the cell's recurrent state (as in :func:`cell_jacobian_norms`)
@@ -317,6 +330,9 @@ def lyapunov_exponents(cell, theta, inputs, context=0, *, k: int = 1,
     context: the sequence's side input (its class, for the latch net).
     k: how many exponents, 1 .. the size of the recurrent state.
     state0: the initial state (a batch of one); None: the cell's own.
+    length: None (every step), or the steps that count, ``1..T`` (may be
+      traced): the sums and ``T`` stop there, as for a sequence that ends
+      at ``length`` in arrays of ``T`` steps.
 
   Returns:
     ``(k,)`` exponents, in ``theta``'s dtype.
@@ -344,11 +360,15 @@ def lyapunov_exponents(cell, theta, inputs, context=0, *, k: int = 1,
     f = lambda z: flat(cell.step(p, unflat(z), t, u_t, ctx))
     z_next, jvp = jax.linearize(f, z)
     q, r = jnp.linalg.qr(jax.vmap(jvp, 1, 1)(q))
-    return (z_next, q, total + jnp.log(jnp.abs(jnp.diagonal(r)))), None
+    log_r = jnp.log(jnp.abs(jnp.diagonal(r)))
+    if length is not None:
+      log_r = jnp.where(t < length, log_r, 0)
+    return (z_next, q, total + log_r), None
 
   T = u.shape[0]
   q0 = jnp.eye(m, k, dtype=dtype)
   (_, _, total), _ = jax.lax.scan(
       step, (flat(s0), q0, jnp.zeros(k, dtype)),
       (jnp.arange(T, dtype=jnp.int32), u))
-  return total / T
+  return total / (T if length is None else
+                  jnp.asarray(length).astype(dtype))

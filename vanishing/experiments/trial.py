@@ -64,7 +64,7 @@ import jax.numpy as jnp
 
 from vanishing import methods, problems
 from vanishing.engine.runs import Steps
-from vanishing.experiments import flags
+from vanishing.experiments import flags, lyapunov
 from vanishing.methods import base, loop
 
 
@@ -138,6 +138,10 @@ class Trial:
       (``problems.Problem.draw``).
     fresh: redraw the training set before every evaluation (module
       docstring); ValueError for a method whose ``fresh`` is False.
+    lyapunov: record the leading ``lyapunov`` exponents of the net on its
+      test sequences at the initial and final parameters
+      (``experiments.lyapunov``; 0: none). A swept ``gain`` multiplies the
+      initial recurrent matrix (``lyapunov.scale_recurrent``).
   """
   problem: problems.Problem
   method: str
@@ -147,6 +151,7 @@ class Trial:
   curriculum: bool = False
   inits: tuple = ()
   fresh: bool = False
+  lyapunov: int = 0
 
   def __post_init__(self):
     if self.fresh and not methods.get(self.method).fresh:
@@ -181,7 +186,12 @@ class Trial:
   def begin(self, key: jax.Array, swept) -> dict:
     fit, test, theta0 = self.problem.draw(key, swept["T"], self.inits,
                                           swept.get("init"))
+    if "gain" in swept:
+      theta0 = lyapunov.scale_recurrent(self.problem.net, theta0, swept["gain"])
     c = {"key": key, "train": fit.batch, "test": test.batch, "theta0": theta0}
+    if self.lyapunov:
+      c["lyapunov_init"] = lyapunov.exponents(self.problem.net, theta0,
+                                              test.batch, self.lyapunov)
     if self.swept_hp:
       c["hp"] = {k: swept[k] for k in self.swept_hp}
     if self.curriculum:
@@ -238,6 +248,10 @@ class Trial:
            "diverged": r.diverged}
     if self.curriculum:
       out["stage"] = c["stage"]
+    if self.lyapunov:
+      out.update(lyapunov.columns("lyapunov_init", c["lyapunov_init"]))
+      out.update(lyapunov.columns("lyapunov_final", lyapunov.exponents(
+          self.problem.net, r.theta, c["test"], self.lyapunov)))
     return out
 
   def steps(self) -> Steps:

@@ -15,7 +15,7 @@ import dataclasses
 import numpy as np
 
 from vanishing.engine.series import Sweeps
-from vanishing.experiments import flags
+from vanishing.experiments import flags, lyapunov
 from vanishing.experiments.flags import FlagError, parse_grid
 from vanishing.experiments.latch import common
 from vanishing.experiments.latch.training import (LatchConfig, latch_runs,
@@ -24,7 +24,7 @@ from vanishing.experiments.skeleton import Experiment, Outcome
 
 NAME = "density"
 SUMMARY = "convergence density of the latch over (w0, s) (Sec. III)"
-TABLES = ("", "runs")  # density.csv, density_runs.csv
+TABLES = ("", "runs", "trainability")  # density.csv, density_runs.csv, ...
 
 
 def _one_length(flag: str, text: str) -> tuple[int, ...]:
@@ -34,12 +34,23 @@ def _one_length(flag: str, text: str) -> tuple[int, ...]:
   return T
 
 
+def _zero_or_one(flag: str, k: int) -> int:
+  if k not in (0, 1):
+    raise FlagError(flag, f"must be 0 or 1 (the latch has one state), got {k}")
+  return k
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings(common.Settings):
-  """The latch sweep's settings (``common.Settings``) at one length ``T``."""
+  """The latch sweep's settings (``common.Settings``) at one length ``T``;
+  ``lyapunov``: record each run's exponent (``training.lyapunov_exponent``)
+  at w0 and at the end, and the trainability table."""
   T: tuple[int, ...] = flags.setting(flags.Flag(
       kind=str, help="sequence length", allowed="one integer > L",
       parse=_one_length, metavar="INT"))
+  lyapunov: int = flags.setting(flags.Flag(
+      kind=int, help=lyapunov.FLAG.help, allowed="0 or 1 (one state)",
+      parse=_zero_or_one, metavar="INT"), 0)  # off: +18% (BUILD_NOTES)
 
 
 def from_flags(given: flags.Given) -> Settings:
@@ -58,7 +69,8 @@ PAPER = Settings(
 
 # A few seconds, for smoke tests.
 TESTING = Settings(w0=(0.5, 1.5, 3.0), s=(0.0, 0.5), lr=(0.01,), T=(20,),
-                   trials=8, config=LatchConfig(T=20, L=3, epochs=50))
+                   trials=8, config=LatchConfig(T=20, L=3, epochs=50),
+                   lyapunov=1)
 
 
 def run(settings: Settings, sweeps: Sweeps = Sweeps()):
@@ -67,7 +79,7 @@ def run(settings: Settings, sweeps: Sweeps = Sweeps()):
   if len(settings.T) != 1:
     raise ValueError("the density experiment takes exactly one T")
   cfg = settings.config
-  fn = latch_runs(cfg)
+  fn = latch_runs(cfg, settings.lyapunov)
   res = sweeps.run("", fn, settings.axes(), settings.trials, settings.seed,
                    chunk=settings.chunk)
   if res is None:
@@ -155,8 +167,12 @@ def execute(settings: Settings, sweeps: Sweeps = Sweeps()) -> Outcome | None:
   ]))
   meta = {"runs": res.n_runs, "compile_s": res.compile_s, "run_s": res.run_s,
           "sweep": {"chunk": settings.chunk}}
-  return Outcome({"": table, "runs": res.iter_chunks()},
-                 figure(table, settings), summary, meta)
+  tables = {"": table, "runs": res.iter_chunks()}
+  if settings.lyapunov:
+    rec = res.gather(("s", "lr", "lyapunov_init", "test_acc"))
+    tables["trainability"] = lyapunov.trainability(
+        {**rec, "success": rec["test_acc"] == 1}, ("s", "lr"))
+  return Outcome(tables, figure(table, settings), summary, meta)
 
 
 EXPERIMENT = Experiment(

@@ -116,6 +116,38 @@ def _drawer(cfg: LatchConfig, n_per_class: int, swept):
   return draw
 
 
+def initial(key: jax.Array, swept: Mapping[str, jax.Array], cfg: LatchConfig):
+  """A run's (or block's) initial ``{w, h}`` (step 1), its training-set key
+  and its held-out key (as :func:`train_latch`)."""
+  k_h, k_train, k_test = sweep.per_run(lambda k: jax.random.split(k, 3), key)
+  params = {
+      "w": jnp.asarray(swept["w0"], jnp.float32),
+      "h": sweep.per_run(lambda k: jax.random.uniform(
+          k, (2, cfg.L), jnp.float32, -cfg.h_init, cfg.h_init), k_h),
+  }
+  return params, k_train, k_test
+
+
+def lyapunov_exponent(params, batch: tasks.LatchBatch) -> jax.Array:
+  """The latch's Lyapunov exponent on ``batch`` (per run), the mean over
+  its sequences of
+
+      lambda = (1/T) sum_{t=1..T} log |M'(a_{t-1})|,  M'(a) = w (1 - tanh^2 a),
+
+  along ``a_t = w tanh(a_{t-1}) + h_t`` from ``a_0 = 0``: the QR method of
+  ``theory.lyapunov_exponents`` for a state of one entry (Benettin et al.
+  1980). On a fixed point ``a*`` it is ``log |M'(a*)|`` (Bengio, Simard &
+  Frasconi 1994, Section III); the whole sequence counts (no length).
+  ``log (1 - tanh^2 a) = 2 (log 2 - |a| - log(1 + e^{-2|a|}))``: finite
+  where float32's ``tanh^2 a`` rounds to 1 (a saturated state).
+  """
+  w = params["w"]
+  a = cells.latch_trajectory(w, tasks.latch_inputs(params["h"], batch))
+  a_prev = jnp.abs(jnp.concatenate([jnp.zeros_like(a[:1]), a[:-1]]))
+  log_sech2 = 2 * (jnp.log(2.0) - a_prev - jnp.log1p(jnp.exp(-2 * a_prev)))
+  return jnp.log(jnp.abs(w)) + jnp.mean(log_sech2, axis=(0, 1))
+
+
 def train_latch(key: jax.Array, swept: Mapping[str, jax.Array],
                 cfg: LatchConfig, history: bool = False
                 ) -> tuple[bptt.TrainResult, jax.Array]:
@@ -135,12 +167,7 @@ def train_latch(key: jax.Array, swept: Mapping[str, jax.Array],
   and the key reserved for held-out data.
   """
   runs = tuple(jnp.shape(key))
-  k_h, k_train, k_test = sweep.per_run(lambda k: jax.random.split(k, 3), key)
-  params = {
-      "w": jnp.asarray(swept["w0"], jnp.float32),
-      "h": sweep.per_run(lambda k: jax.random.uniform(
-          k, (2, cfg.L), jnp.float32, -cfg.h_init, cfg.h_init), k_h),
-  }
+  params, k_train, k_test = initial(key, swept, cfg)
   draw = _drawer(cfg, cfg.n_per_class, swept)
   fixed_train = draw(k_train)
 
@@ -157,7 +184,7 @@ def train_latch(key: jax.Array, swept: Mapping[str, jax.Array],
 
 
 def run_latch(key: jax.Array, swept: Mapping[str, jax.Array],
-              cfg: LatchConfig) -> dict[str, jax.Array]:
+              cfg: LatchConfig, lyapunov: int = 0) -> dict[str, jax.Array]:
   """Trains one latch network (or a block, as :func:`train_latch`);
   ``swept`` holds ``w0``, ``s`` and ``lr``.
 
@@ -165,12 +192,21 @@ def run_latch(key: jax.Array, swept: Mapping[str, jax.Array],
   converged), ``loss`` (final training cost), ``w`` (final self-weight),
   ``h_norm`` (final norm of the trainable inputs), ``test_acc`` (fraction of
   held-out sequences within ``tol``), ``diverged`` and ``grad_norm`` (last
-  gradient).
+  gradient); with ``lyapunov`` (1), ``lyapunov_init`` and
+  ``lyapunov_final``: :func:`lyapunov_exponent` on the held-out set at the
+  initial and final parameters (one fixed length: no ``T`` swept).
   """
   res, k_test = train_latch(key, swept, cfg)
   test = _drawer(cfg, cfg.test_per_class, swept)(k_test)
   x_test = outputs(res.params, test)
   h = res.params["h"]
+  extra = {}
+  if lyapunov:
+    if "T" in swept:
+      raise ValueError("the latch's exponents take one fixed length")
+    extra = {"lyapunov_init": lyapunov_exponent(
+                 initial(key, swept, cfg)[0], test),
+             "lyapunov_final": lyapunov_exponent(res.params, test)}
   return {
       "converged": res.converged,
       "epoch": res.epoch,
@@ -180,12 +216,13 @@ def run_latch(key: jax.Array, swept: Mapping[str, jax.Array],
       "test_acc": jnp.mean(jnp.abs(x_test - test.targets) < cfg.tol, axis=0),
       "diverged": res.diverged,
       "grad_norm": res.grad_norm,
+      **extra,
   }
 
 
-def latch_runs(cfg: LatchConfig) -> sweep.Lanes:
+def latch_runs(cfg: LatchConfig, lyapunov: int = 0) -> sweep.Lanes:
   """:func:`run_latch` at ``cfg`` for the sweep engine, runs on the lanes."""
-  return sweep.Lanes(functools.partial(run_latch, cfg=cfg))
+  return sweep.Lanes(functools.partial(run_latch, cfg=cfg, lyapunov=lyapunov))
 
 
 def summarize(result, heldout_acc: float = 0.9, rate_name: str = "rate"

@@ -56,6 +56,13 @@ zipped, paired axis of it (the clipping threshold and the number of stages
 are traced values of each run; every remedy sees the same keys,
 ``sweep.run(paired=...)``), so the trials of every remedy, span and
 initialisation share the lanes.
+
+``--lyapunov=K`` records each trial's leading K Lyapunov exponents at the
+initial and final parameters (``experiments.lyapunov``, inside the same
+sweep); ``--gain`` sweeps a factor on every cell's initial recurrent matrix
+(a paired axis: the same draws at every gain), and the experiment then
+reports held-out success against the initial largest exponent
+(``remedies_trainability.csv`` and the figure).
 """
 
 from __future__ import annotations
@@ -65,20 +72,20 @@ import dataclasses
 import jax
 import numpy as np
 
-from vanishing import problems, statistics, tasks
+from vanishing import problems, statistics, tasks, theory
 from vanishing.engine import layout
 from vanishing.engine import series
 from vanishing.engine.series import Sweeps
-from vanishing.experiments import compare, flags
+from vanishing.experiments import compare, flags, lyapunov
 from vanishing.experiments.flags import FlagError
 from vanishing.experiments.remedies import replay, replay_report
-from vanishing.experiments.remedies.report import figure, summary
+from vanishing.experiments.remedies.report import LABELS, figure, summary
 from vanishing.experiments.skeleton import Experiment, Outcome
 from vanishing.experiments.trial import Trial, Trials
 
 NAME = "remedies"
 SUMMARY = "gated cells and remedies (clipping, curriculum) against T"
-TABLES = ("", "runs")
+TABLES = ("", "runs", "trainability")
 
 TASKS = ("latch2", "two_sequence", "adding", "copying")
 CELLS = ("elman", "rnn_orthogonal", "rnn_identity", "lstm", "gru")
@@ -122,6 +129,8 @@ class Settings:
     optimizer, lr: BPTT's optimizer (the same for every cell).
     clip: the gradient-norm threshold of the clipping remedies.
     stages: the curriculum's stages.
+    lyapunov: exponents recorded per trial (0: none).
+    gain: factors on the initial recurrent matrix, swept; () for none.
     seed: root seed.
     chunk: runs per compiled call.
   """
@@ -160,6 +169,12 @@ class Settings:
   gradient: str = flags.setting(flags.choice(
       "replays: the 1997 LSTM's gradient, truncated as the paper's or full "
       "(BPTT)", ("truncated", "full")), "truncated")
+  # Off by default: +12% run, +22% compile time (BUILD_NOTES).
+  lyapunov: int = flags.setting(lyapunov.FLAG, 0)
+  gain: tuple[float, ...] = flags.setting(flags.grid(
+      "factors on every cell's initial recurrent matrix, a paired sweep axis "
+      "(the figure: success against the initial exponent)", low=0,
+      low_open=True, noun="gains", default_text="none"), ())
   seed: int = 0
   chunk: int | None = flags.setting(flags.CHUNK, None)
 
@@ -207,7 +222,7 @@ TESTING = Settings(tasks=("latch2", "adding"), cells=("elman", "rnn_identity"),
                    remedies=("none", "clip", "curriculum"),
                    T_by_task=(("latch2", (4, 8)), ("adding", (4, 8))),
                    trials=Trials(3, budget=30, patience=30, n_per_class=4,
-                                 test_per_class=8), stages=2)
+                                 test_per_class=8), stages=2, lyapunov=1)
 
 
 def root_key(settings: Settings, task: str) -> jax.Array:
@@ -229,7 +244,8 @@ def run(settings: Settings, sweeps: Sweeps = Sweeps()):
                  if len(group) > 1 else ())
         trial = Trial(problem, "bptt", settings.trials.stopping(), hp,
                       swept_hp=("clip",), curriculum=True, inits=inits,
-                      fresh=settings.trials.training_sets == "fresh")
+                      fresh=settings.trials.training_sets == "fresh",
+                      lyapunov=settings.lyapunov)
         clip, stages = zip(*map(settings.remedy, settings.remedies))
         axes = {"remedy": {"remedy_id": np.arange(len(settings.remedies)),
                            "clip": np.asarray(clip),
@@ -237,11 +253,15 @@ def run(settings: Settings, sweeps: Sweeps = Sweeps()):
                 "T": np.asarray(settings.spans(task), np.float64)}
         if inits:
           axes = {"cell": {"init": np.arange(len(group))}, **axes}
+        paired = ("cell", "remedy") if inits else ("remedy",)
+        if settings.gain:
+          axes["gain"] = np.asarray(settings.gain, np.float64)
+          paired += ("gain",)
         yield series.Sweep(
             (task, group), f"{task}-{'-'.join(group)}", trial.steps(), axes,
             settings.trials.count, root_key(settings, task),
             {"chunk": settings.chunk, "block": layout.Block(BLOCK),
-             "paired": ("cell", "remedy") if inits else ("remedy",)})
+             "paired": paired})
 
   done = sweeps.series(planned())
   if done is None:
@@ -250,7 +270,7 @@ def run(settings: Settings, sweeps: Sweeps = Sweeps()):
   for (task, group), res in done[0]:
     keys = ("remedy_id", "T", "trial", "solved", "evaluations", "final_error",
             "test_error", "cost", "test_cost", "stage", "diverged") + (
-                ("init",) if len(group) > 1 else ())
+                ("init",) if len(group) > 1 else ()) + _extra_keys(settings)
     rec = res.gather(keys)
     which = rec.pop("init", np.zeros(len(rec["T"]))).astype(int)
     for i, cell in enumerate(group):
@@ -268,6 +288,13 @@ def run(settings: Settings, sweeps: Sweeps = Sweeps()):
   ordered = [parts[t, c] for t in settings.tasks for c in settings.cells]
   records = {k: np.concatenate([p[k] for p in ordered]) for k in ordered[0]}
   return summarize(records, settings), records, done[1]
+
+
+def _extra_keys(settings: Settings) -> tuple[str, ...]:
+  """The records' gain and Lyapunov columns, where asked for."""
+  k = settings.lyapunov
+  return (("gain",) if settings.gain else ()) + lyapunov.names(
+      "lyapunov_init", k) + lyapunov.names("lyapunov_final", k)
 
 
 def programs(settings: Settings, task: str) -> list[tuple[str, ...]]:
@@ -333,7 +360,17 @@ def execute(settings: Settings, sweeps: Sweeps = Sweeps()) -> Outcome | None:
           "runs": int(table["trials"].sum()),
           "parameters": {problems.named(t, c): settings.problem(t, c).net.size
                          for t in settings.tasks for c in settings.cells}}
-  return Outcome({"": table, "runs": records}, figure(table),
+  tables, fig = {"": table, "runs": records}, None
+  if settings.lyapunov:
+    tables["trainability"] = lyapunov.trainability(
+        {**records, "success": records["test_error"] == 0},
+        ("task", "cell", "remedy", "T"))
+  if settings.gain:
+    fig = lyapunov.figure(
+        tables["trainability"], ("task", "remedy", "T"), "cell", LABELS,
+        f"Held-out success against the initial exponent (gains "
+        f"{flags.show(settings.gain)}, {settings.trials.count} trials each)")
+  return Outcome(tables, fig or figure(table),
                  summary(table, settings, compile_s, run_s), meta)
 
 
@@ -361,6 +398,17 @@ def from_flags(given: flags.Given) -> Settings:
       if tasks.half_length(min(T)) < need:
         raise FlagError("T_values", f"{task} needs T/2 >= {need} (its "
                         f"prefix), got T = {min(T)}")
+  k = given.value("lyapunov")
+  if given.given("gain") and not k:
+    raise FlagError("gain", "needs --lyapunov >= 1 (the figure bins the "
+                    "trials by their initial exponent)")
+  for task in given.value("tasks"):
+    for cell in given.value("cells"):
+      m = theory.state_size(
+          problems.REGISTRY[problems.named(task, cell)].cell())
+      if k > m:
+        raise FlagError("lyapunov", f"must be <= {m}, the recurrent state of "
+                        f"{cell} on {task}, got {k}")
   return given.settings({})
 
 
