@@ -72,14 +72,15 @@ import dataclasses
 import jax
 import numpy as np
 
-from vanishing import problems, statistics, tasks, theory
+from vanishing import problems, tasks, theory
 from vanishing.engine import layout
 from vanishing.engine import series
 from vanishing.engine.series import Sweeps
 from vanishing.experiments import compare, flags, lyapunov
 from vanishing.experiments.flags import FlagError
 from vanishing.experiments.remedies import replay, replay_report
-from vanishing.experiments.remedies.report import LABELS, figure, summary
+from vanishing.experiments.remedies.report import (LABELS, figure, summarize,
+                                                  summary)
 from vanishing.experiments.skeleton import Experiment, Outcome
 from vanishing.experiments.trial import Trial, Trials
 
@@ -89,13 +90,11 @@ TABLES = ("", "runs", "trainability")
 
 TASKS = ("latch2", "two_sequence", "adding", "copying")
 CELLS = ("elman", "rnn_orthogonal", "rnn_identity", "lstm", "gru")
-# The protocols: the suite's own (``harness``) and the replays of a paper's
-# (``replay.PROTOCOLS``), each with its preset of the same name.
-PROTOCOLS = ("harness",) + tuple(replay.PROTOCOLS)
 # Options that only the harness reads (a replay trains by plain online SGD
 # on its own task and stops by its paper's rule), and only a replay reads.
 HARNESS_ONLY = ("tasks", "remedies", "optimizer", "clip", "stages",
-                "patience", "target_cost", "n_per_class")
+                "patience", "target_cost", "n_per_class", "training_sets",
+                "lyapunov", "gain")
 REPLAY_ONLY = ("N_values", "check_every", "gradient")
 REMEDIES = ("none", "clip", "curriculum", "clip_curriculum")
 # Adam is the default: at T = 32 it solved more latch and 2-sequence trials
@@ -311,41 +310,6 @@ def programs(settings: Settings, task: str) -> list[tuple[str, ...]]:
   return [tuple(g) for g in groups.values()]
 
 
-def task_of(task: str, settings: Settings):
-  """The registered task behind ``task`` (its kind, its baseline)."""
-  return settings.problem(task, settings.cells[0]).task
-
-
-def summarize(rec, settings: Settings) -> dict[str, np.ndarray]:
-  """One row per (task, cell, remedy, T): ``solved`` and its Wilson
-  interval held out, ``train_solved`` by the training-set rule (module
-  docstring)."""
-  rows = []
-  for (task, cell, remedy, T), sel in statistics.groups(
-      rec, ("task", "cell", "remedy", "T")):
-    solved = rec["solved"][sel].astype(bool)
-    trained = rec["train_solved"][sel].astype(bool)
-    n = int(sel.sum())
-    rate, _, lo, hi = statistics.wilson(solved.sum(), n)
-    seq = rec["sequences"][sel][solved]
-    spec = task_of(task, settings)
-    test_cost = float(np.mean(rec["test_cost"][sel]))
-    rows.append({"task": task, "kind": spec.kind, "cell": cell,
-                 "remedy": remedy, "T": int(T),
-                 "trials": n, "solved": int(solved.sum()),
-                 "frequency": float(rate), "lo": float(lo), "hi": float(hi),
-                 "median_sequences": (float(np.median(seq)) if len(seq)
-                                      else np.nan),
-                 "train_solved": int(trained.sum()),
-                 "train_frequency": float(trained.mean()),
-                 "test_cost": test_cost,
-                 "baseline_cost": spec.baseline(int(T)),
-                 "cost_ratio": test_cost / spec.baseline(int(T)),
-                 "test_error": float(np.mean(rec["test_error"][sel])),
-                 "diverged": int(rec["diverged"][sel].sum())})
-  return {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
-
-
 def execute(settings: Settings, sweeps: Sweeps = Sweeps()) -> Outcome | None:
   """Runs every sweep with progress lines; the table, figure and summary
   (a replay's own: ``replay_report``)."""
@@ -383,7 +347,7 @@ def from_flags(given: flags.Given) -> Settings:
   (``HARNESS_ONLY``)."""
   protocol = given.preset.protocol
   if protocol != "harness":
-    return _replay_settings(given, protocol)
+    return replay.from_flags(given, protocol, HARNESS_ONLY)
   for name in REPLAY_ONLY:
     if given.given(name):
       raise FlagError(name, "only with a replay (--preset=lstm_1997_2seq or "
@@ -409,28 +373,6 @@ def from_flags(given: flags.Given) -> Settings:
       if k > m:
         raise FlagError("lyapunov", f"must be <= {m}, the recurrent state of "
                         f"{cell} on {task}, got {k}")
-  return given.settings({})
-
-
-def _replay_settings(given: flags.Given, protocol: str) -> Settings:
-  task = replay.PROTOCOLS[protocol]
-  for name in HARNESS_ONLY:
-    if given.given(name):
-      raise FlagError(name, f"not with --preset={protocol} (the replay "
-                      "trains by online SGD on its own task, stopped by its "
-                      "paper's rule)")
-  known = tuple(problems.LSTM_1997_NETS[task])
-  for cell in given.value("cells"):
-    if cell not in known:
-      raise FlagError("cells", f"{protocol} replays {', '.join(known)}; "
-                      f"got {cell!r}")
-  if given.given("T_values"):
-    low = tasks.get(task).min_len
-    if task == "two_sequence_1997":
-      low = max(given.value("N_values"))
-    if min(given.value("T_values")) < max(low, 4):
-      raise FlagError("T_values", f"{protocol} needs T >= {max(low, 4)}, "
-                      f"got T = {min(given.value('T_values'))}")
   return given.settings({})
 
 

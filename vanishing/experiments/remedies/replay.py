@@ -45,10 +45,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vanishing import problems, statistics
+from vanishing import problems, statistics, tasks
 from vanishing.engine import layout, series
 from vanishing.engine.runs import Steps
 from vanishing.engine.series import Sweeps
+from vanishing.experiments.flags import FlagError
 from vanishing.tasks import SequenceBatch
 
 # The protocols replayed: remedies' ``--protocol`` -> (task, paper's rule).
@@ -230,3 +231,28 @@ def summarize(rec) -> dict[str, np.ndarray]:
                                  if solved.any() else np.nan),
                  "diverged": int(rec["diverged"][sel].sum())})
   return {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
+
+
+def from_flags(given, protocol: str, harness_only: tuple[str, ...]):
+  """remedies' settings for the replay ``protocol`` (its preset): none of
+  the harness's options (``harness_only``), the replay's own cells, spans
+  its task can draw; FlagError otherwise."""
+  task = PROTOCOLS[protocol]
+  for name in harness_only:
+    if given.given(name):
+      raise FlagError(name, f"not with --preset={protocol} (the replay "
+                      "trains by online SGD on its own task, stopped by its "
+                      "paper's rule)")
+  known = tuple(problems.LSTM_1997_NETS[task])
+  for cell in given.value("cells"):
+    if cell not in known:
+      raise FlagError("cells", f"{protocol} replays {', '.join(known)}; "
+                      f"got {cell!r}")
+  if given.given("T_values"):
+    low = tasks.get(task).min_len
+    if task == "two_sequence_1997":
+      low = max(given.value("N_values"))
+    if min(given.value("T_values")) < max(low, 4):
+      raise FlagError("T_values", f"{protocol} needs T >= {max(low, 4)}, "
+                      f"got T = {min(given.value('T_values'))}")
+  return given.settings({})

@@ -1,4 +1,4 @@
-"""The remedies experiment's figure and terminal summary
+"""The remedies experiment's summary table, figure and terminal summary
 (``experiments.remedies``)."""
 
 from __future__ import annotations
@@ -14,6 +14,41 @@ TITLES = {"latch2": "latch (first input +-1)", "two_sequence": "2-sequence",
           "adding": "adding", "copying": "copying"}
 STYLES = {"none": "-", "clip": "--", "curriculum": ":",
           "clip_curriculum": "-."}
+
+
+def task_of(task: str, settings):
+  """The registered task behind ``task`` (its kind, its baseline)."""
+  return settings.problem(task, settings.cells[0]).task
+
+
+def summarize(rec, settings) -> dict[str, np.ndarray]:
+  """One row per (task, cell, remedy, T): ``solved`` and its Wilson
+  interval held out, ``train_solved`` by the training-set rule (module
+  docstring)."""
+  rows = []
+  for (task, cell, remedy, T), sel in statistics.groups(
+      rec, ("task", "cell", "remedy", "T")):
+    solved = rec["solved"][sel].astype(bool)
+    trained = rec["train_solved"][sel].astype(bool)
+    n = int(sel.sum())
+    rate, _, lo, hi = statistics.wilson(solved.sum(), n)
+    seq = rec["sequences"][sel][solved]
+    spec = task_of(task, settings)
+    test_cost = float(np.mean(rec["test_cost"][sel]))
+    rows.append({"task": task, "kind": spec.kind, "cell": cell,
+                 "remedy": remedy, "T": int(T),
+                 "trials": n, "solved": int(solved.sum()),
+                 "frequency": float(rate), "lo": float(lo), "hi": float(hi),
+                 "median_sequences": (float(np.median(seq)) if len(seq)
+                                      else np.nan),
+                 "train_solved": int(trained.sum()),
+                 "train_frequency": float(trained.mean()),
+                 "test_cost": test_cost,
+                 "baseline_cost": spec.baseline(int(T)),
+                 "cost_ratio": test_cost / spec.baseline(int(T)),
+                 "test_error": float(np.mean(rec["test_error"][sel])),
+                 "diverged": int(rec["diverged"][sel].sum())})
+  return {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
 
 
 def figure(table):
