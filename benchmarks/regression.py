@@ -248,6 +248,13 @@ def remedies_checks(perturb=False):
       perturb)], []
 
 
+def replay_checks(perturb=False):
+  """The LSTM paper's replay: sequences to ST1 and to the stop per trial
+  (benchmarks/regression_trials.py)."""
+  return [Group(*g) for g in _sibling("regression_trials").replay_runs(
+      perturb)], []
+
+
 def _concat(parts) -> dict[str, np.ndarray]:
   return {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in parts[0]}
 
@@ -256,7 +263,7 @@ CHECKS: dict[str, Callable] = {
     "density": density_checks, "length": length_checks,
     "theory": theory_checks, "compare": compare_checks,
     "guessing": guessing_checks, "remedies": remedies_checks,
-    "lyapunov": lyapunov_checks,
+    "lyapunov": lyapunov_checks, "replay": replay_checks,
 }
 
 

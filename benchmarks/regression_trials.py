@@ -81,3 +81,29 @@ def remedies_runs(perturb=False):
          "test_cost": (np.minimum(rec["test_cost"][sel], 2.0), 2.0),
          "train_solved": (rec["train_solved"][sel].astype(float), 1.0)}))
   return groups
+
+
+def replay_settings():
+  """The LSTM paper's 2-sequence replay, small: its LSTM at T = 30, N = 1,
+  8 trials of at most 6,000 sequences, checked every 100."""
+  from vanishing.experiments import remedies
+  return dataclasses.replace(
+      remedies.LSTM_1997_2SEQ, cells=("lstm_1997",), T=(30,), N_values=(1,),
+      trials=dataclasses.replace(remedies.LSTM_1997_2SEQ.trials, count=8,
+                                 budget=6000, test_per_class=64))
+
+
+def replay_runs(perturb=False):
+  """``(name, "reached_st1", bits, {sequences_st1, sequences, final_wrong:
+  (values, range)})`` of the replay (trials that never reach ST1 count the
+  budget)."""
+  from vanishing.experiments.remedies import replay
+  st = replay_settings()
+  _, rec, _ = replay.run(st, perturbed(perturb, 1))
+  st1 = rec["sequences_st1"]
+  budget = float(st.trials.budget)
+  return [("replay[two_sequence_1997,lstm_1997,T=30,N=1]", "reached_st1",
+           np.asarray(st1 >= 0, bool),
+           {"sequences_st1": (np.where(st1 >= 0, st1, budget), budget),
+            "sequences": (rec["sequences"], budget),
+            "final_wrong": (rec["final_wrong"].astype(float), 2560.0)})]

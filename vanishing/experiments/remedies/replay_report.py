@@ -95,7 +95,7 @@ def summary(table, settings, compile_s: float, run_s: float) -> str:
         f"{statistics.fmt(table['published_stop'][i]):>9s} "
         f"{table['verdict_stop'][i]:12s} "
         f"{statistics.fmt(table['final_wrong'][i], '.1f'):>10s} "
-        f"{statistics.fmt(table['published_wrong'][i], 'g'):>5s}")
+        f"{statistics.fmt(table['published_wrong'][i], '.1f'):>5s}")
   lines.append(f"Means over the trials that stopped; paper: {SOURCE}'s "
                "LSTM (no published number for the GRU and the tanh RNN). "
                f"Rule: {RULE}.")
