@@ -86,12 +86,17 @@ def test_verdicts_set_ours_beside_the_published_numbers():
            "st1_censored": np.asarray([0, 0, 0, 10]),
            "stop_mean": np.asarray([40000.0, 30000.0, 40000.0, 90000.0]),
            "stop_se": np.asarray([1000.0, 1000.0, 1000.0, 3000.0]),
-           "stop_censored": np.asarray([0, 0, 0, 2])}
+           "stop_censored": np.asarray([0, 0, 0, 2]),
+           # the means with the censored trials counted at their budget
+           "st1_floor": np.asarray([27000.0, 20000.0, 27000.0, 300000.0]),
+           "st1_floor_se": np.asarray([1000.0, 1000.0, 1000.0, 0.0]),
+           "stop_floor": np.asarray([40000.0, 30000.0, 40000.0, 95000.0]),
+           "stop_floor_se": np.asarray([1000.0, 1000.0, 1000.0, 3000.0])}
   cols = replay_report.published_columns(table)
   assert list(cols["verdict_st1"]) == ["agrees", "differs",
                                        "no published number",
                                        "no published number"]
-  # 90,000 - 3 x 3,000 = 81,000 > 74,000: a floor above the paper's mean.
+  # The floor 95,000 - 3 x 3,000 = 86,000 > 74,000: above the paper's mean.
   assert list(cols["verdict_stop"]) == ["agrees", "differs",
                                         "no published number", "differs"]
   assert cols["published_stop"][0] == 39850 and np.isnan(

@@ -220,6 +220,11 @@ def summarize(rec) -> dict[str, np.ndarray]:
     stop = rec["sequences_stop"][sel]
     m1, se1 = _mean_se(st1[st1 >= 0].astype(np.float64))
     ms, ses = _mean_se(stop[stop >= 0].astype(np.float64))
+    # A trial that never stopped took more than the sequences it ran: the
+    # mean with those counted at their budget is a floor of the true mean.
+    ran = rec["sequences"][sel].astype(np.float64)
+    f1, fse1 = _mean_se(np.where(st1 >= 0, st1, ran))
+    fs, fses = _mean_se(np.where(stop >= 0, stop, ran))
     rows.append({"task": task, "cell": cell, "T": int(T), "N": int(N),
                  "trials": n, "solved": int(solved.sum()),
                  "frequency": float(rate), "lo": float(lo), "hi": float(hi),
@@ -227,6 +232,8 @@ def summarize(rec) -> dict[str, np.ndarray]:
                  "st1_censored": int(np.sum(st1 < 0)),
                  "stop_mean": ms, "stop_se": ses,
                  "stop_censored": int(np.sum(stop < 0)),
+                 "st1_floor": f1, "st1_floor_se": fse1,
+                 "stop_floor": fs, "stop_floor_se": fses,
                  "final_wrong": (float(np.mean(rec["final_wrong"][sel][solved]))
                                  if solved.any() else np.nan),
                  "diverged": int(rec["diverged"][sel].sum())})

@@ -35,10 +35,23 @@ PUBLISHED: dict[tuple[str, int, int], tuple] = {
 }
 RULE = (f"agrees: the published mean lies within our mean +- "
         f"{statistics.SE_BAND:g} standard errors; with trials that never "
-        "stopped, ours is a floor, and the row differs only if that floor's "
-        "lower end is above the published mean (else: undetermined)")
+        "stopped, our floor counts them at the sequences they ran, and the "
+        "row differs only if that floor's lower end is above the published "
+        "mean (else: undetermined)")
 LABELS = {"lstm_1997": "LSTM 1997", "gru": "GRU",
           "rnn_identity": "tanh RNN, identity"}
+
+
+def _verdict(table, i: int, stop: str, published) -> str:
+  """``statistics.verdict`` of row ``i``'s ``stop`` (st1 or stop): with
+  censored trials, judged on the floor that counts them at the sequences
+  they ran."""
+  censored = int(table[f"{stop}_censored"][i])
+  key = f"{stop}_floor" if censored else f"{stop}_mean"
+  return statistics.verdict(float(table[key][i]), float(table[f"{key}_se"][i]
+                                                        if censored else
+                                                        table[f"{stop}_se"][i]),
+                            censored, published)
 
 
 def published_columns(table) -> dict[str, np.ndarray]:
@@ -52,13 +65,9 @@ def published_columns(table) -> dict[str, np.ndarray]:
     mine = table["cell"][i] == "lstm_1997"   # the paper ran its LSTM only
     st1, stop, wrong = (st1, stop, wrong) if mine else (None, None, None)
     out["published_st1"].append(np.nan if st1 is None else st1)
-    out["verdict_st1"].append(statistics.verdict(
-        table["st1_mean"][i], table["st1_se"][i], table["st1_censored"][i],
-        st1))
+    out["verdict_st1"].append(_verdict(table, i, "st1", st1))
     out["published_stop"].append(np.nan if stop is None else stop)
-    out["verdict_stop"].append(statistics.verdict(
-        table["stop_mean"][i], table["stop_se"][i],
-        table["stop_censored"][i], stop))
+    out["verdict_stop"].append(_verdict(table, i, "stop", stop))
     out["published_wrong"].append(np.nan if wrong is None else wrong)
   return {k: np.asarray(v) for k, v in out.items()}
 
