@@ -142,7 +142,8 @@ def test_tasks_times_cells_name_the_registered_pairs():
 @pytest.mark.parametrize("kw,message", [
     (dict(tasks="adding"), "--tasks: adding is registered with elman, lstm"),
     (dict(tasks="latch", cells="paper,gru"), "--cells: gru is registered "
-     "with latch2, two_sequence, parity, adding, copying only"),
+     "with latch2, two_sequence, parity, adding, copying, two_sequence_1997, "
+     "adding_1997 only"),
     (dict(tasks="latch", problems="latch"), "--problems: not with --tasks"),
     (dict(cells="nope"), "--cells: unknown 'nope'; choose from paper, a1"),
 ])
