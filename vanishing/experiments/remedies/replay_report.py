@@ -47,10 +47,9 @@ def _verdict(table, i: int, stop: str, published) -> str:
   censored trials, judged on the floor that counts them at the sequences
   they ran."""
   censored = int(table[f"{stop}_censored"][i])
-  key = f"{stop}_floor" if censored else f"{stop}_mean"
-  return statistics.verdict(float(table[key][i]), float(table[f"{key}_se"][i]
-                                                        if censored else
-                                                        table[f"{stop}_se"][i]),
+  mean = f"{stop}_floor" if censored else f"{stop}_mean"
+  se = f"{stop}_floor_se" if censored else f"{stop}_se"
+  return statistics.verdict(float(table[mean][i]), float(table[se][i]),
                             censored, published)
 
 
@@ -111,6 +110,11 @@ def summary(table, settings, compile_s: float, run_s: float) -> str:
   return "\n".join(lines)
 
 
+def _row(T, N) -> str:
+  """A row's label: its span and, for the 2-sequence problem, its N."""
+  return f"T={int(T)}" + (f", N={int(N)}" if N > 0 else "")
+
+
 def figure(table):
   """Mean sequences to the paper's stop per cell and span (log scale, +-1
   SE), the published means as black stars."""
@@ -119,15 +123,13 @@ def figure(table):
   import matplotlib.pyplot as plt
 
   fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
-  rows = [f"T={int(T)}" + (f", N={int(N)}" if N > 0 else "")
-          for T, N in dict.fromkeys(zip(table["T"], table["N"]))]
-  where = {r: i for i, r in enumerate(rows)}
+  names = [_row(T, N) for T, N in zip(table["T"], table["N"])]
+  rows = list(dict.fromkeys(names))
+  x_all = np.asarray([rows.index(r) for r in names])
   cells = list(dict.fromkeys(table["cell"]))
   for j, cell in enumerate(cells):
     sel = table["cell"] == cell
-    x = np.asarray([where[f"T={int(T)}" + (f", N={int(N)}" if N > 0 else "")]
-                    for T, N in zip(table["T"][sel], table["N"][sel])])
-    x = x + 0.15 * (j - (len(cells) - 1) / 2)
+    x = x_all[sel] + 0.15 * (j - (len(cells) - 1) / 2)
     se = np.nan_to_num(table["stop_se"][sel])
     ax.errorbar(x, table["stop_mean"][sel], yerr=se, fmt="o", capsize=3,
                 label=f"{LABELS.get(cell, cell)} (solved "
@@ -135,9 +137,7 @@ def figure(table):
                 f"{int(table['trials'][sel].sum())})")
   pub = table["published_stop"]
   if np.isfinite(pub).any():
-    x = np.asarray([where[f"T={int(T)}" + (f", N={int(N)}" if N > 0 else "")]
-                    for T, N in zip(table["T"], table["N"])])
-    ax.plot(x[np.isfinite(pub)], pub[np.isfinite(pub)], "k*", ms=11,
+    ax.plot(x_all[np.isfinite(pub)], pub[np.isfinite(pub)], "k*", ms=11,
             label=f"{SOURCE} (LSTM)")
   ax.set_xticks(range(len(rows)), rows)
   if np.any(np.nan_to_num(table["stop_mean"]) > 0) or np.isfinite(pub).any():
