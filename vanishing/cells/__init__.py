@@ -40,6 +40,8 @@ import jax
 from vanishing.cells import paper
 from vanishing.cells.elman import RECURRENT_INITS, Elman
 from vanishing.cells.gated import GRU, LSTM
+from vanishing.cells.linear_diag import Diagonal, LinearDiag
+from vanishing.cells.lru import LRU
 from vanishing.cells.lstm1997 import LSTM1997
 from vanishing.cells.latch import latch_final, latch_step, latch_trajectory
 from vanishing.cells.net import (ORDERS, OUTPUT_FNS, Net, Unfolded, activate,
@@ -50,13 +52,15 @@ from vanishing.cells.paper import (full_net, latch2_net, latch_net,
                                    two_sequence_net)
 from vanishing.cells.readout import OUTPUTS, Readout
 from vanishing.cells.scan import (MAX_FULL_UNROLL, PARTIAL_UNROLL, forward,
-                                  scan as time_scan)
+                                  linear_scan, scan as time_scan)
 
 # Structure a cell can expose beyond the protocol's forward pass:
 # ``linear``: pre-activations a = W x + v u + b of a masked net, its
 # ``unpack`` into W, v, b, its phases and ``unfold``; the derivatives of
 # its unit functions.
-STRUCTURE = ("linear", "activation_derivatives")
+# ``diagonal``: a diagonal linear recurrence h_t = a_t h_{t-1} + b_t with
+# ``transition``, ``hidden`` and ``emit`` (``linear_diag.Diagonal``).
+STRUCTURE = ("linear", "activation_derivatives", "diagonal")
 
 
 class Cell(Protocol):
@@ -101,6 +105,10 @@ CELLS: dict[str, Callable[..., Cell]] = {
                                       name="rnn_identity"),
     # The threshold parity net of discrete error propagation (sign units).
     "parity_sign": parity_sign_net,
+    # Diagonal linear recurrences: the minimal real one, and the Linear
+    # Recurrent Unit (Orvieto et al. 2023).
+    "linear_diag": LinearDiag,
+    "lru": LRU,
 }
 
 
@@ -127,11 +135,12 @@ def get(name: str, **kwargs) -> Cell:
 
 
 __all__ = [
-    "CELLS", "Cell", "Elman", "GRU", "LSTM", "LSTM1997", "MAX_FULL_UNROLL", "Net",
+    "CELLS", "Cell", "Diagonal", "Elman", "GRU", "LRU", "LSTM", "LSTM1997",
+    "LinearDiag", "MAX_FULL_UNROLL", "Net",
     "ORDERS", "OUTPUTS", "OUTPUT_FNS", "PARTIAL_UNROLL", "RECURRENT_INITS",
     "Readout", "STRUCTURE", "Unfolded", "activate", "forward",
     "forward_many",
-    "full_net", "get", "latch2_net", "latch_final", "latch_net", "latch_step",
+    "full_net", "get", "linear_scan", "latch2_net", "latch_final", "latch_net", "latch_step",
     "latch_trajectory", "local_feedback_net", "net_step", "paper", "parity_a1", "parity_a2",
     "parity_net", "parity_sign_net", "run", "time_scan", "two_sequence_net", "unfold",
 ]

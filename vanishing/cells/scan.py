@@ -10,6 +10,14 @@ left at the end is the state at that sequence's end. ``scan`` writes this
 loop once (the length mask, the unroll policy, optional per-step outputs);
 cells supply ``step`` (``vanishing.cells`` protocol) and never write their
 own loop.
+
+A cell whose recurrence is diagonal and linear (``provides`` holds
+``"diagonal"``: ``linear_diag.Diagonal``), h_t = a_t * h_{t-1} + b_t, has a
+second form of the same loop: :func:`linear_scan`, the prefix composition of
+the affine maps h -> a_t h + b_t by ``jax.lax.associative_scan`` (Blelloch
+1990; the LRU's training form, Orvieto et al. 2023), O(log T) deep instead
+of T. :func:`forward` runs it where :func:`use_linear_scan` says it is
+faster (benchmarks/linear_scan.py; docs/performance.md).
 """
 
 from __future__ import annotations
@@ -75,8 +83,72 @@ def scan(step: Callable[[Any, jax.Array, Any], tuple[Any, Any]], state0: Any,
                       unroll=unroll_for(T) if unroll is None else unroll)
 
 
+def linear_scan(a: jax.Array, b: jax.Array, lengths: jax.Array | None = None,
+                h0: jax.Array | None = None) -> jax.Array:
+  """Every ``h_t = a_t * h_{t-1} + b_t``, ``t = 0..T-1``, as ``(T, B, ...)``.
+
+  The maps compose associatively, ``(a2, b2) o (a1, b1) = (a2 a1, a2 b1 +
+  b2)``, so ``jax.lax.associative_scan`` computes every prefix in O(log T)
+  depth. A step past sequence b's length is the identity map (a = 1, b = 0),
+  so its state is frozen from ``lengths[b]`` on, exactly as :func:`scan`'s
+  mask freezes it.
+
+  Args:
+    a: ``(T, ...)`` factors broadcasting against ``b`` (real or complex).
+    b: ``(T, B, ...)`` offsets.
+    lengths: ``(B,)`` sequence lengths, or None (all T steps live).
+    h0: ``(B, ...)`` initial state, or None for zero.
+  """
+  a = jnp.broadcast_to(a, b.shape)
+  if lengths is not None:
+    live = broadcast_live(jnp.arange(b.shape[0])[:, None] < lengths[None, :],
+                          b)
+    a, b = jnp.where(live, a, 1), jnp.where(live, b, 0)
+  if h0 is not None:
+    b = b.at[0].add(a[0] * h0)
+
+  def compose(first, then):
+    return then[0] * first[0], then[0] * first[1] + then[1]
+
+  return jax.lax.associative_scan(compose, (a, b))[1]
+
+
+# At T >= this many steps :func:`forward` runs a diagonal cell by
+# :func:`linear_scan` (benchmarks/linear_scan.py: the measured crossover).
+LINEAR_SCAN_MIN_T = 64
+
+
+def use_linear_scan(cell, T: int) -> bool:
+  """Whether :func:`forward` runs ``cell`` over T steps by
+  :func:`linear_scan`: a diagonal cell at T >= ``LINEAR_SCAN_MIN_T``."""
+  return "diagonal" in cell.provides and T >= LINEAR_SCAN_MIN_T
+
+
+def _forward_diagonal(cell, theta, inputs, lengths, every_step):
+  """:func:`forward` of a diagonal cell by :func:`linear_scan`: every
+  state's (a_t, b_t) at once, the scan, every step's emitted state; the
+  output at each sequence's end is the one of step ``lengths - 1``."""
+  T, B = inputs.shape[:2]
+  ts = jnp.arange(T)
+  if theta.ndim == 2:
+    ps = jax.vmap(cell.unpack)(theta)
+    a, b = jax.vmap(cell.transition)(ps, ts, inputs)
+  else:
+    ps = cell.unpack(theta)
+    a, b = jax.vmap(cell.transition, (None, 0, 0))(ps, ts, inputs)
+  h0 = cell.hidden(cell.initial_state(B, inputs.dtype))
+  h = linear_scan(a[:, None] if a.ndim == 2 else a, b, lengths, h0)
+  ys = jax.vmap(lambda p, h_t, u: cell.readout(cell.emit(p, h_t, u)),
+                (0 if theta.ndim == 2 else None, 0, 0))(ps, h, inputs)
+  if every_step:
+    return jnp.where(broadcast_live(ts[:, None] < lengths[None, :], ys), ys,
+                     0.0)
+  return ys[lengths - 1, jnp.arange(B)]
+
+
 def forward(cell, theta: jax.Array, inputs: jax.Array, lengths: jax.Array,
-            context: Any = None, *, every_step: bool = False) -> jax.Array:
+            context: Any = None, *, every_step: bool = False,
+            parallel: bool | None = None) -> jax.Array:
   """The output of ``cell`` at each sequence's own end, ``(B,)``, or at
   every step, ``(T, B)`` (0 after each sequence's end); ``(B, K)`` and
   ``(T, B, K)`` for a cell whose readout has K outputs (logits).
@@ -97,7 +169,13 @@ def forward(cell, theta: jax.Array, inputs: jax.Array, lengths: jax.Array,
       class labels, for the latch net's trainable first input).
     every_step: read the output after every step (a task with a target at
       every step), not only at each sequence's end.
+    parallel: a diagonal cell's loop by :func:`linear_scan` (True) or by
+      :func:`scan` (False); None: :func:`use_linear_scan`'s rule.
   """
+  if parallel is None:
+    parallel = use_linear_scan(cell, inputs.shape[0])
+  if parallel:
+    return _forward_diagonal(cell, theta, inputs, lengths, every_step)
   B = inputs.shape[1]
   per_step = theta.ndim == 2
   p0 = None if per_step else cell.unpack(theta)
