@@ -146,6 +146,26 @@ for _task, _kw in (("adding", dict(inputs=2, output="linear")),
     _make = functools.partial(cells.CELLS[_cell], n=4, **_kw)
     _add(_task, _cell, _make,
          f"{_task} on a 4-unit {_cell}, {_make().size} weights")
+# The diagonal linear recurrences (Orvieto et al. 2023's LRU and the
+# minimal real one) on the same tasks, at LINEAR_UNITS states (the LRU:
+# complex states and features alike): a linear recurrence stores its past
+# in superposition, so it needs more states than a gated cell for the same
+# memory (BUILD_NOTES, "Deviations and choices").
+LINEAR_UNITS = 16
+LINEAR = ("lru", "linear_diag")
+for _task, _kw in (("latch2", dict(output="tanh")),
+                   ("two_sequence", dict(output="tanh")),
+                   ("parity", dict(output="logistic")),
+                   ("adding", dict(inputs=2, output="linear")),
+                   ("copying", dict(inputs=followed.CHANNELS,
+                                    outputs=followed.OUTPUTS,
+                                    output="linear"))):
+  for _cell in LINEAR:
+    _make = functools.partial(cells.CELLS[_cell], n=LINEAR_UNITS, **_kw)
+    if _cell == "lru":
+      _make = functools.partial(_make, width=LINEAR_UNITS, encoder=True)
+    _add(_task, _cell, _make, f"{_task} on a {LINEAR_UNITS}-state {_cell}, "
+         f"{_make().size} weights")
 # The LSTM paper's experiments 3a and 4 on its own nets (Hochreiter &
 # Schmidhuber 1997): 3 blocks of 1 cell (3a, 102 weights) and 2 blocks of
 # 2 cells (adding, 93 weights), its gate biases, a logistic output; beside them a

@@ -17,7 +17,9 @@ from vanishing.cells import scan
 LINEAR = {"linear_diag": cells.LinearDiag(n=3, inputs=2, outputs=4,
                                           output="linear"),
           "lru": cells.LRU(n=3, width=5, inputs=2, outputs=4,
-                           output="linear")}
+                           output="linear"),
+          "lru_encoder": cells.LRU(n=3, width=5, inputs=2, outputs=4,
+                                   output="logistic", encoder=True)}
 
 
 def _batch(key, T, B=5, D=2):
@@ -165,6 +167,7 @@ def test_linear_diag_init_draws_decays_in_its_range():
 
 def test_lru_sizes_and_state():
   assert cells.LRU().size == 61
+  assert cells.LRU(encoder=True).size == 61 + 4 + 4 + 24
   assert cells.LinearDiag().size == 13
   cell = cells.LRU(n=3, width=2, inputs=10, outputs=9, output="linear")
   assert cell.size == 9 + 60 + 12 + 20 + 27

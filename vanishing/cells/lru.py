@@ -9,10 +9,15 @@ states, H features, D input channels:
 
     lambda = exp(-exp(nu_log) + i exp(theta_log))       (|lambda| < 1)
     gamma  = exp(gamma_log)                             (init sqrt(1 - |lambda|^2))
-    h_t = lambda * h_{t-1} + gamma * ((B_re + i B_im) u_t),   h_0 = 0,
+    h_t = lambda * h_{t-1} + gamma * ((B_re + i B_im) v_t),   h_0 = 0,
     x_t = gelu(Re((C_re + i C_im) h_t) + D u_t)         (H features)
     y_t = out(W_out x_t + b_out)                        (``readout.Readout``)
 
+with v_t = u_t, or with ``encoder`` v_t = gelu(E u_t + e) (H features: a
+one-layer input MLP, the nonlinearity that a stack of LRU blocks puts
+before every block's recurrence but the first; without it the state is
+linear in the inputs and y a function of N linear filters of them, which
+cannot compute the adding problem's product of marker and value).
 ``|lambda| = exp(-exp(nu_log)) < 1`` for every finite ``nu_log`` (in
 float32, 1 exactly only once ``exp(nu_log)`` underflows, nu_log < -87).
 ``gamma`` is the paper's normalisation: at its initial value each state's
@@ -27,9 +32,10 @@ complex ``lambda`` and ``gamma B u_t``), a 2 x 2 rotation-scaling per
 state over the reals.
 
 **Parameters** ``theta`` = (nu_log (N), theta_log (N), gamma_log (N),
-B_re, B_im (N x D each), C_re, C_im (H x N each), D (H x D), W_out (K x
+[with ``encoder``: E (H x D), e (H)], B_re, B_im (N x D each, N x H with
+``encoder``), C_re, C_im (H x N each), D (H x D), W_out (K x
 H), b_out (K)), matrices row-major: 3N + 2ND + 2HN + HD + KH + K (61 at N
-= H = 4, D = K = 1).
+= H = 4, D = K = 1; 93 with ``encoder``).
 
 **Initialisation** (the paper's Algorithm 1): |lambda| distributed as the
 radius of a point uniform on the ring r_min <= |z| <= r_max (Lemma 3.2:
@@ -37,7 +43,7 @@ radius of a point uniform on the ring r_min <= |z| <= r_max (Lemma 3.2:
 uniform on [0, max_phase] (``theta_log = log(max_phase v)``), u, v ~
 U[0, 1]; B_re, B_im ~ N(0, 1/(2D)), C_re, C_im ~ N(0, 1/N); D ~ N(0,
 1/D) (the paper's D is a vector, N(0, 1), its H = D); the readout uniform
-on [-scale, scale] as every cell's. ``scale`` sets nothing else: the
+on [-scale, scale] as every cell's; E ~ N(0, 1/D), e = 0. ``scale`` sets nothing else: the
 paper's draws are scaled by fan-in. Defaults r_min = 0.9, r_max = 0.999,
 max_phase = 2 pi: the paper's long-range settings (BUILD_NOTES,
 "Deviations and choices").
@@ -75,6 +81,7 @@ class LRU(Diagonal):
   r_min: float = 0.9
   r_max: float = 0.999
   max_phase: float = 2 * math.pi
+  encoder: bool = False
   name: str = "lru"
 
   def __post_init__(self):
@@ -91,9 +98,11 @@ class LRU(Diagonal):
 
   def _shapes(self):
     N, H, D = self.n, self.width, self.inputs
-    return (("nu_log", (N,)), ("theta_log", (N,)), ("gamma_log", (N,)),
-            ("B_re", (N, D)), ("B_im", (N, D)), ("C_re", (H, N)),
-            ("C_im", (H, N)), ("D", (H, D)))
+    V = H if self.encoder else D
+    return ((("nu_log", (N,)), ("theta_log", (N,)), ("gamma_log", (N,)))
+            + ((("E", (H, D)), ("e", (H,))) if self.encoder else ())
+            + (("B_re", (N, V)), ("B_im", (N, V)), ("C_re", (H, N)),
+               ("C_im", (H, N)), ("D", (H, D))))
 
   @property
   def size(self) -> int:
@@ -111,18 +120,22 @@ class LRU(Diagonal):
 
   def init(self, key: jax.Array, scale: float = 0.5) -> jax.Array:
     N, H, D = self.n, self.width, self.inputs
-    k = jax.random.split(key, 5)
+    V = H if self.encoder else D
+    k = jax.random.split(key, 6)
     u = jax.random.uniform(k[0], (N,))
     nu_log = jnp.log(-0.5 * jnp.log(u * (self.r_max ** 2 - self.r_min ** 2)
                                     + self.r_min ** 2))
     theta_log = jnp.log(self.max_phase * jax.random.uniform(k[1], (N,)))
     gamma_log = 0.5 * jnp.log1p(-jnp.exp(-2 * jnp.exp(nu_log)))
-    B = jax.random.normal(k[2], (2 * N * D,)) / math.sqrt(2 * D)
+    enc = ((jax.random.normal(k[5], (H * D,)) / math.sqrt(D), jnp.zeros(H))
+           if self.encoder else ())
+    B = jax.random.normal(k[2], (2 * N * V,)) / math.sqrt(2 * V)
     C = jax.random.normal(k[3], (2 * H * N,)) / math.sqrt(N)
     Dm = jax.random.normal(k[4], (H * D,)) / math.sqrt(D)
     head = jax.random.uniform(jax.random.fold_in(key, 1), (self.head.size,),
                               minval=-scale, maxval=scale)
-    return jnp.concatenate([nu_log, theta_log, gamma_log, B, C, Dm, head])
+    return jnp.concatenate([nu_log, theta_log, gamma_log, *enc, B, C, Dm,
+                            head])
 
   def unpack(self, theta: jax.Array) -> dict[str, jax.Array]:
     p, i = {}, 0
@@ -143,6 +156,8 @@ class LRU(Diagonal):
     """``(lambda (N,), gamma * B u_t (B, N))``, complex."""
     del t
     x = channels(u)
+    if self.encoder:
+      x = jax.nn.gelu(x @ p["E"].T + p["e"])
     Bu = x @ p["B_re"].T + 1j * (x @ p["B_im"].T)
     return self.eigenvalues(p), jnp.exp(p["gamma_log"]) * Bu
 
@@ -171,7 +186,9 @@ class LRU(Diagonal):
     for s in range(x.shape[1]):
       h = np.zeros(cell.n, complex)
       for t in range(int(lengths[s])):
-        h = lam * h + Bc @ x[t, s]
+        v = (numpy_gelu(p["E"] @ x[t, s] + p["e"]) if cell.encoder
+             else x[t, s])
+        h = lam * h + Bc @ v
         feat = numpy_gelu((C @ h).real + p["D"] @ x[t, s])
       out.append(cell.head.numpy_apply(head, feat))
     return np.asarray(out)

@@ -39,7 +39,9 @@ errors, costs and evaluations.
   McClelland & Ganguli 2014) and identity (Le, Jaitly & Hinton 2015)
   recurrent initialisation, LSTM with a forget gate (Hochreiter &
   Schmidhuber 1997; Gers, Schmidhuber & Cummins 2000) and GRU (Cho et al.
-  2014), all with ``units`` hidden units.
+  2014), all with 4 hidden units; on request (``--cells``) the diagonal
+  linear recurrences, the LRU (Orvieto et al. 2023) and ``linear_diag``,
+  with ``problems.LINEAR_UNITS`` states.
 * Remedies: ``none``; ``clip``, gradient-norm clipping at ``clip``
   (Pascanu, Mikolov & Bengio 2013); ``curriculum``, ``stages`` stages of
   growing span (the paper's closing suggestion; ``experiments.trial``);
@@ -90,6 +92,10 @@ TABLES = ("", "runs", "trainability")
 
 TASKS = ("latch2", "two_sequence", "adding", "copying")
 CELLS = ("elman", "rnn_orthogonal", "rnn_identity", "lstm", "gru")
+# On request (--cells): the diagonal linear recurrences, the LRU (Orvieto et
+# al. 2023) and its minimal real form (``problems.LINEAR``). They have no
+# recurrent matrix for --gain to scale.
+LINEAR = problems.LINEAR
 # Options that only the harness reads (a replay trains by plain online SGD
 # on its own task and stops by its paper's rule), and only a replay reads.
 HARNESS_ONLY = ("tasks", "remedies", "optimizer", "clip", "stages",
@@ -136,8 +142,9 @@ class Settings:
   tasks: tuple[str, ...] = flags.setting(
       flags.names("tasks", _listed(TASKS)), TASKS)
   cells: tuple[str, ...] = flags.setting(flags.names(
-      "cells (lstm_1997: the 1997 LSTM, under a replay protocol)",
-      _listed(CELLS + ("lstm_1997",))), CELLS)
+      "cells (lstm_1997: the 1997 LSTM, under a replay protocol; lru, "
+      "linear_diag: the diagonal linear recurrences)",
+      _listed(CELLS + LINEAR + ("lstm_1997",))), CELLS)
   remedies: tuple[str, ...] = flags.setting(
       flags.names("remedies", _listed(REMEDIES)), ("none", "clip", "curriculum"))
   T: tuple[int, ...] = flags.setting(flags.grid(
@@ -362,6 +369,10 @@ def from_flags(given: flags.Given) -> Settings:
       if tasks.half_length(min(T)) < need:
         raise FlagError("T_values", f"{task} needs T/2 >= {need} (its "
                         f"prefix), got T = {min(T)}")
+  linear = [c for c in given.value("cells") if c in LINEAR]
+  if given.given("gain") and linear:
+    raise FlagError("gain", f"{linear[0]} has no recurrent matrix to scale "
+                    "(its decays are drawn on a ring)")
   k = given.value("lyapunov")
   if given.given("gain") and not k:
     raise FlagError("gain", "needs --lyapunov >= 1 (the figure bins the "
