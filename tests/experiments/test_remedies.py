@@ -117,6 +117,11 @@ def test_the_problems_exist_for_every_task_and_cell():
     for cell in remedies.CELLS:
       spec = problems.REGISTRY[problems.named(task, cell)]
       assert spec.cell().name.startswith(cell.split("_")[0]) or cell == "elman"
+  for task in remedies.TASKS + ("parity",):
+    for cell in remedies.LINEAR:
+      net = problems.REGISTRY[problems.named(task, cell)].cell()
+      assert net.name == cell and net.n == problems.LINEAR_UNITS
+      assert "diagonal" in net.provides
 
 
 @pytest.mark.parametrize("args,message", [
@@ -129,6 +134,9 @@ def test_the_problems_exist_for_every_task_and_cell():
     (["--T_values=4,8"], "--T_values: two_sequence needs T/2 >= 3"),
     (["--training_sets=online"],
      "--training_sets: must be one of fixed, fresh"),
+    (["--cells=lstm,lru", "--lyapunov=1", "--gain=1,2"],
+     "--gain: lru has no recurrent matrix to scale"),
+    (["--cells=lru,rnn"], "--cells: unknown 'rnn'"),
 ])
 def test_bad_flags_exit_2_with_one_line(invoke, tmp_path, args, message):
   code, err = invoke("remedies", *args, f"--out_dir={tmp_path}")

@@ -34,7 +34,8 @@ def test_cells_table_has_every_cell(outcome):
   T = gradients.TESTING.cells_T
   want = [(name, p) for name, _, parts in gradients_cells.SETTINGS for p in parts]
   assert {n for n, _ in want} == {"latch", "elman", "rnn_orthogonal",
-                                  "rnn_identity", "lstm", "lstm_noforget", "gru"}
+                                  "rnn_identity", "lstm", "lstm_noforget", "gru",
+                                  "lru", "linear_diag"}
   assert [(n, p) for n, p, _ in gradients_cells.rows(c)] == want
   assert len(c["t"]) == len(want) * T
   for n, p in want:
@@ -52,6 +53,14 @@ def test_latch_decays_at_the_predicted_rate(outcome):
   np.testing.assert_allclose(latch["norm"], rate ** latch["t"], rtol=1e-6)
   np.testing.assert_allclose(latch["norm"], latch["predicted"], rtol=1e-6)
   assert np.all(np.isnan(_curve(outcome, "gru")["predicted"]))
+
+
+@pytest.mark.parametrize("cell", ["lru", "linear_diag"])
+def test_diagonal_cells_decay_as_their_largest_eigenvalue(outcome, cell):
+  # ds_t/ds_0 = diag(lambda^t) whatever the input: norm max|lambda|^t.
+  curve = _curve(outcome, cell)
+  assert 0 < curve["predicted_rate"][0] < 1
+  np.testing.assert_allclose(curve["norm"], curve["predicted"], rtol=1e-9)
 
 
 def test_constant_error_carousel_against_vanishing_tanh_rnn(outcome):

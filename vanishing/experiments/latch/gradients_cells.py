@@ -17,7 +17,12 @@ input sequence ``u_t`` i.i.d. N(0, 0.1^2) (``np.random.default_rng(seed)``):
 * ``lstm_noforget``: the 1997 memory cell with its input gate closed
   (b_i = -50): c_t = c_{t-1} up to ~1e-21, the constant error carousel,
   ``||dc_t/dc_0|| = 1``; whole state and cell-state block;
-* ``gru``.
+* ``gru``;
+* ``lru`` (Orvieto et al. 2023; ring r_min = 0.9, r_max = 0.999) and
+  ``linear_diag`` (decays a in [0.5, 0.99]): diagonal linear recurrences,
+  whose state Jacobian is diag(lambda) whatever the input, so
+  ``||ds_t/ds_0|| = max |lambda|^t`` exactly: their ``predicted`` and
+  ``predicted_rate`` columns.
 
 The per-step rate is ``exp`` of the least-squares slope of ``log norm``
 over the second half of the horizon (:func:`fitted_rate`, the decay
@@ -27,6 +32,7 @@ measurement's fit).
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from vanishing import cells, theory
@@ -47,6 +53,8 @@ SETTINGS = (
     ("lstm_noforget", f"input gate closed, b_i = {CLOSED_GATE:g}",
      ("state", "c")),
     ("gru", "uniform init", ("state",)),
+    ("lru", "ring |lambda| in [0.9, 0.999]", ("state",)),
+    ("linear_diag", "decays a in [0.5, 0.99]", ("state",)),
 )
 
 
@@ -76,7 +84,8 @@ def measure(T: int, w: float, seed: int) -> dict[str, np.ndarray]:
   state; ``c``: the LSTM's cell-state block), ``input`` (its law),
   ``t``, ``norm``, ``rate`` (:func:`fitted_rate` of the row's curve),
   ``predicted`` and ``predicted_rate`` (``|M'(a_bar)|^t`` and ``|M'(a_bar)|``
-  for the latch, NaN for the others).
+  for the latch, ``max |lambda|^t`` and ``max |lambda|`` for the diagonal
+  cells, NaN for the others).
   """
   t = np.arange(1, T + 1)
   key = jax.random.key(seed)
@@ -93,6 +102,12 @@ def measure(T: int, w: float, seed: int) -> dict[str, np.ndarray]:
     else:
       (cell, theta), inputs = _parameters(name, key), u
       law, predicted, rate = f"N(0, {INPUT_STD:g}^2)", np.full(T, np.nan), np.nan
+      if "diagonal" in cell.provides:
+        with jax.enable_x64(True):
+          rate = float(np.max(np.abs(cell.transition(
+              cell.unpack(jnp.asarray(theta)), 0,
+              jnp.zeros((1, cell.inputs)))[0])))
+        predicted = rate ** t
     for part in parts:
       norm = theory.cell_jacobian_norms(
           cell, theta, inputs, part=None if part == "state" else part)
