@@ -1,8 +1,8 @@
 """Sequential against parallel (associative) scan for the diagonal cells.
 
-Justifies ``cells.scan.LINEAR_SCAN_MIN_T``:
+Justifies ``cells.scan.use_linear_scan``'s rule (docs/performance.md):
 
-    python benchmarks/linear_scan.py [--T 8 16 ...] [--B 32 512 ...]
+    python benchmarks/linear_scan.py [--T 16 32 ...] [--B 32 512 ...]
 
 For each diagonal cell (its remedies form on the adding problem), span T
 and batch B (sequences x lanes: the suite vmaps trials, so a call's batch
@@ -51,7 +51,7 @@ def ratio(cell, T: int, B: int, reps: int) -> tuple[float, float]:
 
 def main():
   ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  ap.add_argument("--T", type=int, nargs="*", default=[16, 32, 64, 128, 512])
+  ap.add_argument("--T", type=int, nargs="*", default=[16, 32, 64, 128, 256])
   ap.add_argument("--B", type=int, nargs="*", default=[32, 512])
   ap.add_argument("--cells", nargs="*", default=["lru", "linear_diag"])
   ap.add_argument("--reps", type=int, default=5)

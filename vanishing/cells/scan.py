@@ -113,15 +113,22 @@ def linear_scan(a: jax.Array, b: jax.Array, lengths: jax.Array | None = None,
   return jax.lax.associative_scan(compose, (a, b))[1]
 
 
-# At T >= this many steps :func:`forward` runs a diagonal cell by
-# :func:`linear_scan` (benchmarks/linear_scan.py: the measured crossover).
+# On an accelerator, :func:`forward` runs a diagonal cell by
+# :func:`linear_scan` from this many steps on. On a CPU never: at the
+# suite's batch sizes (lanes x sequences >= 512) the sequential loop was
+# faster at every T measured, 16..256 (benchmarks/linear_scan.py,
+# docs/performance.md); the accelerator's threshold awaits the same
+# benchmark on a GPU.
 LINEAR_SCAN_MIN_T = 64
 
 
-def use_linear_scan(cell, T: int) -> bool:
+def use_linear_scan(cell, T: int, backend: str | None = None) -> bool:
   """Whether :func:`forward` runs ``cell`` over T steps by
-  :func:`linear_scan`: a diagonal cell at T >= ``LINEAR_SCAN_MIN_T``."""
-  return "diagonal" in cell.provides and T >= LINEAR_SCAN_MIN_T
+  :func:`linear_scan`: a diagonal cell, off the CPU (``backend``: JAX's
+  default unless given), at T >= ``LINEAR_SCAN_MIN_T``."""
+  backend = backend or jax.default_backend()
+  return ("diagonal" in cell.provides and backend != "cpu"
+          and T >= LINEAR_SCAN_MIN_T)
 
 
 def _forward_diagonal(cell, theta, inputs, lengths, every_step):
