@@ -8,7 +8,8 @@ import numpy as np
 from vanishing import statistics
 
 LABELS = {"elman": "tanh RNN", "rnn_orthogonal": "tanh RNN, orthogonal",
-          "rnn_identity": "tanh RNN, identity", "lstm": "LSTM", "gru": "GRU"}
+          "rnn_identity": "tanh RNN, identity", "lstm": "LSTM", "gru": "GRU",
+          "lru": "LRU", "linear_diag": "diagonal linear"}
 
 TITLES = {"latch2": "latch (first input +-1)", "two_sequence": "2-sequence",
           "adding": "adding", "copying": "copying"}
