@@ -22,7 +22,7 @@ the state is an output (no step reads it back), as in the gated cells.
     y_t = out(W_out h_t + b_out)                 (``readout.Readout``),
 
 stable by construction for every ``nu`` (the exponential parametrisation
-of Orvieto et al. 2023, Section 3.3, on the real axis). The state is
+of Orvieto et al. 2023, Section 3, on the real axis). The state is
 ``{"h": (B, n), "y": ...}``: ``h`` is one flat real array whose Jacobian
 is ``diag(a)``, the form for which SnAp-1 (Menick et al. 2021) is exact.
 
