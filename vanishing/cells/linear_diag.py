@@ -21,7 +21,8 @@ the state is an output (no step reads it back), as in the gated cells.
     h_t = a * h_{t-1} + B u_t,   a = exp(-exp(nu)) in (0, 1),   h_0 = 0,
     y_t = out(W_out h_t + b_out)                 (``readout.Readout``),
 
-stable by construction for every ``nu`` (the exponential parametrisation
+stable by construction for every ``nu`` (in float32 ``a`` rounds to 1,
+never above, for nu below about -17; the exponential parametrisation
 of Orvieto et al. 2023, Section 3, on the real axis). The state is
 ``{"h": (B, n), "y": ...}``: ``h`` is one flat real array whose Jacobian
 is ``diag(a)``, the form for which SnAp-1 (Menick et al. 2021) is exact.

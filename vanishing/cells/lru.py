@@ -19,7 +19,8 @@ before every block's recurrence but the first; without it the state is
 linear in the inputs and y a function of N linear filters of them, which
 cannot compute the adding problem's product of marker and value).
 ``|lambda| = exp(-exp(nu_log)) < 1`` for every finite ``nu_log`` (in
-float32, 1 exactly only once ``exp(nu_log)`` underflows, nu_log < -87).
+float32 it rounds to 1, never above, once exp(nu_log) < 2^-24: nu_log
+below about -17, a memory of 10^7 steps).
 ``gamma`` is the paper's normalisation: at its initial value each state's
 variance under white-noise input is that of the input, whatever
 ``|lambda|``; like the paper's code it is trained (``gamma_log``).
