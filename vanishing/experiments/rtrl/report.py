@@ -13,14 +13,24 @@ def _label(problem: str, method: str) -> str:
   return f"{method}, {net}"
 
 
-def figure(table, costs, fits):
-  """Cost against n on log-log axes with the O(n^2), O(n^4) and O(weights)
-  lines; success frequency against T per task (Wilson 95% bars)."""
+def figure(table, costs, fits, memory):
+  """Cost (time, temporary memory) against n on log-log axes with the
+  O(n^2), O(n^4) and O(weights) lines; success frequency against T per
+  task (Wilson 95% bars)."""
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
 
-  fig, axes = plt.subplots(1, 4, figsize=(16, 4.2), constrained_layout=True)
+  fig, axes = plt.subplots(1, 5, figsize=(20, 4.2), constrained_layout=True)
+  ax = axes[1]
+  for method in dict.fromkeys(costs["method"]):
+    sel = (costs["method"] == method) & (costs["peak_bytes"] > 0)
+    ax.loglog(costs["n"][sel], costs["peak_bytes"][sel], "o-",
+              label=f"{method} (slope {memory.get(method, np.nan):.2f})")
+  ax.set_xlabel("units n")
+  ax.set_ylabel("compiled temporary bytes (one gradient)")
+  ax.set_title("memory of one gradient", fontsize=9)
+  ax.legend(fontsize=7)
   ax = axes[0]
   for method in dict.fromkeys(costs["method"]):
     sel = costs["method"] == method
@@ -40,7 +50,7 @@ def figure(table, costs, fits):
   ax.set_ylabel("seconds per sequence step (one gradient)")
   ax.set_title("cost of one gradient", fontsize=9)
   ax.legend(fontsize=7)
-  for ax, (task, title) in zip(axes[1:], TASKS):
+  for ax, (task, title) in zip(axes[2:], TASKS):
     for problem in (task, f"{task}_local"):
       for method in dict.fromkeys(table["method"]):
         sel = (table["problem"] == problem) & (table["method"] == method)
@@ -58,17 +68,20 @@ def figure(table, costs, fits):
     ax.set_title(f"{title}: solved fraction (95% Wilson)", fontsize=9)
     if ax.get_legend_handles_labels()[0]:
       ax.legend(fontsize=7)
-  axes[1].set_ylabel("solved fraction")
+  axes[2].set_ylabel("solved fraction")
   return fig
 
 
-def summary(table, check, costs, fits, compile_s: float, run_s: float) -> str:
+def summary(table, check, costs, fits, memory, compile_s: float,
+            run_s: float) -> str:
   """The lines printed at the end of the experiment."""
   lines = [f"rtrl: gradient check, {len(check['T'])} (problem, T): max relative "
            f"difference of RTRL and BPTT {np.max(check['max_rel_diff']):.2e} "
            f"(float64)"]
   lines.append("cost exponents in n (seconds per step): " + ", ".join(
       f"{m} {e:.2f}" for m, e in fits.items()))
+  lines.append("memory exponents in n (temporary bytes): " + ", ".join(
+      f"{m} {e:.2f}" for m, e in memory.items()))
   lines.append(f"success table (compile {compile_s:.1f} s, run {run_s:.1f} s)")
   lines.append(f"{'problem':20s} {'method':12s} {'T':>4s} {'solved':>7s} "
                f"{'error':>6s} {'evals':>8s}")
