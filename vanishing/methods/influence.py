@@ -30,8 +30,9 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-from vanishing import tasks
+from vanishing import optimizers, tasks
 from vanishing.cells import scan
+from vanishing.methods import base, bptt
 
 
 def finish(fit, y: jax.Array, dy: jax.Array):
@@ -101,3 +102,29 @@ def per_sequence(cell, like: Any, t: jax.Array) -> Callable:
                     None if c_b is None else c_b[None])
     return flat(new)[0]
   return f
+
+
+# ---------------------------------------------------------------------------
+# The comparison protocol (``vanishing.methods.base``) of an approximation.
+
+# rtrl's hyper-parameters but its recursion (not tuned for the
+# approximations: BUILD_NOTES.md).
+DEFAULTS = {"lr": 0.5, "momentum": 0.8, "optimizer": "momentum", "clip": 0.0}
+ALLOWED = {"lr": base.POSITIVE, "momentum": base.MOMENTUM,
+           "optimizer": base.Allowed(choices=optimizers.available),
+           "clip": base.NONNEGATIVE}
+
+
+def method(name: str, grad: Callable) -> base.Method:
+  """The batch-mode method ``name`` stepping along ``grad(run, theta,
+  tracker) -> (cost, error, dC/dtheta)``; it reads only the cell's step
+  and readout (no ``requires``)."""
+  def check(config, numbers) -> None:
+    bptt.check_clip(name, numbers["clip"])
+
+  def step(run, state, tracker):
+    return bptt.descend(run, state, *grad(run, state[0], tracker))
+
+  return base.Method(name, bptt.init, step, DEFAULTS, ALLOWED,
+                     frozenset({"optimizer"}), frozenset(), check=check,
+                     fresh=True)

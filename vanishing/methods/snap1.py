@@ -44,9 +44,10 @@ a fully recurrent net where the paper's hand-written diagonal costs
 ``O(n^2)`` (the cell protocol exposes ``F`` only; measured in the ``rtrl``
 experiment's cost table).
 
-**The method** (protocol of ``vanishing.methods.base``): as ``rtrl``,
-batch mode: one step is one evaluation, cost, error and the SnAp-1
-gradient at the current point, then BPTT's optimizer step.
+**The method** (``influence.method``): as ``rtrl``, batch mode: one step
+is one evaluation, cost, error and the SnAp-1 gradient at the current
+point, then BPTT's optimizer step. It reads only the cell's step and
+readout (the mask is read off the step), so it ``requires`` nothing.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vanishing.methods import base, bptt, influence, loop, rtrl
+from vanishing.methods import influence, loop
 
 
 @functools.lru_cache(maxsize=None)
@@ -168,30 +169,9 @@ def gradient(fit, theta: jax.Array):
 
 
 # ---------------------------------------------------------------------------
-# The comparison protocol (``vanishing.methods.base``).
+# The comparison protocol (``vanishing.methods.base``): ``influence.method``.
 
 NAME = "snap1"
-DEFAULTS = {"lr": 0.5, "momentum": 0.8, "optimizer": "momentum", "clip": 0.0}
-STATIC = frozenset({"optimizer"})
-ALLOWED = {k: v for k, v in rtrl.ALLOWED.items() if k in DEFAULTS}
-# Only the cell's step and readout (the mask is read off the step).
-REQUIRES = frozenset()
-
-
-def check(config, numbers) -> None:
-  bptt.check_clip(NAME, numbers["clip"])
-
-
-init = bptt.init
-
-
-def step(run, state, tracker):
-  """One epoch: cost, error and the SnAp-1 gradient at the current point
-  (one evaluation), then BPTT's optimizer step (``bptt.descend``)."""
-  del tracker
-  return bptt.descend(run, state, *gradient(run.fit, state[0]))
-
-
-METHOD = base.Method(NAME, init, step, DEFAULTS, ALLOWED, STATIC, REQUIRES,
-                     check=check, fresh=True)
+METHOD = influence.method(NAME, lambda run, theta, tracker: gradient(
+    run.fit, theta))
 solve = functools.partial(loop.solve, METHOD)

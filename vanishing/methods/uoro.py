@@ -29,10 +29,10 @@ step)``, and the influence takes ``S + P`` numbers per sequence.
 run reproduces; ``tests/methods/test_uoro.py`` checks that the mean of
 the gradient over many keys is RTRL's (unbiasedness).
 
-**The method** (protocol of ``vanishing.methods.base``): as ``rtrl``,
-batch mode: one step is one evaluation, cost, error and the UORO gradient
-at the current point (weights fixed during the pass), then BPTT's
-optimizer step.
+**The method** (``influence.method``): as ``rtrl``, batch mode: one step
+is one evaluation, cost, error and the UORO gradient at the current point
+(weights fixed during the pass), then BPTT's optimizer step; it reads only
+the cell's step and readout (``requires`` nothing).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from vanishing.methods import base, bptt, influence, loop, rtrl
+from vanishing.methods import influence, loop
 
 EPS = 1e-7
 
@@ -84,31 +84,17 @@ def gradient(fit, theta: jax.Array, key: jax.Array):
 
 
 # ---------------------------------------------------------------------------
-# The comparison protocol (``vanishing.methods.base``).
+# The comparison protocol (``vanishing.methods.base``): ``influence.method``.
 
 NAME = "uoro"
-DEFAULTS = {"lr": 0.5, "momentum": 0.8, "optimizer": "momentum", "clip": 0.0}
-STATIC = frozenset({"optimizer"})
-ALLOWED = {k: v for k, v in rtrl.ALLOWED.items() if k in DEFAULTS}
-# Only the cell's step and readout.
-REQUIRES = frozenset()
 
 
-def check(config, numbers) -> None:
-  bptt.check_clip(NAME, numbers["clip"])
+def _grad(run, theta, tracker):
+  """The UORO gradient of the current point, signs from
+  ``fold_in(run.key, tracker.evaluations)``."""
+  return gradient(run.fit, theta,
+                  jax.random.fold_in(run.key, tracker.evaluations))
 
 
-init = bptt.init
-
-
-def step(run, state, tracker):
-  """One epoch: cost, error and the UORO gradient at the current point (one
-  evaluation; signs from ``fold_in(run.key, tracker.evaluations)``), then
-  BPTT's optimizer step (``bptt.descend``)."""
-  key = jax.random.fold_in(run.key, tracker.evaluations)
-  return bptt.descend(run, state, *gradient(run.fit, state[0], key))
-
-
-METHOD = base.Method(NAME, init, step, DEFAULTS, ALLOWED, STATIC, REQUIRES,
-                     check=check, fresh=True)
+METHOD = influence.method(NAME, _grad)
 solve = functools.partial(loop.solve, METHOD)
