@@ -148,7 +148,7 @@ def gradient(fit, theta: jax.Array):
       return new, I, D
 
     new, I, D = jax.vmap(one)(influence.flat(s), u, context)
-    D = pad(jnp.pad(D, [(0, 0), (0, 1), (0, 0)]))                  # (B, S+1, S+1)
+    D = pad(jnp.pad(D, [(0, 0), (0, 1), (0, 0)]))              # (B, S+1, S+1)
     Dn = D[:, rows[:, :, None], rows[:, None, :]]                 # (B, P, k, k)
     # I_t on the mask: column j's entry at row r is colour(r)'s product.
     In = I[:, colour[rows], np.arange(P)[:, None]] * valid        # (B, P, k)
@@ -159,7 +159,7 @@ def gradient(fit, theta: jax.Array):
     y, lin = jax.linearize(cell.readout, s)
     R = jax.vmap(lambda e: lin(influence.unflat(s, e)), out_axes=-1)(
         jnp.broadcast_to(jnp.eye(S, dtype=theta.dtype)[:, None],
-                         (S, B, S)))                               # y.shape+(S,)
+                         (S, B, S)))                       # y.shape + (S,)
     Rn = pad(R)[..., rows]                                         # (..., P, k)
     J = J.reshape(J.shape[:1] + (1,) * (Rn.ndim - 3) + J.shape[1:])
     return y, jnp.sum(Rn * J, -1)

@@ -17,12 +17,14 @@ pohl-michel/time-series-forecasting-with-UORO-RTRL-LMS-and-linear-regression,
 ``rnn_UORO.m``; ``EPS = 1e-7``).
 Expanding the product, ``s~_t theta~_t^T = D_t s~ theta~^T + nu nu^T I_t``
 plus two cross terms odd in ``nu`` (``rho1`` depends on ``nu`` only
-through ``||nu^T I_t||``, even in ``nu``), so with ``E[nu nu^T] = 1`` the
-estimate stays unbiased; ``rho0, rho1`` balance the two factors' norms,
-the variance-reducing choice of Tallec & Ollivier (Section 3). The output's sensitivity is ``dy/dtheta = (d readout/ds
-s~) theta~^T``: each step costs one forward-mode product (``D_t s~``) and
-one per-sequence reverse-mode product (``nu^T I_t``), ``O(cost of a
-step)``, and the influence takes ``S + P`` numbers per sequence.
+through ``||nu^T I_t||``, even in ``nu``), so with ``E[nu nu^T] = Id``
+(given the past) the estimate stays unbiased by induction; ``rho0, rho1``
+balance the two factors' norms, the variance-reducing choice of Tallec &
+Ollivier (Section 3). The output's sensitivity is ``dy/dtheta =
+(d readout/ds s~) theta~^T``: each step costs one forward-mode product
+(``D_t s~``) and one per-sequence reverse-mode product (``nu^T I_t``),
+``O(cost of a step)``, and the influence takes ``S + P`` numbers per
+sequence.
 
 **Keys.** The signs of step t of evaluation k are drawn from
 ``fold_in(fold_in(run.key, k), t)`` (one draw of shape ``(B, S)``), so a
