@@ -27,6 +27,9 @@ def figure(table, costs, fits, memory):
     sel = (costs["method"] == method) & (costs["peak_bytes"] > 0)
     ax.loglog(costs["n"][sel], costs["peak_bytes"][sel], "o-",
               label=f"{method} (slope {memory.get(method, np.nan):.2f})")
+  ticks = np.asarray(sorted(set(costs["n"])), float)
+  ax.set_xticks(ticks, [f"{int(v)}" for v in ticks])
+  ax.minorticks_off()
   ax.set_xlabel("units n")
   ax.set_ylabel("compiled temporary bytes (one gradient)")
   ax.set_title("memory of one gradient", fontsize=9)
