@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from vanishing import cells, methods, problems
+from vanishing import cells, methods, problems, tasks
 from vanishing.methods import base, rtrl, snap1
 
 LOCAL = ("latch_local", "two_sequence_local", "parity_local")
@@ -43,6 +43,27 @@ def test_exact_on_the_local_feedback_net(name):
     (c, e, g), (c0, e0, g0) = _both(fit, theta)
     assert float(jnp.max(jnp.abs(g - g0)) / jnp.max(jnp.abs(g0))) <= 1e-12
     assert float(c) == float(c0) and float(e) == float(e0)
+
+
+def _every_step_latch(key, n_per_class, min_len, max_len, *, noise, targets,
+                      size):
+  """The latch's targets asked at every step of each sequence."""
+  b = tasks.latch(key, n_per_class, min_len, max_len, noise=noise,
+                  targets=targets, size=size, first=(1.0, -1.0))
+  return b._replace(targets=tasks.mask(b) * b.targets[None, :])
+
+
+def test_exact_with_a_target_at_every_step():
+  with jax.enable_x64(True):
+    task = tasks.Task("every", _every_step_latch, readout="every")
+    net = cells.local_feedback_net(2)
+    b = task.sample(jax.random.key(0), 3, 3, 6, tasks.Noise("uniform", 0.2))
+    b = jax.tree_util.tree_map(
+        lambda x: x.astype(jnp.float64) if x.dtype == jnp.float32 else x, b)
+    fit = problems.Fit(net, b, task)
+    theta = net.init(jax.random.key(2), 1.0).astype(jnp.float64)
+    (_, _, g), (_, _, g0) = _both(fit, theta)
+    assert float(jnp.max(jnp.abs(g - g0)) / jnp.max(jnp.abs(g0))) <= 1e-12
 
 
 def test_an_approximation_on_the_full_net_that_correlates():
