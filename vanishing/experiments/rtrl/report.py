@@ -13,6 +13,22 @@ def _label(problem: str, method: str) -> str:
   return f"{method}, {net}"
 
 
+def _cost_panel(ax, costs, column: str, slopes, ylabel: str, title: str):
+  """``column`` of the cost table against n on log-log axes, a line per
+  method labelled with its fitted slope (positive values only)."""
+  for method in dict.fromkeys(costs["method"]):
+    sel = (costs["method"] == method) & (costs[column] > 0)
+    ax.loglog(costs["n"][sel], costs[column][sel], "o-",
+              label=f"{method} (slope {slopes.get(method, np.nan):.2f})")
+  n = np.asarray(sorted(set(costs["n"])), float)
+  ax.set_xticks(n, [f"{int(v)}" for v in n])
+  ax.minorticks_off()
+  ax.set_xlabel("units n")
+  ax.set_ylabel(ylabel)
+  ax.set_title(title, fontsize=9)
+  ax.legend(fontsize=7)
+
+
 def figure(table, costs, fits, memory):
   """Cost (time, temporary memory) against n on log-log axes with the
   O(n^2), O(n^4) and O(weights) lines; success frequency against T per
@@ -22,37 +38,19 @@ def figure(table, costs, fits, memory):
   import matplotlib.pyplot as plt
 
   fig, axes = plt.subplots(1, 5, figsize=(20, 4.2), constrained_layout=True)
-  ax = axes[1]
-  for method in dict.fromkeys(costs["method"]):
-    sel = (costs["method"] == method) & (costs["peak_bytes"] > 0)
-    ax.loglog(costs["n"][sel], costs["peak_bytes"][sel], "o-",
-              label=f"{method} (slope {memory.get(method, np.nan):.2f})")
-  ticks = np.asarray(sorted(set(costs["n"])), float)
-  ax.set_xticks(ticks, [f"{int(v)}" for v in ticks])
-  ax.minorticks_off()
-  ax.set_xlabel("units n")
-  ax.set_ylabel("compiled temporary bytes (one gradient)")
-  ax.set_title("memory of one gradient", fontsize=9)
-  ax.legend(fontsize=7)
-  ax = axes[0]
-  for method in dict.fromkeys(costs["method"]):
-    sel = costs["method"] == method
-    n, s = costs["n"][sel], costs["seconds_per_step"][sel]
-    slope = fits.get(method, np.nan)
-    ax.loglog(n, s, "o-", label=f"{method} (slope {slope:.2f})")
   n = np.asarray(sorted(set(costs["n"])), float)
   s0 = float(np.min(costs["seconds_per_step"]))
   for power, name in ((2, "n^2 (BPTT)"), (4, "n^4 (RTRL)"),
                       (1, "weights ~ n (local)")):
-    ax.loglog(n, s0 * (n / n[0]) ** power, ":", color="gray", lw=1)
-    ax.annotate(name, (n[-1], s0 * (n[-1] / n[0]) ** power), fontsize=7,
-                color="gray", ha="right", va="bottom")
-  ax.set_xticks(n, [f"{int(v)}" for v in n])
-  ax.minorticks_off()
-  ax.set_xlabel("units n")
-  ax.set_ylabel("seconds per sequence step (one gradient)")
-  ax.set_title("cost of one gradient", fontsize=9)
-  ax.legend(fontsize=7)
+    axes[0].loglog(n, s0 * (n / n[0]) ** power, ":", color="gray", lw=1)
+    axes[0].annotate(name, (n[-1], s0 * (n[-1] / n[0]) ** power), fontsize=7,
+                     color="gray", ha="right", va="bottom")
+  _cost_panel(axes[0], costs, "seconds_per_step", fits,
+              "seconds per sequence step (one gradient)",
+              "cost of one gradient")
+  _cost_panel(axes[1], costs, "peak_bytes", memory,
+              "compiled temporary bytes (one gradient)",
+              "memory of one gradient")
   for ax, (task, title) in zip(axes[2:], TASKS):
     for problem in (task, f"{task}_local"):
       for method in dict.fromkeys(table["method"]):
