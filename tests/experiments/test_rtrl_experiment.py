@@ -29,6 +29,8 @@ def test_cost_table_has_every_method_and_size_with_exponents(outcome):
   assert len(cost["n"]) == len(rtrl.COST_METHODS) * len(rtrl.TESTING.units)
   assert np.all(cost["seconds_per_step"] > 0)
   assert set(outcome.meta["exponents"]) == set(rtrl.COST_METHODS)
+  assert set(outcome.meta["memory_exponents"]) == set(rtrl.COST_METHODS)
+  assert {"snap1", "uoro"} <= set(rtrl.COST_METHODS)
   full = (cost["method"] == "rtrl") & (cost["n"] == 4)
   assert int(cost["weights"][full][0]) == 16  # n^2 weights
   local = (cost["method"] == "rtrl_local") & (cost["n"] == 4)
@@ -41,6 +43,10 @@ def test_success_table_has_the_methods_on_both_kinds_of_net(outcome):
   assert ("latch", "bptt") in pairs and ("latch", "rtrl_online") in pairs
   assert ("parity_local", "rtrl") in pairs
   assert ("latch_local", "bptt") not in pairs
+  # The approximations on the fully recurrent latch (TESTING's only one).
+  assert ("latch", "snap1") in pairs and ("latch", "uoro") in pairs
+  assert not any(m in ("snap1", "uoro") for p, m in pairs
+                 if p not in rtrl.APPROX_PROBLEMS)
   assert np.all((t["solved_lo"] <= t["solved_rate"])
                 & (t["solved_rate"] <= t["solved_hi"]))
 
@@ -48,3 +54,11 @@ def test_success_table_has_the_methods_on_both_kinds_of_net(outcome):
 def test_bad_units_are_refused():
   with pytest.raises(FlagError, match="--units"):
     flags.build(rtrl.EXPERIMENT, types.SimpleNamespace(units="1,4"))
+
+
+def test_approximations_flag_picks_among_the_rules():
+  got = flags.build(rtrl.EXPERIMENT,
+                    types.SimpleNamespace(approximations="uoro"))
+  assert got.approximations == ("uoro",)
+  with pytest.raises(FlagError, match="--approximations"):
+    flags.build(rtrl.EXPERIMENT, types.SimpleNamespace(approximations="rtrl"))

@@ -363,7 +363,8 @@ def test_bptt_learns_the_adding_problem_at_a_short_span(monkeypatch):
 
 @pytest.mark.parametrize("task,name", [
     ("copying", "bptt"), ("copying", "annealing"), ("copying", "multigrid"),
-    ("copying", "rtrl"), ("adding", "rtrl_online")])
+    ("copying", "rtrl"), ("adding", "rtrl_online"), ("copying", "snap1"),
+    ("copying", "uoro")])
 def test_the_methods_that_accept_a_task_train_it(monkeypatch, task, name):
   cell = Logits(n=3) if task == "copying" else LinearElman(n=3, inputs=2)
   register(monkeypatch, f"{task}_x", tasks.get(task), cell)

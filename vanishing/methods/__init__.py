@@ -16,15 +16,17 @@ from vanishing import cells
 from vanishing.engine import layout
 from vanishing.methods import (annealing, base, bptt, discrete, guessing, loop,
                                multigrid, pseudo_newton, rtrl, rtrl_online,
-                               time_weighted_newton)
+                               snap1, time_weighted_newton, uoro)
 
 # In the order of the comparison table: gradient methods, then the paper's
 # alternatives, then the baseline: the paper's seven (``PAPER_NAMES``); then
-# real-time recurrent learning (Williams & Zipser 1989), batch and online.
+# real-time recurrent learning (Williams & Zipser 1989), batch and online;
+# its approximations that scale, SnAp-1 (Menick et al. 2021) and UORO
+# (Tallec & Ollivier 2018).
 REGISTRY: dict[str, base.Method] = {m.name: m for m in (
     bptt.METHOD, pseudo_newton.METHOD, time_weighted_newton.METHOD,
     annealing.METHOD, multigrid.METHOD, discrete.METHOD, guessing.METHOD,
-    rtrl.METHOD, rtrl_online.METHOD)}
+    rtrl.METHOD, rtrl_online.METHOD, snap1.METHOD, uoro.METHOD)}
 PAPER_NAMES = ("bptt", "pseudo_newton", "time_weighted_newton", "annealing",
                "multigrid", "discrete", "guessing")
 NAMES = tuple(REGISTRY)

@@ -55,57 +55,30 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vanishing import optimizers, tasks
+from vanishing import optimizers
 from vanishing.cells import net as net_lib
 from vanishing.cells import scan
-from vanishing.methods import base, bptt, loop
+from vanishing.methods import base, bptt, influence, loop
 
 RECURSIONS = ("auto", "generic")
 
 
-def _directions(theta: jax.Array) -> jax.Array:
-  """The P unit directions ``e_k`` of parameter space, ``(P, P)``."""
-  return jnp.eye(theta.shape[0], dtype=theta.dtype)
-
-
-def _finish(fit, y: jax.Array, dy: jax.Array):
-  """``(cost, error, grad)`` from outputs ``y`` (``(B,)``, or ``(T, B)`` for
-  readout ``every``) and their sensitivities ``dy`` (``y.shape + (P,)``)."""
-  d = fit.batch.targets
-  m = tasks.mask(fit.batch) if fit.task.readout == "every" else None
-  cost, dC_dy = jax.value_and_grad(lambda y_: fit.task.loss(y_, d, m))(y)
-  grad = jnp.tensordot(dC_dy, dy, axes=dC_dy.ndim)
-  return cost, fit.task.error(y, d, m), grad
-
-
 def gradient_generic(fit, theta: jax.Array):
-  """``(cost, error, dC/dtheta)`` by the generic RTRL recursion (any cell)."""
-  cell, b = fit.net, fit.batch
-  every = fit.task.readout == "every"
-  B = b.inputs.shape[1]
-  eye = _directions(theta)
-  s0 = cell.initial_state(B, b.inputs.dtype)
+  """``(cost, error, dC/dtheta)`` by the generic RTRL recursion (any cell),
+  on the forward-mode driver ``influence.gradient``."""
+  B = fit.batch.inputs.shape[1]
+  eye = jnp.eye(theta.shape[0], dtype=theta.dtype)
+  s0 = fit.net.initial_state(B, fit.batch.inputs.dtype)
   # Sensitivities: each state leaf (B, ...) gets the direction axis second,
   # (B, P, ...), so the length mask of ``scan`` (sequence axis first) applies.
   S0 = jax.tree_util.tree_map(
       lambda s: jnp.zeros((B, theta.shape[0]) + s.shape[1:], s.dtype), s0)
 
-  def step(carry, t, u):
-    s, S = carry
-    f = lambda th, x: cell.step(cell.unpack(th), x, t, u, b.classes)
+  def advance(f, theta, s, S, t, u):
     new, lin = jax.linearize(f, theta, s)
-    dS = jax.vmap(lin, in_axes=(0, 1), out_axes=1)(eye, S)
-    out = None
-    if every:
-      y, dy = _readout(cell, new, dS)
-      live = t < b.lengths
-      out = (jnp.where(scan.broadcast_live(live, y), y, 0.0),
-             jnp.where(scan.broadcast_live(live, dy), dy, 0.0))
-    return (new, dS), out
+    return new, jax.vmap(lin, in_axes=(0, 1), out_axes=1)(eye, S)
 
-  (s, S), outs = scan.scan(step, (s0, S0), b.inputs, b.lengths)
-  y, dy = outs if every else _readout(cell, s, S)
-  return _finish(fit, y, dy)
+  return influence.gradient(fit, theta, S0, advance, _readout)
 
 
 def _readout(cell, s, S):
@@ -219,7 +192,7 @@ def gradient_local(fit, theta: jax.Array):
             jnp.zeros((B,), dtype), jnp.zeros((B, len(hid), 5), dtype))
   (x, a, u, S), outs = scan.scan(step, carry0, b.inputs, b.lengths)
   y, dy = outs if every else (x[:, o], jacobian(x, a, u, S))
-  return _finish(fit, y, dy)
+  return influence.finish(fit, y, dy)
 
 
 def gradient(fit, theta: jax.Array, recursion: str = "auto"):

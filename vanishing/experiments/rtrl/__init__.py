@@ -13,16 +13,20 @@ measurements, one table each:
   relative difference ``max_i |g_rtrl - g_bptt|_i / max_i |g_bptt|_i``;
 * ``rtrl_cost.csv``: seconds per sequence step and compiled temporary bytes
   of one gradient of 1,000 sequences of ``cost_T`` steps, against the number of
-  units n: BPTT and generic RTRL on the fully recurrent net
-  (``cells.full_net(n)``, n^2 weights), RTRL's local recursion on the
-  local-feedback net of n units (4n - 3 weights); the exponent of a
-  least-squares line of log(seconds) on log(n) over ``fit_from`` <= n;
+  units n: BPTT, generic RTRL and its approximations SnAp-1 and UORO on the
+  fully recurrent net (``cells.full_net(n)``, n^2 weights), RTRL's local
+  recursion on the local-feedback net of n units (4n - 3 weights); the
+  exponents of least-squares lines of log(seconds) and log(bytes) on log(n)
+  over ``fit_from`` <= n;
 * ``rtrl.csv``: success frequency (Wilson 95%) and evaluations against T,
   compare's protocol and trials (``compare.run``): BPTT, batch and online
   RTRL on the fully recurrent nets of latch, 2-sequence and parity, and both
   RTRL modes on the local-feedback nets of the same problems (the
   2-sequence one with as many units as the fully recurrent net: its
-  "limited storage" shows there).
+  "limited storage" shows there); the approximations (``approximations``:
+  SnAp-1 and UORO by default) on the fully recurrent latch and 2-sequence
+  nets (``APPROX_PROBLEMS``; parity is solved by no method beyond T = 4 at
+  this budget, so it would add time and no contrast).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from vanishing.experiments.rtrl.report import figure, summary
 from vanishing.experiments.skeleton import Experiment, Outcome
 from vanishing.experiments.trial import Trials
 from vanishing.methods import rtrl as rtrl_method
+from vanishing.methods import snap1, uoro
 
 NAME = "rtrl"
 SUMMARY = "RTRL (batch, online) and local-feedback nets beside BPTT"
@@ -48,7 +53,12 @@ TABLES = ("", "gradcheck", "cost", "runs")
 
 FULL = ("latch", "two_sequence", "parity")
 LOCAL = ("latch_local", "two_sequence_local", "parity_local")
-COST_METHODS = ("bptt", "rtrl", "rtrl_local")
+COST_METHODS = ("bptt", "rtrl", "rtrl_local", "snap1", "uoro")
+# The forward-mode approximations of RTRL (``methods.snap1``,
+# ``methods.uoro``) and the fully recurrent nets of the success table they
+# train.
+APPROXIMATIONS = ("snap1", "uoro")
+APPROX_PROBLEMS = ("latch", "two_sequence")
 # Sequences per class of the cost table: at the training sets' 25 per class
 # every gradient up to n = 32 took the same ~0.5 us per step (dispatch, not
 # arithmetic), so no exponent could be read off.
@@ -71,6 +81,8 @@ class Settings:
     chunk: compare's runs per compiled call.
     problems: the problems of the gradient check and the success table
       (of ``FULL`` and ``LOCAL``).
+    approximations: the RTRL approximations (of ``APPROXIMATIONS``) in the
+      success table, on the problems of ``APPROX_PROBLEMS``.
   """
   T: tuple[int, ...] = flags.setting(flags.grid(
       "spans T of the success table", integer=True, low=2, noun="every T",
@@ -86,6 +98,9 @@ class Settings:
   fit_from: int = 8
   chunk: int | None = flags.setting(flags.CHUNK, None)
   problems: tuple[str, ...] = FULL + LOCAL
+  approximations: tuple[str, ...] = flags.setting(flags.names(
+      "RTRL approximations in the success table (on the fully recurrent "
+      "latch and 2-sequence nets)", lambda: APPROXIMATIONS), APPROXIMATIONS)
 
   def compare_settings(self, problem_names, method_names) -> compare.Settings:
     spans = tuple((p, tuple(t for t in self.T if tasks.half_length(t) >= 3))
@@ -153,13 +168,33 @@ def _cost_case(method: str, n: int, T: int, seed: int):
   bind = lambda b: problems.Fit(net, b, prob.task)
   if method == "bptt":
     f = lambda b, th: jax.value_and_grad(bind(b).cost)(th)
+  elif method == "snap1":
+    f = lambda b, th: snap1.gradient(bind(b), th)
+  elif method == "uoro":
+    key = jax.random.key(seed + 2)
+    f = lambda b, th: uoro.gradient(bind(b), th, key)
   else:
     f = lambda b, th: rtrl_method.gradient(bind(b), th)
   return f, fit, theta
 
 
-def cost(settings: Settings, repeats: int = 3) -> tuple[dict, dict]:
-  """Seconds per sequence step and temporary bytes against n; exponents."""
+def _slopes(table, column: str, fit_from: int) -> dict[str, float]:
+  """Per method, the slope of log(``column``) on log(n) over n >=
+  ``fit_from`` (least squares; methods with fewer than two positive
+  values left out)."""
+  fits = {}
+  for method in dict.fromkeys(table["method"]):
+    sel = ((table["method"] == method) & (table["n"] >= fit_from)
+           & (table[column] > 0))
+    if sel.sum() >= 2:
+      fits[method] = float(np.polyfit(np.log(table["n"][sel]),
+                                      np.log(table[column][sel]), 1)[0])
+  return fits
+
+
+def cost(settings: Settings, repeats: int = 3) -> tuple[dict, dict, dict]:
+  """Seconds per sequence step and temporary bytes against n:
+  ``(table, time exponents, memory exponents)``."""
   rows = []
   for method in COST_METHODS:
     for n in settings.units:
@@ -177,15 +212,12 @@ def cost(settings: Settings, repeats: int = 3) -> tuple[dict, dict]:
                    "seconds_per_step": best / steps,
                    "peak_bytes": int(getattr(mem, "temp_size_in_bytes", 0))})
   table = {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
-  fits = {}
-  for method in COST_METHODS:
-    sel = (table["method"] == method) & (table["n"] >= settings.fit_from)
-    if sel.sum() >= 2:
-      fits[method] = float(np.polyfit(np.log(table["n"][sel]),
-                                      np.log(table["seconds_per_step"][sel]),
-                                      1)[0])
+  fits = _slopes(table, "seconds_per_step", settings.fit_from)
+  memory = _slopes(table, "peak_bytes", settings.fit_from)
   table["exponent"] = np.asarray([fits.get(m, np.nan) for m in table["method"]])
-  return table, fits
+  table["memory_exponent"] = np.asarray([memory.get(m, np.nan)
+                                         for m in table["method"]])
+  return table, fits, memory
 
 
 # ---------------------------------------------------------------------------
@@ -196,9 +228,10 @@ def success(settings: Settings, sweeps: Sweeps = Sweeps()):
   ``(table, records, timing)``, or None for a shard."""
   parts = []
   for kind, names in ((FULL, ("bptt", "rtrl", "rtrl_online")),
-                      (LOCAL, ("rtrl", "rtrl_online"))):
+                      (LOCAL, ("rtrl", "rtrl_online")),
+                      (APPROX_PROBLEMS, settings.approximations)):
     chosen = [p for p in settings.problems if p in kind]
-    if chosen:
+    if chosen and names:
       parts.append(compare.run(settings.compare_settings(chosen, names),
                                sweeps))
   if any(p is None for p in parts):
@@ -217,14 +250,16 @@ def execute(settings: Settings, sweeps: Sweeps = Sweeps()) -> Outcome | None:
     return None
   table, records, (compile_s, run_s) = out
   check = gradcheck(settings)
-  costs, fits = cost(settings)
+  costs, fits, memory = cost(settings)
   meta = {"compile_s": compile_s, "run_s": run_s,
           "seconds": time.perf_counter() - t0, "exponents": fits,
+          "memory_exponents": memory,
           "max_rel_diff": float(np.max(check["max_rel_diff"])),
           "sweep": {"chunk": settings.chunk}}
   return Outcome({"": table, "gradcheck": check, "cost": costs,
-                  "runs": records}, figure(table, costs, fits),
-                 summary(table, check, costs, fits, compile_s, run_s), meta)
+                  "runs": records}, figure(table, costs, fits, memory),
+                 summary(table, check, costs, fits, memory, compile_s, run_s),
+                 meta)
 
 
 EXPERIMENT = Experiment(
