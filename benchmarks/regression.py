@@ -248,6 +248,15 @@ def remedies_checks(perturb=False):
       perturb)], []
 
 
+def linear_checks(perturb=False):
+  """The LRU and linear_diag on adding and copying: solved fraction,
+  evaluations and test cost per (task, cell, T)
+  (benchmarks/regression_trials.py)."""
+  rt = _sibling("regression_trials")
+  return [Group(*g) for g in rt.remedies_runs(
+      perturb, rt.linear_settings, "linear", rt.LINEAR_COST_RANGE)], []
+
+
 def replay_checks(perturb=False):
   """The LSTM paper's replay: sequences to ST1 and to the stop per trial
   (benchmarks/regression_trials.py)."""
@@ -264,6 +273,7 @@ CHECKS: dict[str, Callable] = {
     "theory": theory_checks, "compare": compare_checks,
     "guessing": guessing_checks, "remedies": remedies_checks,
     "lyapunov": lyapunov_checks, "replay": replay_checks,
+    "linear": linear_checks,
 }
 
 

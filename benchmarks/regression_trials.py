@@ -63,22 +63,46 @@ def remedies_settings():
       T_by_task=(("latch2", (8, 32)), ("adding", (8, 32))))
 
 
-def remedies_runs(perturb=False):
-  """Per (task, cell, remedy, T): ``(name, "solved", solved bits (no test
-  sequence wrong), {evaluations, test_cost, train_solved (the training-set
-  rule's bits): (values, range)})``."""
+# The linear group's test-cost ranges: adding's memoryless cost is 1/12,
+# so a range of 0.2 (band 0.05 at 8 runs) still tells learned from not.
+LINEAR_COST_RANGE = {"copying": 1.0, "adding": 0.2}
+
+
+def linear_settings():
+  """The diagonal linear cells (issue 29), the LRU and linear_diag, with no
+  remedy on adding and copying, T = 8 and 32, 8 trials on fresh training
+  sets (where the LRU learns both tasks): none is solved on held-out
+  sequences at this budget, so their test costs are what is pinned."""
+  from vanishing.experiments import remedies
+  return dataclasses.replace(
+      remedies.DEFAULT, tasks=("adding", "copying"),
+      cells=("lru", "linear_diag"), remedies=("none",),
+      trials=dataclasses.replace(remedies.DEFAULT.trials, count=8,
+                                 budget=200, patience=100,
+                                 training_sets="fresh"),
+      T_by_task=(("adding", (8, 32)), ("copying", (8, 32))))
+
+
+def remedies_runs(perturb=False, settings=remedies_settings, tag="remedies",
+                  ranges=None):
+  """Per (task, cell, remedy, T) of ``settings()``: ``(name, "solved",
+  solved bits (no test sequence wrong), {evaluations, test_cost,
+  train_solved (the training-set rule's bits): (values, range)})``; the
+  test cost clipped to its a-priori range per task (``ranges``, else 2),
+  which floors its band at 2R/n."""
   from vanishing import statistics
   from vanishing.experiments import remedies
-  st = remedies_settings()
+  st = settings()
   _, rec, _ = remedies.run(st, perturbed(perturb, 1))
   groups = []
   for (task, cell, remedy, T), sel in statistics.groups(
       rec, ("task", "cell", "remedy", "T")):
+    R = (ranges or {}).get(task, 2.0)
     groups.append((
-        f"remedies[{task},{cell},{remedy},T={T}]", "solved",
+        f"{tag}[{task},{cell},{remedy},T={T}]", "solved",
         np.asarray(rec["solved"][sel], bool),
         {"evaluations": (rec["evaluations"][sel], float(st.trials.budget)),
-         "test_cost": (np.minimum(rec["test_cost"][sel], 2.0), 2.0),
+         "test_cost": (np.minimum(rec["test_cost"][sel], R), R),
          "train_solved": (rec["train_solved"][sel].astype(float), 1.0)}))
   return groups
 
