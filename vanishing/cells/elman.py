@@ -41,7 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vanishing.cells.readout import ReadsHidden
+from vanishing.cells.readout import ReadsHidden, channels
 
 RECURRENT_INITS = ("uniform", "orthogonal", "identity")
 
@@ -101,7 +101,7 @@ class Elman(ReadsHidden):
 
   def step(self, p, state, t, u, context):
     del t, context
-    u = u[:, None] if u.ndim == 1 else u                  # (B, D)
+    u = channels(u)                                       # (B, D)
     h = jnp.tanh(state["h"] @ p["W"].T + u @ p["V"].T + p["b"])
     return {"h": h, "y": self.head.apply(p, h)}
 

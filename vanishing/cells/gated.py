@@ -69,7 +69,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vanishing.cells.readout import ReadsHidden, numpy_activation
+from vanishing.cells.readout import (ReadsHidden, channels, numpy_activation,
+                                     numpy_inputs)
 
 _logistic = functools.partial(numpy_activation, "logistic")
 
@@ -82,17 +83,6 @@ def _split_gates(theta, n: int, D: int, G: int):
   V = theta[m * n:m * (n + D)].reshape(m, D)
   b = theta[m * (n + D):m * (n + D + 1)]
   return W, V, b, theta[m * (n + D + 1):]
-
-
-def _as_channels(u):
-  """``u_t`` as ``(B, D)``: a ``(B,)`` input is one channel."""
-  return u[:, None] if u.ndim == 1 else u
-
-
-def _numpy_sequences(cell, inputs):
-  """Inputs as float64 ``(T, B, D)``."""
-  return np.asarray(inputs, np.float64).reshape(
-      inputs.shape[:2] + (cell.inputs,))
 
 
 class _Gated(ReadsHidden):
@@ -143,7 +133,7 @@ class LSTM(_Gated):
 
   def step(self, p, state, t, u, context):
     del t, context
-    a = state["h"] @ p["W"].T + _as_channels(u) @ p["V"].T + p["b"]
+    a = state["h"] @ p["W"].T + channels(u) @ p["V"].T + p["b"]
     if self.forget_gate:
       i, f, g, o = jnp.split(a, 4, axis=-1)
       c = jax.nn.sigmoid(f) * state["c"]
@@ -162,7 +152,7 @@ class LSTM(_Gated):
     W, V, b, head = _split_gates(np.asarray(theta, np.float64), n,
                                  cell.inputs, cell.gates)
     names = ("i", "f", "g", "o") if cell.forget_gate else ("i", "g", "o")
-    x = _numpy_sequences(cell, inputs)
+    x = numpy_inputs(cell, inputs)
     out = []
     for s in range(x.shape[1]):
       h, c = np.zeros(n), np.zeros(n)
@@ -194,7 +184,7 @@ class GRU(_Gated):
   def step(self, p, state, t, u, context):
     del t, context
     n, h = self.n, state["h"]
-    x = _as_channels(u) @ p["V"].T + p["b"]              # (B, 3n)
+    x = channels(u) @ p["V"].T + p["b"]              # (B, 3n)
     zr = jax.nn.sigmoid(h @ p["W"][:2 * n].T + x[:, :2 * n])
     z, r = zr[:, :n], zr[:, n:]
     cand = jnp.tanh((r * h) @ p["W"][2 * n:].T + x[:, 2 * n:])
@@ -210,7 +200,7 @@ class GRU(_Gated):
                                  cell.inputs, 3)
     (Wz, Wr, Wh), (Vz, Vr, Vh), (bz, br, bh) = (
         np.split(W, 3), np.split(V, 3), np.split(b, 3))
-    x = _numpy_sequences(cell, inputs)
+    x = numpy_inputs(cell, inputs)
     out = []
     for s in range(x.shape[1]):
       h = np.zeros(n)

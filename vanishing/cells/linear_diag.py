@@ -43,18 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vanishing.cells.readout import ReadsHidden
-
-
-def channels(u):
-  """``u_t`` as ``(B, D)``: a ``(B,)`` input is one channel."""
-  return u[:, None] if u.ndim == 1 else u
-
-
-def numpy_inputs(cell, inputs) -> np.ndarray:
-  """Inputs as float64 ``(T, B, D)`` (the reference loops)."""
-  return np.asarray(inputs, np.float64).reshape(inputs.shape[:2]
-                                                + (cell.inputs,))
+from vanishing.cells.readout import ReadsHidden, channels, numpy_inputs
 
 
 class Diagonal(ReadsHidden):

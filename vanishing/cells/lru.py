@@ -59,8 +59,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vanishing.cells.linear_diag import Diagonal, channels, numpy_inputs
-from vanishing.cells.readout import Readout
+from vanishing.cells.linear_diag import Diagonal
+from vanishing.cells.readout import Readout, channels, numpy_inputs
 
 
 def numpy_gelu(x):

@@ -57,7 +57,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vanishing.cells.readout import ReadsHidden, numpy_activation
+from vanishing.cells.readout import ReadsHidden, channels, numpy_activation
 
 
 # The paper's squashing functions as affine maps of the logistic s:
@@ -154,7 +154,7 @@ class LSTM1997(ReadsHidden):
   def step(self, p, state, t, u, context):
     del t, context
     n, B, S = self.n, self.blocks, self.block_size
-    u = u[:, None] if u.ndim == 1 else u
+    u = channels(u)
     prev = (jax.lax.stop_gradient(state["a"]) if self.truncated
             else state["a"])
     net = prev @ p["W"].T + u @ p["V"].T + p["b"]                # (batch, U)

@@ -50,6 +50,17 @@ def numpy_activation(kind: str, a: np.ndarray) -> np.ndarray:
   return np.tanh(a) if kind == "tanh" else a
 
 
+def channels(u: jax.Array) -> jax.Array:
+  """``u_t`` as ``(B, D)``: a ``(B,)`` input is one channel."""
+  return u[:, None] if u.ndim == 1 else u
+
+
+def numpy_inputs(cell, inputs) -> np.ndarray:
+  """Inputs as float64 ``(T, B, D)`` (the cells' NumPy reference loops)."""
+  return np.asarray(inputs, np.float64).reshape(inputs.shape[:2]
+                                                + (cell.inputs,))
+
+
 @dataclasses.dataclass(frozen=True)
 class Readout:
   """``y = out(W_out h + b_out)`` on ``n`` hidden units, ``outputs`` = K."""
