@@ -38,8 +38,8 @@ class _Config:
         pytest_deselected=lambda items: self.deselected.extend(items))
 
 
-def _items(*ids):
-  return [types.SimpleNamespace(nodeid=i) for i in ids]
+def _items(*ids, fixtures=()):
+  return [types.SimpleNamespace(nodeid=i, fixturenames=fixtures) for i in ids]
 
 
 def test_quick_deselects_the_listed_tests_and_all_their_parametrisations(
@@ -63,3 +63,16 @@ def test_quick_refuses_to_leave_a_module_without_a_test(monkeypatch,
   items = _items("tests/a.py::test_a", "tests/b.py::test_b")
   with pytest.raises(pytest.UsageError, match="no test in tests/b.py"):
     conftest._quick(_Config(), items)
+
+
+def test_quick_leaves_out_every_test_that_waits_for_a_background_job(
+    monkeypatch, conftest):
+  monkeypatch.setattr(conftest, "_slow_ids", lambda: set())
+  items = (_items("tests/a.py::test_a")
+           + _items("tests/a.py::test_r[new_group]",
+                    fixtures=("measured", "background_regression"))
+           + _items("tests/a.py::test_g", fixtures=("background_gpu_check",)))
+  config = _Config()
+  conftest._quick(config, items)
+  assert [i.nodeid for i in items] == ["tests/a.py::test_a"]
+  assert len(config.deselected) == 2

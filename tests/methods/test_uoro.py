@@ -26,22 +26,8 @@ def _fit64(name, key=1):
       jnp.float64)
 
 
-@pytest.fixture
-def no_cache_write():
-  """The session's persistent compilation cache left unwritten by this
-  test's program: late in a full run, writing the 2,000-draw float64
-  program to the cache once crashed the process in JAX's
-  ``put_executable_and_time`` (a segmentation fault, jax 0.10.2; the test
-  alone passes), so it compiles without storing it."""
-  name = "jax_persistent_cache_min_compile_time_secs"
-  old = getattr(jax.config, name)
-  jax.config.update(name, 1e9)
-  yield
-  jax.config.update(name, old)
-
-
 @pytest.mark.parametrize("name", ["two_sequence", "two_sequence_elman"])
-def test_the_mean_over_draws_is_the_rtrl_gradient(name, no_cache_write):
+def test_the_mean_over_draws_is_the_rtrl_gradient(name):
   with jax.enable_x64(True):
     fit, theta = _fit64(name)
     keys = jax.random.split(jax.random.key(0), DRAWS)
