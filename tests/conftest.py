@@ -50,21 +50,43 @@ def pytest_configure(config):
   config.add_cleanup(cleanup)
 
 
+# Memory maps of this process above which a finished test module empties
+# JAX's caches: the kernel allows 65,530 (vm.max_map_count); one module
+# alone has added 22,500.
+MAPS_BEFORE_CLEARING = 15_000
+
+
+def _memory_maps() -> int:
+  """This process's memory maps (0 where /proc is not there)."""
+  try:
+    with open("/proc/self/maps", "rb") as f:
+      return sum(1 for _ in f)
+  except OSError:
+    return 0
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _compiled_programs_freed():
-  """JAX's in-memory caches of traced and compiled programs emptied after
-  each test module.
+  """JAX's in-memory caches of traced and compiled programs emptied after a
+  test module that leaves this process with more than
+  ``MAPS_BEFORE_CLEARING`` memory maps (after every module where /proc
+  does not tell).
 
   A compiled CPU program stays mapped into this process for as long as a
   cache holds it (about 6 to 20 memory maps each), and the package's own
   jitted functions hold every variant a test ever asked for. Late in a full
   run (about 850 tests) that state once crashed XLA's compiler with a
   segmentation fault, three runs out of three, where the same tests alone
-  pass. Emptied per module, a later module compiles afresh or loads from
-  the session's persistent cache: the same programs, the same numbers.
+  pass. Emptied, a later module compiles afresh or loads from the
+  session's persistent cache: the same programs, the same numbers. Emptied
+  only past the threshold, the modules in between reuse each other's
+  programs: tests/cells, tasks and methods compiled 6,503 programs where
+  they compiled 7,481 emptied after every module.
   """
   yield
-  jax.clear_caches()
+  maps = _memory_maps()
+  if maps == 0 or maps > MAPS_BEFORE_CLEARING:
+    jax.clear_caches()
 
 
 _OUTCOMES: dict = {}
@@ -269,6 +291,47 @@ def pytest_addoption(parser):
                    help="the quick subset: every test module, without the "
                         "tests listed in tests/slow.txt (about 5.5 minutes "
                         "on 2 cores)")
+  parser.addoption("--compile-times", type=int, default=0, metavar="N",
+                   help="after the run, the N tests that spent the most "
+                        "time in XLA's compiler in this process (seconds, "
+                        "programs compiled, wall seconds)")
+
+
+_COMPILES: dict = {}   # test id -> [compile seconds, programs, wall seconds]
+
+
+def _count_compile(event, seconds, **_):
+  if event == "/jax/core/compile/backend_compile_duration" and _COMPILES:
+    entry = _COMPILES[next(reversed(_COMPILES))]
+    entry[0] += seconds
+    entry[1] += 1
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+  """With ``--compile-times``: each test's compile seconds and programs
+  (jax.monitoring's backend-compile events, setup and teardown included)."""
+  if not item.config.getoption("compile_times"):
+    yield
+    return
+  if not _COMPILES:
+    jax.monitoring.register_event_duration_secs_listener(_count_compile)
+  _COMPILES[item.nodeid] = entry = [0.0, 0, time.perf_counter()]
+  yield
+  entry[2] = time.perf_counter() - entry[2]
+
+
+def pytest_terminal_summary(terminalreporter, config):
+  n = config.getoption("compile_times")
+  if not (n and _COMPILES):
+    return
+  rows = sorted(_COMPILES.items(), key=lambda kv: -kv[1][0])
+  total = [sum(r[k] for r in _COMPILES.values()) for k in range(3)]
+  terminalreporter.write_sep("=", f"compile times (all: {total[0]:.0f} s in "
+                             f"{total[1]} programs of {total[2]:.0f} s)")
+  for nodeid, (seconds, programs, wall) in rows[:n]:
+    terminalreporter.write_line(f"{seconds:7.1f} s {programs:5d} programs "
+                                f"{wall:7.1f} s wall  {nodeid}")
 
 
 def _background(request, name: str, output: str):

@@ -76,3 +76,25 @@ def test_quick_leaves_out_every_test_that_waits_for_a_background_job(
   conftest._quick(config, items)
   assert [i.nodeid for i in items] == ["tests/a.py::test_a"]
   assert len(config.deselected) == 2
+
+
+def test_compile_times_charge_each_compile_to_the_running_test(monkeypatch,
+                                                                conftest):
+  monkeypatch.setattr(conftest, "_COMPILES", {})
+  compile_event = "/jax/core/compile/backend_compile_duration"
+  conftest._count_compile(compile_event, 9.0)        # before any test: lost
+  conftest._COMPILES["t::a"] = [0.0, 0, 1.0]
+  conftest._count_compile(compile_event, 0.5)
+  conftest._COMPILES["t::b"] = [0.0, 0, 3.0]
+  conftest._count_compile(compile_event, 2.0)
+  conftest._count_compile(compile_event, 1.5, fun_name="f")
+  conftest._count_compile("/jax/core/compile/jaxpr_trace_duration", 7.0)
+  assert conftest._COMPILES == {"t::a": [0.5, 1, 1.0], "t::b": [3.5, 2, 3.0]}
+  lines = []
+  reporter = types.SimpleNamespace(write_sep=lambda sep, text: lines.append(
+      text), write_line=lines.append)
+  config = types.SimpleNamespace(getoption=lambda name: 1)
+  conftest.pytest_terminal_summary(reporter, config)
+  assert lines[0] == "compile times (all: 4 s in 3 programs of 4 s)"
+  assert len(lines) == 2 and lines[1].endswith("t::b")
+  assert lines[1].split()[:4] == ["3.5", "s", "2", "programs"]

@@ -13,6 +13,11 @@ import pytest
 
 from vanishing import cells
 
+# The forward pass compiled once per cell and shape (static: the cell and
+# every_step), as the sweeps run it; eager, each call compiled anew.
+forward = jax.jit(cells.forward, static_argnums=0,
+                  static_argnames=("every_step", "parallel"))
+
 
 def numpy_net(net: cells.Net, theta, inputs, lengths, classes):
   """The masked net of ``cells.net`` step by step, in float64: each phase
@@ -63,8 +68,7 @@ def test_generic_forward_equals_a_numpy_loop(cell):
   inputs, lengths, classes = _batch(jax.random.key(0))
   for seed in range(3):
     theta = cell.init(jax.random.key(seed), 2.0)
-    got = jax.jit(cells.forward, static_argnums=0)(cell, theta, inputs,
-                                                   lengths, classes)
+    got = forward(cell, theta, inputs, lengths, classes)
     want = reference(cell, theta, inputs, lengths, classes)
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-5)
 
@@ -108,12 +112,12 @@ def test_protocol_shapes_and_structure(cell):
 def test_state_is_frozen_after_each_sequences_end(cell):
   inputs, lengths, classes = _batch(jax.random.key(2))
   theta = cell.init(jax.random.key(3), 1.0)
-  y = cells.forward(cell, theta, inputs, lengths, classes)
+  y = forward(cell, theta, inputs, lengths, classes)
   # Whatever comes after a sequence's end does not reach its output.
   later = jnp.arange(inputs.shape[0])[:, None] >= lengths[None, :]
   noisy = jnp.where(later, 9.0, inputs)
   np.testing.assert_array_equal(
-      np.asarray(cells.forward(cell, theta, noisy, lengths, classes)),
+      np.asarray(forward(cell, theta, noisy, lengths, classes)),
       np.asarray(y))
 
 
@@ -122,8 +126,8 @@ def test_per_step_copies_of_theta_give_the_same_output(cell):
   theta = cell.init(jax.random.key(5), 1.0)
   copies = jnp.broadcast_to(theta, (inputs.shape[0], cell.size))
   np.testing.assert_allclose(
-      np.asarray(cells.forward(cell, copies, inputs, lengths, classes)),
-      np.asarray(cells.forward(cell, theta, inputs, lengths, classes)),
+      np.asarray(forward(cell, copies, inputs, lengths, classes)),
+      np.asarray(forward(cell, theta, inputs, lengths, classes)),
       atol=1e-6)
 
 
@@ -143,9 +147,10 @@ def test_forward_many_equals_vmap_of_the_forward_pass(cell):
   inputs, lengths, classes = _batch(jax.random.key(6))
   thetas = jax.random.uniform(jax.random.key(7), (5, cell.size), minval=-3,
                               maxval=3)
-  want = jax.vmap(lambda th: cells.forward(cell, th, inputs, lengths,
-                                           classes))(thetas)
-  got = cells.forward_many(cell, thetas, inputs, lengths, classes)
+  want = jax.jit(jax.vmap(lambda th: cells.forward(cell, th, inputs, lengths,
+                                                   classes)))(thetas)
+  got = jax.jit(cells.forward_many, static_argnums=0)(cell, thetas, inputs,
+                                                      lengths, classes)
   assert got.shape == (5, inputs.shape[1])
   np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-5)
 
@@ -153,11 +158,11 @@ def test_forward_many_equals_vmap_of_the_forward_pass(cell):
 def test_every_step_output_is_the_output_of_the_sequence_cut_there(cell):
   inputs, lengths, classes = _batch(jax.random.key(8))
   theta = cell.init(jax.random.key(9), 1.0)
-  ys = cells.forward(cell, theta, inputs, lengths, classes, every_step=True)
+  ys = forward(cell, theta, inputs, lengths, classes, every_step=True)
   assert ys.shape == inputs.shape
   for t in range(inputs.shape[0]):
     cut = jnp.minimum(lengths, t + 1)
-    want = cells.forward(cell, theta, inputs, cut, classes)
+    want = forward(cell, theta, inputs, cut, classes)
     live = np.asarray(t < lengths)
     np.testing.assert_allclose(np.asarray(ys[t])[live], np.asarray(want)[live],
                                atol=1e-6)
@@ -171,6 +176,6 @@ def test_a_cell_can_read_several_input_channels():
   inputs = jax.random.normal(k1, (6, 4, 2))
   lengths = jnp.array([6, 3, 1, 5])
   theta = cell.init(k2, 1.0)
-  got = cells.forward(cell, theta, inputs, lengths)
+  got = forward(cell, theta, inputs, lengths)
   want = cell.numpy_forward(cell, theta, inputs, lengths, None)
   np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-5)

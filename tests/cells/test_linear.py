@@ -96,9 +96,10 @@ def test_parallel_scan_equals_the_sequential_scan(name, every_step):
                       parallel=parallel)
     return jnp.sum(jnp.sin(y)), y
 
-  (c_seq, y_seq), g_seq = jax.value_and_grad(cost, has_aux=True)(theta,
-                                                                False)
-  (c_par, y_par), g_par = jax.value_and_grad(cost, has_aux=True)(theta, True)
+  # Compiled, as in a sweep (eager, each of the scans' operations compiles).
+  grad = jax.jit(jax.value_and_grad(cost, has_aux=True), static_argnums=1)
+  (c_seq, y_seq), g_seq = grad(theta, False)
+  (c_par, y_par), g_par = grad(theta, True)
   np.testing.assert_allclose(np.asarray(y_par), np.asarray(y_seq),
                              rtol=1e-5, atol=1e-5)
   scale = float(jnp.max(jnp.abs(g_seq)))
@@ -106,7 +107,7 @@ def test_parallel_scan_equals_the_sequential_scan(name, every_step):
                              rtol=1e-4, atol=1e-5 * scale)
   # Per-step copies of theta: the same output and summed gradient.
   copies = jnp.broadcast_to(theta, (37, cell.size))
-  (_, y_copy), g_copy = jax.value_and_grad(cost, has_aux=True)(copies, True)
+  (_, y_copy), g_copy = grad(copies, True)
   np.testing.assert_allclose(np.asarray(y_copy), np.asarray(y_seq),
                              rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(np.asarray(g_copy.sum(0)), np.asarray(g_seq),
