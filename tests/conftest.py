@@ -269,8 +269,8 @@ def pytest_collection_modifyitems(session, config, items):
 def pytest_addoption(parser):
   parser.addoption("--quick", action="store_true", default=False,
                    help="the quick subset: every test module, without the "
-                        "tests listed in tests/slow.txt (about 5.5 minutes "
-                        "on 2 cores)")
+                        "tests listed in tests/slow.txt (about 3 minutes on "
+                        "2 cores)")
   parser.addoption("--compile-times", type=int, default=0, metavar="N",
                    help="after the run, the N tests that spent the most "
                         "time in XLA's compiler in this process (seconds, "
