@@ -14,7 +14,8 @@ import pytest
 from vanishing import cells
 
 # The forward pass compiled once per cell and shape (static: the cell and
-# every_step), as the sweeps run it; eager, each call compiled anew.
+# every_step, parallel), as the sweeps run it; eager, each call compiles
+# its operations anew.
 forward = jax.jit(cells.forward, static_argnums=0,
                   static_argnames=("every_step", "parallel"))
 
