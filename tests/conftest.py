@@ -23,18 +23,34 @@ import jax  # noqa: E402
 import pytest  # noqa: E402
 
 
-def pytest_configure(config):
-  """One persistent JAX compilation cache for the session, new each session.
+def _cache_dir(config, name: str) -> tuple[str, bool]:
+  """``(directory, kept)``: the compilation cache ``name`` under pytest's
+  cache (``.pytest_cache``), kept from run to run; a new temporary one, removed
+  at the end, where pytest's cache is off (``-p no:cacheprovider``).
+  ``pytest --cache-clear`` starts it empty."""
+  cache = getattr(config, "cache", None)
+  if cache is not None:
+    return str(cache.mkdir(name)), True
+  return tempfile.mkdtemp(prefix=f"vanishing-{name}-"), False
 
-  Many tests compile a sweep another test (or process) already compiled:
-  ``sweep.run`` builds a fresh jit each call, and every ``python -m
-  vanishing`` a command-line test starts is a fresh interpreter. With the
-  cache the second compile loads the first one's executable from disk, so
-  it is the same program and the numbers cannot change (the resume tests
-  compare files byte for byte). This process and the subprocesses it starts
-  (through the environment) share it; the package itself never sets it.
+
+@pytest.hookimpl(trylast=True)  # after pytest's cache (and --cache-clear)
+def pytest_configure(config):
+  """One persistent JAX compilation cache, kept from run to run.
+
+  Most of the suite's time is XLA compiling (BUILD_NOTES, "Where the suite's
+  time goes"). Many tests compile a sweep another test (or process) already
+  compiled: ``sweep.run`` builds a fresh jit each call, and every ``python -m
+  vanishing`` a command-line test starts is a fresh interpreter. The next
+  run of the suite compiles again every program it did not change. With the
+  cache, a compile whose program was compiled before loads that executable
+  from disk. JAX keys an entry by the program itself, the compile options,
+  the backend and the versions of jax and jaxlib, so a hit is the same
+  program and the numbers cannot change (the resume tests compare files byte
+  for byte). This process and the subprocesses it starts (through the
+  environment) share it; the package itself never sets it.
   """
-  cache = tempfile.mkdtemp(prefix="vanishing-jax-cache-")
+  cache, kept = _cache_dir(config, "jax-compilation")
   mp = pytest.MonkeyPatch()
   mp.setenv("JAX_COMPILATION_CACHE_DIR", cache)
   mp.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
@@ -45,7 +61,8 @@ def pytest_configure(config):
 
   def cleanup():
     mp.undo()
-    shutil.rmtree(cache, ignore_errors=True)
+    if not kept:
+      shutil.rmtree(cache, ignore_errors=True)
 
   config.add_cleanup(cleanup)
 
@@ -209,14 +226,13 @@ class Background:
     shutil.rmtree(self.work, ignore_errors=True)
 
 
-def _without_cache(env: dict, cache: str | None = None) -> dict:
-  """``env`` with the session's compilation cache off, or ``cache`` instead
+def _own_cache(env: dict, cache: str) -> dict:
+  """``env`` with the compilation cache ``cache`` in place of the session's
   (a process of its own: no two processes write one cache at once)."""
   env = {k: v for k, v in env.items()
          if not k.startswith(("JAX_COMPILATION_CACHE", "JAX_PERSISTENT_CACHE"))}
-  if cache:
-    env.update(JAX_COMPILATION_CACHE_DIR=cache,
-               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
+  env.update(JAX_COMPILATION_CACHE_DIR=cache,
+             JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
   return env
 
 
@@ -227,9 +243,10 @@ def _uses(item, fixture: str) -> bool:
 def pytest_collection_finish(session):
   """Start the background jobs the selected tests need, once collected.
 
-  The regression keeps its own compilation cache off (its numbers are what
-  ``python benchmarks/regression.py`` measures); the GPU check's dry run gets
-  a cache of its own, shared by the processes it starts.
+  Each job has a compilation cache of its own, kept from run to run as the
+  session's is (``_cache_dir``), shared by the processes it starts: a hit
+  is the same program, so the regression's numbers are still what ``python
+  benchmarks/regression.py`` measures.
   """
   if session.config.option.collectonly:
     return
@@ -240,16 +257,22 @@ def pytest_collection_finish(session):
     return
   work = Path(tempfile.mkdtemp(prefix="vanishing-background-"))
   jobs = Background(work)
+
+  def cache(name: str) -> str:
+    where, kept = _cache_dir(session.config, name)
+    if not kept:  # removed with the jobs' folder
+      where = shutil.move(where, work / name)
+    return str(where)
+
   if need_regression:
     jobs.add("regression", [sys.executable, str(REGRESSION), "--measured",
                             str(work / "measured.json")],
-             _without_cache(os.environ))
+             _own_cache(os.environ, cache("jax-regression")))
   if need_gpu:
-    (work / "gpu-cache").mkdir()
     jobs.add("gpu_check", [sys.executable, str(GPU_CHECK), "--dry-run",
                            "--json", str(work / "check.json"), "--out_dir",
                            str(work / "gpu_check")],
-             _without_cache(os.environ, str(work / "gpu-cache")))
+             _own_cache(os.environ, cache("jax-gpu-check")))
   jobs.start()
   session.config.stash[background_jobs] = jobs
   session.config.add_cleanup(jobs.stop)
