@@ -1,6 +1,8 @@
-"""The suite's own machinery (tests/conftest.py): the quick subset's list."""
+"""The suite's own machinery (tests/conftest.py): the quick subset's list,
+the compilation cache kept from run to run."""
 
 import ast
+import os
 import types
 from pathlib import Path
 
@@ -98,3 +100,51 @@ def test_compile_times_charge_each_compile_to_the_running_test(monkeypatch,
   assert lines[0] == "compile times (all: 4 s in 3 programs of 4 s)"
   assert len(lines) == 2 and lines[1].endswith("t::b")
   assert lines[1].split()[:4] == ["3.5", "s", "2", "programs"]
+
+
+class _Cache:
+  """pytest's ``config.cache``: ``mkdir(name)`` under ``root``."""
+
+  def __init__(self, root: Path):
+    self.root = root
+
+  def mkdir(self, name: str) -> Path:
+    (self.root / name).mkdir(parents=True, exist_ok=True)
+    return self.root / name
+
+
+def test_the_compilation_cache_is_kept_under_pytests_cache(conftest,
+                                                            tmp_path):
+  config = types.SimpleNamespace(cache=_Cache(tmp_path))
+  where, kept = conftest._cache_dir(config, "jax-x", limit=100)
+  assert kept and Path(where) == tmp_path / "jax-x"
+  (Path(where) / "entry").write_bytes(b"0" * 60)
+  # Kept from run to run below the limit...
+  assert conftest._cache_dir(config, "jax-x", limit=100)[0] == where
+  assert (Path(where) / "entry").exists()
+  # ... and emptied once past it.
+  (Path(where) / "entry2").write_bytes(b"0" * 60)
+  where, kept = conftest._cache_dir(config, "jax-x", limit=100)
+  assert kept and Path(where).is_dir() and not any(Path(where).iterdir())
+
+
+def test_without_pytests_cache_the_compilation_cache_is_a_new_folder(
+    conftest):
+  config = types.SimpleNamespace(cache=None)
+  (a, kept_a), (b, kept_b) = (conftest._cache_dir(config, "jax-x")
+                              for _ in range(2))
+  try:
+    assert not kept_a and not kept_b and a != b
+    assert Path(a).is_dir() and not any(Path(a).iterdir())
+  finally:
+    Path(a).rmdir()
+    Path(b).rmdir()
+
+
+def test_the_session_uses_the_kept_cache(pytestconfig):
+  import jax
+  where = jax.config.jax_compilation_cache_dir
+  if getattr(pytestconfig, "cache", None) is None:
+    pytest.skip("pytest's cache is off (-p no:cacheprovider)")
+  assert Path(where) == Path(pytestconfig.cache.mkdir("jax-compilation"))
+  assert os.environ["JAX_COMPILATION_CACHE_DIR"] == where
