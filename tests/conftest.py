@@ -2,14 +2,11 @@
 
 import dataclasses
 import os
+import pickle
 import shutil
-import subprocess
-import sys
-import tempfile
-import threading
 import time
+import warnings
 from pathlib import Path
-from typing import Mapping
 
 # Tests run on the CPU whatever the machine has, one device per core as the
 # command line asks (the default path is the tested one).
@@ -22,29 +19,8 @@ devices.use_all_cores()
 import jax  # noqa: E402
 import pytest  # noqa: E402
 
-
-# A kept compilation cache past this size is emptied before a run. A full
-# run of the suite writes about 100 MB (2026-12-06: 72 MB for this
-# process's, 22 MB for the regression's, 3 MB for the GPU check's); each edit
-# adds the programs it changed, and JAX never removes an entry.
-CACHE_LIMIT_BYTES = 2 << 30
-
-
-def _cache_dir(config, name: str,
-               limit: int = CACHE_LIMIT_BYTES) -> tuple[str, bool]:
-  """``(directory, kept)``: the compilation cache ``name`` under pytest's
-  cache (``.pytest_cache``), kept from run to run and emptied first where it
-  has grown past ``limit`` bytes; a new temporary one, for the caller to
-  remove, where pytest's cache is off (``-p no:cacheprovider``).
-  ``pytest --cache-clear`` starts every kept one empty."""
-  cache = getattr(config, "cache", None)
-  if cache is None:
-    return tempfile.mkdtemp(prefix=f"vanishing-{name}-"), False
-  path = Path(cache.mkdir(name))
-  if sum(f.stat().st_size for f in path.iterdir()) > limit:
-    shutil.rmtree(path)
-    path = Path(cache.mkdir(name))
-  return str(path), True
+import background  # noqa: E402  (tests/background.py)
+import outcomes  # noqa: E402  (tests/outcomes.py)
 
 
 @pytest.hookimpl(trylast=True)  # after pytest's cache (and --cache-clear)
@@ -63,7 +39,7 @@ def pytest_configure(config):
   for byte). This process and the subprocesses it starts (through the
   environment) share it; the package itself never sets it.
   """
-  cache, kept = _cache_dir(config, "jax-compilation")
+  cache, kept = background.cache_dir(config, "jax-compilation")
   mp = pytest.MonkeyPatch()
   mp.setenv("JAX_COMPILATION_CACHE_DIR", cache)
   mp.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
@@ -103,24 +79,38 @@ _OUTCOMES: dict = {}
 
 
 @pytest.fixture(scope="session")
-def testing_outcome():
+def testing_outcome(request):
   """``testing_outcome(name)``: ``execute(testing preset)`` of experiment
   ``name``, run once per session and shared: by the experiment's own tests
   and by the report page opened in a browser (``tests/cli/test_report.py``).
+
+  The runs are the background job ``outcomes`` (``tests/outcomes.py``),
+  started at collection: an outcome it has written is read, one it is
+  running is waited for, and one it has not begun (or failed to write) is
+  run in this process.
 
   Each call hands out its own copy of the outcome: a table streamed in
   pieces (an iterator, read once) is kept as its list of pieces and handed
   out as a new iterator over them, as ``execute`` gives it.
   """
-  from vanishing import experiments
+  jobs = request.config.stash.get(background_jobs, None)
 
   def get(name: str):
     if name not in _OUTCOMES:
-      exp = experiments.REGISTRY[name]
-      out = exp.execute(exp.presets["testing"])
-      out.tables = {k: v if isinstance(v, Mapping) else list(v)
-                    for k, v in out.tables.items()}
-      _OUTCOMES[name] = out
+      got = None
+      if jobs is not None and "outcomes" in jobs.jobs:
+        where = jobs.work / "outcomes"
+        got = jobs.written("outcomes", where / f"{name}.pkl",
+                           where / f"{name}.begun")
+        job = jobs.jobs["outcomes"]
+        if (got is None and job["done"].is_set() and job["result"] is not None
+            and job["result"].returncode):
+          tail = job["result"].stderr.strip().splitlines()[-1:] or [""]
+          warnings.warn(f"tests/outcomes.py failed (status "
+                        f"{job['result'].returncode}: {tail[0]}); {name} "
+                        "runs in this process")
+      _OUTCOMES[name] = (pickle.loads(got.read_bytes()) if got is not None
+                         else outcomes.materialised(name))
     out = _OUTCOMES[name]
     return dataclasses.replace(out, tables={
         k: iter(v) if isinstance(v, list) else v for k, v in out.tables.items()})
@@ -183,70 +173,7 @@ def helped(capsys):
   return lambda *args: _invoke(capsys, args)
 
 
-ROOT = Path(__file__).resolve().parents[1]
-REGRESSION = ROOT / "benchmarks" / "regression.py"
-GPU_CHECK = ROOT / "benchmarks" / "gpu_check.py"
-background_jobs = pytest.StashKey["Background"]()
-
-
-class Background:
-  """Commands run one after the other in a second process at a time.
-
-  The reproduction regression (about four minutes, mostly single-threaded
-  compiling) and the GPU check's dry run (about a minute) each use about one
-  core, while the rest of the suite, in this process, compiles on the other;
-  the tests that read their results run last (``pytest_collection_modifyitems``)
-  so that nothing waits for them before it must.
-  """
-
-  def __init__(self, work: Path):
-    self.work, self.jobs, self.proc = work, {}, None
-    self.stopped = False
-
-  def add(self, name: str, argv: list[str], env: dict) -> None:
-    self.jobs[name] = {"argv": argv, "env": env, "done": threading.Event(),
-                       "result": None}
-
-  def start(self) -> None:
-    threading.Thread(target=self._run, daemon=True).start()
-
-  def _run(self) -> None:
-    for name, job in self.jobs.items():
-      out, err = self.work / f"{name}.out", self.work / f"{name}.err"
-      try:
-        if not self.stopped:
-          with open(out, "w") as o, open(err, "w") as e:
-            self.proc = subprocess.Popen(job["argv"], env=job["env"],
-                                         stdout=o, stderr=e, text=True)
-            rc = self.proc.wait()
-          job["result"] = subprocess.CompletedProcess(
-              job["argv"], rc, out.read_text(), err.read_text())
-      finally:
-        job["done"].set()
-
-  def wait(self, name: str, timeout: float = 1800) -> subprocess.CompletedProcess:
-    """The finished job ``name``: its status, stdout and stderr."""
-    job = self.jobs[name]
-    assert job["done"].wait(timeout), f"{name}: not done after {timeout} s"
-    assert job["result"] is not None, f"{name}: not run"
-    return job["result"]
-
-  def stop(self) -> None:
-    self.stopped = True
-    if self.proc is not None and self.proc.poll() is None:
-      self.proc.kill()
-      self.proc.wait()
-    shutil.rmtree(self.work, ignore_errors=True)
-
-
-def _own_cache(env: dict, cache: str) -> dict:
-  """``env`` with the compilation cache ``cache`` in place of the session's
-  (a process of its own: no two processes write one cache at once)."""
-  env = {k: v for k, v in env.items()
-         if not k.startswith(("JAX_COMPILATION_CACHE", "JAX_PERSISTENT_CACHE"))}
-  env.update(JAX_COMPILATION_CACHE_DIR=cache,
-             JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
-  return env
+background_jobs = pytest.StashKey["background.Background"]()
 
 
 def _uses(item, fixture: str) -> bool:
@@ -254,41 +181,19 @@ def _uses(item, fixture: str) -> bool:
 
 
 def pytest_collection_finish(session):
-  """Start the background jobs the selected tests need, once collected.
-
-  Each job has a compilation cache of its own, kept from run to run as the
-  session's is (``_cache_dir``), shared by the processes it starts: a hit
-  is the same program, so the regression's numbers are still what ``python
-  benchmarks/regression.py`` measures.
-  """
+  """Start the background jobs the selected tests read, once collected
+  (``tests/background.py``)."""
   if session.config.option.collectonly:
     return
   items = session.items
-  need_regression = any(_uses(i, "background_regression") for i in items)
-  need_gpu = any(_uses(i, "background_gpu_check") for i in items)
-  if not (need_regression or need_gpu):
-    return
-  work = Path(tempfile.mkdtemp(prefix="vanishing-background-"))
-  jobs = Background(work)
-
-  def cache(name: str) -> str:
-    where, kept = _cache_dir(session.config, name)
-    if not kept:  # removed with the jobs' folder
-      where = shutil.move(where, work / name)
-    return str(where)
-
-  if need_regression:
-    jobs.add("regression", [sys.executable, str(REGRESSION), "--measured",
-                            str(work / "measured.json")],
-             _own_cache(os.environ, cache("jax-regression")))
-  if need_gpu:
-    jobs.add("gpu_check", [sys.executable, str(GPU_CHECK), "--dry-run",
-                           "--json", str(work / "check.json"), "--out_dir",
-                           str(work / "gpu_check")],
-             _own_cache(os.environ, cache("jax-gpu-check")))
-  jobs.start()
-  session.config.stash[background_jobs] = jobs
-  session.config.add_cleanup(jobs.stop)
+  need = {job for job, fixture in (("outcomes", "testing_outcome"),
+                                   ("regression", "background_regression"),
+                                   ("gpu_check", "background_gpu_check"))
+          if any(_uses(i, fixture) for i in items)}
+  jobs = background.start(session.config, need)
+  if jobs is not None:
+    session.config.stash[background_jobs] = jobs
+    session.config.add_cleanup(jobs.stop)
 
 
 def pytest_collection_modifyitems(session, config, items):

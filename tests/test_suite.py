@@ -1,5 +1,5 @@
 """The suite's own machinery (tests/conftest.py): the quick subset's list,
-the compilation cache kept from run to run."""
+the compilation caches kept from run to run (tests/background.py)."""
 
 import ast
 import os
@@ -7,6 +7,8 @@ import types
 from pathlib import Path
 
 import pytest
+
+import background  # tests/background.py
 
 TESTS = Path(__file__).resolve().parent
 
@@ -113,25 +115,23 @@ class _Cache:
     return self.root / name
 
 
-def test_the_compilation_cache_is_kept_under_pytests_cache(conftest,
-                                                            tmp_path):
+def test_the_compilation_cache_is_kept_under_pytests_cache(tmp_path):
   config = types.SimpleNamespace(cache=_Cache(tmp_path))
-  where, kept = conftest._cache_dir(config, "jax-x", limit=100)
+  where, kept = background.cache_dir(config, "jax-x", limit=100)
   assert kept and Path(where) == tmp_path / "jax-x"
   (Path(where) / "entry").write_bytes(b"0" * 60)
   # Kept from run to run below the limit...
-  assert conftest._cache_dir(config, "jax-x", limit=100)[0] == where
+  assert background.cache_dir(config, "jax-x", limit=100)[0] == where
   assert (Path(where) / "entry").exists()
   # ... and emptied once past it.
   (Path(where) / "entry2").write_bytes(b"0" * 60)
-  where, kept = conftest._cache_dir(config, "jax-x", limit=100)
+  where, kept = background.cache_dir(config, "jax-x", limit=100)
   assert kept and Path(where).is_dir() and not any(Path(where).iterdir())
 
 
-def test_without_pytests_cache_the_compilation_cache_is_a_new_folder(
-    conftest):
+def test_without_pytests_cache_the_compilation_cache_is_a_new_folder():
   config = types.SimpleNamespace(cache=None)
-  (a, kept_a), (b, kept_b) = (conftest._cache_dir(config, "jax-x")
+  (a, kept_a), (b, kept_b) = (background.cache_dir(config, "jax-x")
                               for _ in range(2))
   try:
     assert not kept_a and not kept_b and a != b
@@ -148,3 +148,24 @@ def test_the_session_uses_the_kept_cache(pytestconfig):
     pytest.skip("pytest's cache is off (-p no:cacheprovider)")
   assert Path(where) == Path(pytestconfig.cache.mkdir("jax-compilation"))
   assert os.environ["JAX_COMPILATION_CACHE_DIR"] == where
+
+
+def test_a_background_output_is_waited_for_only_once_its_job_began_it(
+    tmp_path):
+  import threading
+  import time
+  jobs = background.Background(tmp_path)
+  jobs.add("j", ["true"], {})
+  path, begun = tmp_path / "x.pkl", tmp_path / "x.begun"
+  # Not begun: the caller's turn at once, no wait.
+  assert jobs.written("j", path, begun, timeout=0.1) is None
+  # Begun: waited for until written.
+  begun.touch()
+  threading.Timer(0.3, path.write_bytes, [b"x"]).start()
+  t0 = time.monotonic()
+  assert jobs.written("j", path, begun, timeout=5) == path
+  assert time.monotonic() - t0 >= 0.25
+  # Begun but the job ended without it: None.
+  path.unlink()
+  jobs.jobs["j"]["done"].set()
+  assert jobs.written("j", path, begun, timeout=5) is None
