@@ -1,8 +1,7 @@
 """The test suite's second processes and its compilation caches.
 
 ``tests/conftest.py`` starts, once the tests are collected, the jobs the
-selected tests read (``start``): every experiment's testing run
-(``tests/outcomes.py``), the reproduction regression
+selected tests read (``start``): the reproduction regression
 (``benchmarks/regression.py``) and the GPU check's dry run
 (``benchmarks/gpu_check.py``), one after the other in a second process.
 Each process has a JAX compilation cache of its own, kept from run to run
@@ -15,11 +14,9 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OUTCOMES = ROOT / "tests" / "outcomes.py"
 REGRESSION = ROOT / "benchmarks" / "regression.py"
 GPU_CHECK = ROOT / "benchmarks" / "gpu_check.py"
 
@@ -31,7 +28,7 @@ CACHE_LIMIT_BYTES = 2 << 30
 
 
 def cache_dir(config, name: str,
-               limit: int = CACHE_LIMIT_BYTES) -> tuple[str, bool]:
+              limit: int = CACHE_LIMIT_BYTES) -> tuple[str, bool]:
   """``(directory, kept)``: the compilation cache ``name`` under pytest's
   cache (``.pytest_cache``), kept from run to run and emptied first where it
   has grown past ``limit`` bytes; a new temporary one, for the caller to
@@ -50,14 +47,12 @@ def cache_dir(config, name: str,
 class Background:
   """Commands run one after the other in a second process at a time.
 
-  Every experiment's testing run (about two minutes on a first run), the
-  reproduction regression (about four minutes, mostly single-threaded
+  The reproduction regression (about four minutes, mostly single-threaded
   compiling) and the GPU check's dry run (about a minute) each use about one
   core, while the rest of the suite, in the test process, compiles on the
-  other. The testing runs go first: the report page's test, about four
-  minutes into a full run, reads them; the tests that read the other two
-  run last (``pytest_collection_modifyitems``) so that nothing waits for
-  them before it must.
+  other; the tests that read their results run last
+  (``pytest_collection_modifyitems``) so that nothing waits for them before
+  it must.
   """
 
   def __init__(self, work: Path):
@@ -92,18 +87,6 @@ class Background:
     assert job["result"] is not None, f"{name}: not run"
     return job["result"]
 
-  def written(self, name: str, path: Path, begun: Path,
-              timeout: float = 1800) -> Path | None:
-    """``path`` once job ``name`` has written it, waiting while the job
-    has begun it (``begun`` exists) and runs; None if the job ended
-    without it or has not begun it (the caller's turn, not a wait)."""
-    job = self.jobs[name]
-    deadline = time.monotonic() + timeout
-    while begun.exists() and not path.exists() and not job["done"].is_set():
-      assert time.monotonic() < deadline, f"{name}: no {path} after {timeout} s"
-      time.sleep(0.05)
-    return path if path.exists() else None
-
   def stop(self) -> None:
     self.stopped = True
     if self.proc is not None and self.proc.poll() is None:
@@ -123,8 +106,8 @@ def own_cache(env: dict, cache: str) -> dict:
 
 
 def start(config, need: set[str]) -> Background | None:
-  """The jobs of ``need`` (of ``"outcomes"``, ``"regression"``,
-  ``"gpu_check"``) started in that order, or None if it is empty.
+  """The jobs of ``need`` (of ``"regression"``, ``"gpu_check"``) started
+  in that order, or None if it is empty.
 
   Each job has a compilation cache of its own (``cache_dir``), shared by
   the processes it starts: a hit is the same program, so the regression's
@@ -141,10 +124,6 @@ def start(config, need: set[str]) -> Background | None:
       where = shutil.move(where, work / name)
     return own_cache(os.environ, str(where))
 
-  if "outcomes" in need:
-    (work / "outcomes").mkdir()
-    jobs.add("outcomes", [sys.executable, str(OUTCOMES),
-                          str(work / "outcomes")], env("jax-outcomes"))
   if "regression" in need:
     jobs.add("regression", [sys.executable, str(REGRESSION), "--measured",
                             str(work / "measured.json")], env("jax-regression"))

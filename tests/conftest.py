@@ -2,11 +2,10 @@
 
 import dataclasses
 import os
-import pickle
 import shutil
 import time
-import warnings
 from pathlib import Path
+from typing import Mapping
 
 # Tests run on the CPU whatever the machine has, one device per core as the
 # command line asks (the default path is the tested one).
@@ -20,7 +19,6 @@ import jax  # noqa: E402
 import pytest  # noqa: E402
 
 import background  # noqa: E402  (tests/background.py)
-import outcomes  # noqa: E402  (tests/outcomes.py)
 
 
 @pytest.hookimpl(trylast=True)  # after pytest's cache (and --cache-clear)
@@ -79,38 +77,24 @@ _OUTCOMES: dict = {}
 
 
 @pytest.fixture(scope="session")
-def testing_outcome(request):
+def testing_outcome():
   """``testing_outcome(name)``: ``execute(testing preset)`` of experiment
   ``name``, run once per session and shared: by the experiment's own tests
   and by the report page opened in a browser (``tests/cli/test_report.py``).
-
-  The runs are the background job ``outcomes`` (``tests/outcomes.py``),
-  started at collection: an outcome it has written is read, one it is
-  running is waited for, and one it has not begun (or failed to write) is
-  run in this process.
 
   Each call hands out its own copy of the outcome: a table streamed in
   pieces (an iterator, read once) is kept as its list of pieces and handed
   out as a new iterator over them, as ``execute`` gives it.
   """
-  jobs = request.config.stash.get(background_jobs, None)
+  from vanishing import experiments
 
   def get(name: str):
     if name not in _OUTCOMES:
-      got = None
-      if jobs is not None and "outcomes" in jobs.jobs:
-        where = jobs.work / "outcomes"
-        got = jobs.written("outcomes", where / f"{name}.pkl",
-                           where / f"{name}.begun")
-        job = jobs.jobs["outcomes"]
-        if (got is None and job["done"].is_set() and job["result"] is not None
-            and job["result"].returncode):
-          tail = job["result"].stderr.strip().splitlines()[-1:] or [""]
-          warnings.warn(f"tests/outcomes.py failed (status "
-                        f"{job['result'].returncode}: {tail[0]}); {name} "
-                        "runs in this process")
-      _OUTCOMES[name] = (pickle.loads(got.read_bytes()) if got is not None
-                         else outcomes.materialised(name))
+      exp = experiments.REGISTRY[name]
+      out = exp.execute(exp.presets["testing"])
+      out.tables = {k: v if isinstance(v, Mapping) else list(v)
+                    for k, v in out.tables.items()}
+      _OUTCOMES[name] = out
     out = _OUTCOMES[name]
     return dataclasses.replace(out, tables={
         k: iter(v) if isinstance(v, list) else v for k, v in out.tables.items()})
@@ -186,8 +170,7 @@ def pytest_collection_finish(session):
   if session.config.option.collectonly:
     return
   items = session.items
-  need = {job for job, fixture in (("outcomes", "testing_outcome"),
-                                   ("regression", "background_regression"),
+  need = {job for job, fixture in (("regression", "background_regression"),
                                    ("gpu_check", "background_gpu_check"))
           if any(_uses(i, fixture) for i in items)}
   jobs = background.start(session.config, need)

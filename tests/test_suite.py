@@ -149,23 +149,3 @@ def test_the_session_uses_the_kept_cache(pytestconfig):
   assert Path(where) == Path(pytestconfig.cache.mkdir("jax-compilation"))
   assert os.environ["JAX_COMPILATION_CACHE_DIR"] == where
 
-
-def test_a_background_output_is_waited_for_only_once_its_job_began_it(
-    tmp_path):
-  import threading
-  import time
-  jobs = background.Background(tmp_path)
-  jobs.add("j", ["true"], {})
-  path, begun = tmp_path / "x.pkl", tmp_path / "x.begun"
-  # Not begun: the caller's turn at once, no wait.
-  assert jobs.written("j", path, begun, timeout=0.1) is None
-  # Begun: waited for until written.
-  begun.touch()
-  threading.Timer(0.3, path.write_bytes, [b"x"]).start()
-  t0 = time.monotonic()
-  assert jobs.written("j", path, begun, timeout=5) == path
-  assert time.monotonic() - t0 >= 0.25
-  # Begun but the job ended without it: None.
-  path.unlink()
-  jobs.jobs["j"]["done"].set()
-  assert jobs.written("j", path, begun, timeout=5) is None
