@@ -96,8 +96,9 @@ class Background:
 
 
 def own_cache(env: dict, cache: str) -> dict:
-  """``env`` with the compilation cache ``cache`` in place of the session's
-  (a process of its own: no two processes write one cache at once)."""
+  """``env`` with the compilation cache ``cache`` in place of the test
+  process's: a job running beside the tests writes a cache of its own (JAX
+  writes an entry in place, so a reader can meet a half-written one)."""
   env = {k: v for k, v in env.items()
          if not k.startswith(("JAX_COMPILATION_CACHE", "JAX_PERSISTENT_CACHE"))}
   env.update(JAX_COMPILATION_CACHE_DIR=cache,

@@ -195,7 +195,7 @@ def pytest_addoption(parser):
                    help="the quick subset: every test module, without the "
                         "tests listed in tests/slow.txt (on 2 cores: under "
                         "a minute once the kept compilation caches are warm, "
-                        "3 minutes from empty ones)")
+                        "about 2 minutes from empty ones)")
   parser.addoption("--compile-times", type=int, default=0, metavar="N",
                    help="after the run, the N tests that spent the most "
                         "time in XLA's compiler in this process (seconds, "
