@@ -150,22 +150,26 @@ def test_the_entry_point_rejects_with_status_2_and_no_traceback(tmp_path, args):
 
 
 TINY = ["--w0=1,2", "--s=0,0.3", "--trials=4", "--epochs=20"]
+# The end-to-end runs use each experiment's testing preset: the programs the
+# experiments' own tests and the report page's (``testing_outcome``) compile,
+# so a run loads them from the suite's compilation cache.
+TESTING = "--preset=testing"
 
 
 def test_density_end_to_end_and_refusal_to_overwrite(tmp_path, invoke):
   out = tmp_path / "r"
-  p = vanishing("density", *TINY, f"--out_dir={out}")
+  p = vanishing("density", TESTING, f"--out_dir={out}")
   assert p.returncode == 0, p.stderr
-  assert "density: 4 cells x 4 trials = 16 runs" in p.stdout
+  assert "density: 6 cells x 8 trials = 48 runs" in p.stdout
   table = results.read_csv(out / "density.csv")
   assert {"w0", "s", "trials", "converged", "density"} <= set(table)
-  assert len(table["w0"]) == 4 and np.all(table["trials"] == 4)
-  np.testing.assert_allclose(table["density"], table["converged"] / 4)
+  assert len(table["w0"]) == 6 and np.all(table["trials"] == 8)
+  np.testing.assert_allclose(table["density"], table["converged"] / 8)
   runs = results.read_csv(out / "density_runs.csv")
-  assert len(runs["run"]) == 16
+  assert len(runs["run"]) == 48
   assert {"converged", "epoch", "loss", "w", "test_acc"} <= set(runs)
   meta = json.loads((out / "density.json").read_text())
-  assert meta["settings"]["seed"] == 0 and meta["flags"]["trials"] == 4
+  assert meta["settings"]["seed"] == 0 and meta["flags"]["preset"] == "testing"
   assert {"jax", "jaxlib"} <= set(meta["versions"]) and meta["device"]["platform"] == "cpu"
   assert meta["compile_s"] > 0 and meta["run_s"] > 0
   assert (out / "density.png").read_bytes()[:4] == b"\x89PNG"
@@ -173,11 +177,11 @@ def test_density_end_to_end_and_refusal_to_overwrite(tmp_path, invoke):
   # Other settings: another learning rate, a swept value, so the rerun finds
   # the compiled sweep in the compilation cache.
   before = (out / "density.csv").read_bytes()
-  code, err = invoke("density", *TINY, "--lr=0.05", f"--out_dir={out}")
+  code, err = invoke("density", TESTING, "--lr=0.05", f"--out_dir={out}")
   assert code == 2 and "--out_dir" in err and "--overwrite" in err
   assert (out / "density.csv").read_bytes() == before
 
-  p = vanishing("density", *TINY, "--lr=0.05", "--overwrite", "--norecords",
+  p = vanishing("density", TESTING, "--lr=0.05", "--overwrite", "--norecords",
                 f"--out_dir={out}")
   assert p.returncode == 0, p.stderr
   assert not (out / "density_runs.csv").exists()  # stale records removed
@@ -194,18 +198,16 @@ def test_unwritable_out_dir_is_a_clear_error(tmp_path, invoke):
 
 
 def test_length_end_to_end(tmp_path):
-  p = vanishing("length", "--T=5,12", "--trials=4", "--epochs=20",
-                f"--out_dir={tmp_path}")
+  p = vanishing("length", TESTING, f"--out_dir={tmp_path}")
   assert p.returncode == 0, p.stderr
   table = results.read_csv(tmp_path / "length.csv")
   assert {"T", "trials", "converged", "frequency", "lo", "hi"} <= set(table)
-  np.testing.assert_array_equal(table["T"], [5, 12])
-  assert len(results.read_csv(tmp_path / "length_runs.csv")["run"]) == 8
+  np.testing.assert_array_equal(table["T"], [5, 30])
+  assert len(results.read_csv(tmp_path / "length_runs.csv")["run"]) == 16
 
 
 def test_gradients_end_to_end(tmp_path):
-  p = vanishing("gradients", "--trials=16", "--epochs=50", "--T=10,30",
-                "--eval_per_class=2", f"--out_dir={tmp_path}")
+  p = vanishing("gradients", TESTING, f"--out_dir={tmp_path}")
   assert p.returncode == 0, p.stderr
   assert "measured rate" in p.stdout
   for f in ("gradients_theory.csv", "gradients_decay.csv",
@@ -240,9 +242,7 @@ def test_a_flag_the_experiment_does_not_read_is_refused(tmp_path, invoke, args):
 
 
 def test_compare_end_to_end(tmp_path):
-  p = vanishing("compare", "--problems=latch,parity", "--methods=bptt",
-                "--T_values=4,6", "--trials=4", "--budget=40", "--keep_chunks",
-                f"--out_dir={tmp_path}")
+  p = vanishing("compare", TESTING, "--keep_chunks", f"--out_dir={tmp_path}")
   assert p.returncode == 0, p.stderr
   # The chunk stores record the block width the sweep really used.
   manifest = json.loads((tmp_path / ".compare_chunks" / "latch-bptt"
@@ -254,7 +254,7 @@ def test_compare_end_to_end(tmp_path):
   table = results.read_csv(tmp_path / "compare.csv")
   assert {"problem", "method", "T", "trials", "final_error", "evaluations",
           "presentations"} <= set(table)
-  assert len(table["T"]) == 4
+  assert len(table["T"]) == 3  # latch at T = 4 and 8, parity at 8
   assert "| bptt |" in (tmp_path / "compare.md").read_text()
 
 
