@@ -150,7 +150,6 @@ def test_the_session_uses_the_kept_cache(pytestconfig):
   assert os.environ["JAX_COMPILATION_CACHE_DIR"] == where
 
 
-
 _CORRUPTED = """
 import sys, warnings
 import jax, jax.numpy as jnp
